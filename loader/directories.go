@@ -1,0 +1,302 @@
+package loader
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sort"
+	"strings"
+
+	pe "github.com/saferwall/pe"
+	pelog "github.com/saferwall/pe/log"
+)
+
+// warnLogger collects what saferwall/pe logs at warning level or above, which
+// is how it reports a data directory it gave up on. Its default logger writes
+// to standard output, which would corrupt our JSON.
+type warnLogger struct{ img *Image }
+
+func (l warnLogger) Log(level pelog.Level, keyvals ...any) error {
+	if level < pelog.LevelWarn {
+		return nil
+	}
+	var b strings.Builder
+	for i := 1; i < len(keyvals); i += 2 {
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprint(&b, keyvals[i])
+	}
+	l.img.warnf("pe: %s", b.String())
+	return nil
+}
+
+// parseDirectories decodes the data directories the analysis uses. A damaged
+// directory is skipped with a warning, not a refusal: a driver with a broken
+// debug directory still has code worth analysing.
+func (img *Image) parseDirectories() (err error) {
+	f, err := pe.NewBytes(img.data, &pe.Options{
+		Logger:                     warnLogger{img},
+		DisableCertValidation:      true,
+		DisableSignatureValidation: true,
+		// Parsed by us (the library prints to stdout on bad input) or unused.
+		OmitExportDirectory:       true,
+		OmitLoadConfigDirectory:   true,
+		OmitResourceDirectory:     true,
+		OmitSecurityDirectory:     true,
+		OmitArchitectureDirectory: true,
+		OmitGlobalPtrDirectory:    true,
+		OmitTLSDirectory:          true,
+		OmitBoundImportDirectory:  true,
+		OmitIATDirectory:          true,
+		OmitDelayImportDirectory:  true,
+		OmitCLRHeaderDirectory:    true,
+		OmitCLRMetadata:           true,
+	})
+	if err != nil {
+		return formatErr(ErrMalformed, -1, "%v", err)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = formatErr(ErrMalformed, -1, "PE parser failed: %v", r)
+		}
+	}()
+	if err := f.Parse(); err != nil {
+		// Headers were already validated by parseHeaders; a failure here
+		// comes from a data directory and is not fatal.
+		img.warnf("pe: %v", err)
+	}
+	img.takeImports(f)
+	if err := img.takeRelocs(f); err != nil {
+		return err
+	}
+	img.takeRuntimeFunctions(f)
+	img.takeSymbols(f)
+	img.takeCodeView(f)
+	img.parseExports()
+	img.parseLoadConfig()
+	return nil
+}
+
+func (img *Image) takeImports(f *pe.File) {
+	for _, m := range f.Imports {
+		for _, fn := range m.Functions {
+			if img.Section(fn.ThunkRVA) == nil {
+				img.warnf("import %s!%s: IAT slot %#x is outside every section; dropped", m.Name, fn.Name, fn.ThunkRVA)
+				continue
+			}
+			img.Imports = append(img.Imports, Import{
+				Module: m.Name, Name: fn.Name, Ordinal: uint16(fn.Ordinal), ByOrdinal: fn.ByOrdinal, Slot: fn.ThunkRVA,
+			})
+		}
+	}
+	sort.SliceStable(img.Imports, func(i, j int) bool { return img.Imports[i].Slot < img.Imports[j].Slot })
+	img.bySlot = make(map[uint32]int, len(img.Imports))
+	for i := range img.Imports {
+		img.bySlot[img.Imports[i].Slot] = i
+	}
+}
+
+const (
+	relAbsolute = 0  // IMAGE_REL_BASED_ABSOLUTE: padding
+	relDir64    = 10 // IMAGE_REL_BASED_DIR64
+)
+
+// takeRelocs keeps the DIR64 fixups. A fixup outside the image is a refusal:
+// the Windows loader would write outside the mapping.
+func (img *Image) takeRelocs(f *pe.File) error {
+	for _, blk := range f.Relocations {
+		for _, e := range blk.Entries {
+			typ := uint16(e.Type)
+			if typ == relAbsolute {
+				continue
+			}
+			rva := uint64(blk.Data.VirtualAddress) + uint64(e.Offset)
+			if rva+8 > uint64(img.SizeOfImage) {
+				return formatErr(ErrMalformed, -1, "base relocation (type %d) at RVA %#x points outside the image (SizeOfImage %#x)",
+					typ, rva, img.SizeOfImage)
+			}
+			if typ == relDir64 {
+				img.Relocs = append(img.Relocs, uint32(rva))
+			} else {
+				img.OtherRelocs++
+			}
+		}
+	}
+	sort.Slice(img.Relocs, func(i, j int) bool { return img.Relocs[i] < img.Relocs[j] })
+	return nil
+}
+
+// unwFlagChainInfo is UNW_FLAG_CHAININFO in UNWIND_INFO.Flags.
+const unwFlagChainInfo = 0x4
+
+func (img *Image) takeRuntimeFunctions(f *pe.File) {
+	dropped := 0
+	for _, e := range f.Exceptions {
+		rf := e.RuntimeFunction
+		if rf.BeginAddress >= rf.EndAddress || !img.Executable(rf.BeginAddress) || !img.Executable(rf.EndAddress-1) {
+			dropped++
+			continue
+		}
+		img.RuntimeFunctions = append(img.RuntimeFunctions, RuntimeFunction{
+			Begin: rf.BeginAddress, End: rf.EndAddress, UnwindInfo: rf.UnwindInfoAddress,
+			Chained: e.UnwindInfo.Flags&unwFlagChainInfo != 0,
+		})
+	}
+	if dropped > 0 {
+		img.warnf(".pdata: %d entries outside executable sections dropped", dropped)
+	}
+	sort.SliceStable(img.RuntimeFunctions, func(i, j int) bool {
+		return img.RuntimeFunctions[i].Begin < img.RuntimeFunctions[j].Begin
+	})
+}
+
+// COFF symbol constants (PE/COFF specification §5.4).
+const (
+	symDTFunction    = 0x20 // complex type DT_FCN (bits 4-5 of Type); linker-defined labels have none
+	symClassExternal = 2
+	symClassStatic   = 3
+)
+
+func (img *Image) takeSymbols(f *pe.File) {
+	for i := range f.COFF.SymbolTable {
+		sym := &f.COFF.SymbolTable[i]
+		if sym.SectionNumber <= 0 || int(sym.SectionNumber) > len(img.Sections) {
+			continue
+		}
+		if sym.StorageClass != symClassExternal && sym.StorageClass != symClassStatic {
+			continue
+		}
+		name, err := sym.String(f)
+		if err != nil || name == "" || strings.HasPrefix(name, ".") {
+			continue // section symbols (.text, .rdata$zzz) and unnamed entries
+		}
+		// SectionNumber indexes the file's section table, which we re-sorted by RVA.
+		sec := img.sectionByIndex(int(sym.SectionNumber) - 1)
+		if sec == nil || sym.Value >= sec.Size() {
+			continue
+		}
+		rva := sec.RVA + sym.Value
+		img.Symbols = append(img.Symbols, Symbol{
+			Name: name, RVA: rva,
+			Function: sec.Executable() && sym.Type&0x30 == symDTFunction,
+		})
+	}
+	sort.SliceStable(img.Symbols, func(i, j int) bool { return img.Symbols[i].RVA < img.Symbols[j].RVA })
+}
+
+// sectionByIndex returns the section that was entry i of the file's section
+// table. parseHeaders sorts by RVA, and a well-formed table is already in RVA
+// order, so the two orders agree for every image the loader accepts unless
+// the table was out of order; then fall back to the file order.
+func (img *Image) sectionByIndex(i int) *Section {
+	d := img.data
+	lfanew := int64(binary.LittleEndian.Uint32(d[0x3c:]))
+	optSize := int64(binary.LittleEndian.Uint16(d[lfanew+4+16:]))
+	p := lfanew + 24 + optSize + int64(i)*40
+	rva := binary.LittleEndian.Uint32(d[p+12:])
+	for j := range img.Sections {
+		if img.Sections[j].RVA == rva {
+			return &img.Sections[j]
+		}
+	}
+	return nil
+}
+
+func (img *Image) takeCodeView(f *pe.File) {
+	for _, dbg := range f.Debugs {
+		if cv, ok := dbg.Info.(pe.CVInfoPDB70); ok {
+			c := &CodeView{Age: cv.Age, Path: cv.PDBFileName}
+			g := cv.Signature
+			binary.LittleEndian.PutUint32(c.GUID[0:], g.Data1)
+			binary.LittleEndian.PutUint16(c.GUID[4:], g.Data2)
+			binary.LittleEndian.PutUint16(c.GUID[6:], g.Data3)
+			copy(c.GUID[8:], g.Data4[:])
+			img.CodeView = c
+			return
+		}
+	}
+}
+
+// maxExports bounds the export walk; the largest kernel images (ntoskrnl)
+// export a few thousand routines.
+const maxExports = 1 << 16
+
+// parseExports reads IMAGE_EXPORT_DIRECTORY (PE/COFF §6.3).
+func (img *Image) parseExports() {
+	dir := img.dirs[dirExport]
+	if dir.RVA == 0 {
+		return
+	}
+	hdr := img.Bytes(dir.RVA, 40)
+	if len(hdr) < 40 {
+		img.warnf("export directory at RVA %#x is not in the file; exports skipped", dir.RVA)
+		return
+	}
+	base := binary.LittleEndian.Uint32(hdr[0x10:])
+	nfun := binary.LittleEndian.Uint32(hdr[0x14:])
+	nnames := binary.LittleEndian.Uint32(hdr[0x18:])
+	funcs := binary.LittleEndian.Uint32(hdr[0x1c:])
+	names := binary.LittleEndian.Uint32(hdr[0x20:])
+	ords := binary.LittleEndian.Uint32(hdr[0x24:])
+	if nfun > maxExports || nnames > maxExports {
+		img.warnf("export directory claims %d functions and %d names (limit %d); exports skipped", nfun, nnames, maxExports)
+		return
+	}
+	nameOf := make(map[uint32]string, nnames)
+	for i := uint32(0); i < nnames; i++ {
+		nameRVA, ok1 := img.Uint32(names + 4*i)
+		ordB := img.Bytes(ords+2*i, 2)
+		if !ok1 || len(ordB) < 2 {
+			img.warnf("export name table truncated after %d of %d names", i, nnames)
+			break
+		}
+		if name, ok := img.CString(nameRVA, 512); ok {
+			nameOf[uint32(binary.LittleEndian.Uint16(ordB))] = name
+		}
+	}
+	for i := uint32(0); i < nfun; i++ {
+		rva, ok := img.Uint32(funcs + 4*i)
+		if !ok {
+			img.warnf("export address table truncated after %d of %d entries", i, nfun)
+			break
+		}
+		if rva == 0 {
+			continue
+		}
+		e := Export{Name: nameOf[i], Ordinal: base + i, RVA: rva}
+		if rva >= dir.RVA && rva < dir.RVA+dir.Size {
+			e.Forwarder, _ = img.CString(rva, 512)
+			e.RVA = 0
+		}
+		img.Exports = append(img.Exports, e)
+	}
+}
+
+// parseLoadConfig reads the Control Flow Guard fields of
+// IMAGE_LOAD_CONFIG_DIRECTORY64: GuardCFCheckFunctionPointer at 0x70,
+// GuardCFDispatchFunctionPointer at 0x78, GuardCFFunctionCount at 0x88.
+func (img *Image) parseLoadConfig() {
+	dir := img.dirs[dirLoadConfig]
+	if dir.RVA == 0 {
+		return
+	}
+	size, ok := img.Uint32(dir.RVA)
+	if !ok {
+		img.warnf("load configuration at RVA %#x is not in the file; skipped", dir.RVA)
+		return
+	}
+	field := func(off uint32) uint64 {
+		if size < off+8 {
+			return 0
+		}
+		v, _ := img.Uint64(dir.RVA + off)
+		return v
+	}
+	if rva, ok := img.RVA(field(0x70)); ok {
+		img.GuardCF.CheckSlot = rva
+	}
+	if rva, ok := img.RVA(field(0x78)); ok {
+		img.GuardCF.DispatchSlot = rva
+	}
+	img.GuardCF.FunctionCount = field(0x88)
+}
