@@ -1,0 +1,301 @@
+package cfg
+
+import (
+	"fmt"
+	"math/bits"
+	"sort"
+
+	"github.com/drvhazard/drvhazard/loader"
+)
+
+// noReturnImports are kernel routines that never return to their caller.
+var noReturnImports = map[string]bool{
+	"KeBugCheckEx": true, "KeBugCheck": true, "ExRaiseStatus": true, "RtlRaiseStatus": true,
+	"ExRaiseAccessViolation": true, "ExRaiseDatatypeMisalignment": true, "PsTerminateSystemThread": true,
+	"RtlFailFast": true,
+}
+
+// IsNoReturn reports whether the import never returns.
+func IsNoReturn(imp *loader.Import) bool { return imp != nil && noReturnImports[imp.Name] }
+
+// builder holds the state of one Build.
+type builder struct {
+	img     *loader.Image
+	prog    *Program
+	work    []*Func
+	queued  map[*Func]bool
+	done    map[*Func]*analysis // last analysis of each function
+	entries entrySet
+}
+
+// Build disassembles img and returns its program. It never fails: what it
+// cannot decode is recorded in Program.Notes and the rest goes on.
+func Build(img *loader.Image) *Program {
+	b := &builder{
+		img:     img,
+		prog:    &Program{Image: img, byEntry: map[uint32]*Func{}},
+		queued:  map[*Func]bool{},
+		done:    map[*Func]*analysis{},
+		entries: newEntrySet(img),
+	}
+	b.seed()
+	for len(b.work) > 0 {
+		f := b.work[len(b.work)-1]
+		b.work = b.work[:len(b.work)-1]
+		delete(b.queued, f)
+		b.analyse(f)
+	}
+	b.finish()
+	return b.prog
+}
+
+// addFunc records a function entry. A new entry inside the decoded range of
+// the function before it shortens that function's region, so that function
+// is analysed again.
+func (b *builder) addFunc(rva uint32, src Source) *Func {
+	if f := b.prog.byEntry[rva]; f != nil {
+		f.Source |= src
+		return f
+	}
+	if !b.img.Executable(rva) || len(b.img.Bytes(rva, 1)) == 0 {
+		return nil
+	}
+	f := &Func{Entry: rva, Source: src}
+	b.prog.byEntry[rva] = f
+	b.entries.add(rva)
+	if prev, ok := b.entries.prev(rva); ok {
+		if pf := b.prog.byEntry[prev]; pf != nil {
+			if a := b.done[pf]; a != nil && a.maxEnd > rva {
+				b.enqueue(pf)
+			}
+		}
+	}
+	b.enqueue(f)
+	return f
+}
+
+func (b *builder) enqueue(f *Func) {
+	if !b.queued[f] {
+		b.queued[f] = true
+		b.work = append(b.work, f)
+	}
+}
+
+func (b *builder) seed() {
+	img := b.img
+	b.addFunc(img.EntryRVA, FromEntryPoint)
+	for _, e := range img.Exports {
+		if e.RVA != 0 {
+			b.addFunc(e.RVA, FromExport)
+		}
+	}
+	for _, rf := range img.RuntimeFunctions {
+		if !rf.Chained {
+			b.addFunc(rf.Begin, FromPdata)
+		}
+	}
+	for _, s := range img.Symbols {
+		if s.Function {
+			b.addFunc(s.RVA, FromSymbol)
+		}
+	}
+	// Relocated pointers into code: callback tables (FLT_OPERATION_REGISTRATION),
+	// handler tables, function pointers in initialised data.
+	for _, r := range img.Relocs {
+		if s := img.Section(r); s != nil && s.Executable() {
+			continue // an imm64 inside code; found by the forward pass
+		}
+		if t, ok := img.PointerAt(r); ok && img.Executable(t) {
+			b.addFunc(t, FromDataPtr)
+		}
+	}
+}
+
+// regionEnd is the first RVA that no longer belongs to the function at entry:
+// the next known function entry or the end of the section's file data.
+func (b *builder) regionEnd(entry uint32, sec *loader.Section) uint32 {
+	end := sec.RVA + uint32(len(b.img.Data(sec)))
+	if next, ok := b.entries.next(entry); ok && next < end {
+		end = next
+	}
+	return end
+}
+
+// finish names functions, resolves calls to thunks and sorts the program.
+func (b *builder) finish() {
+	p := b.prog
+	img := b.img
+	names := map[uint32]string{}
+	for _, s := range img.Symbols {
+		if _, ok := names[s.RVA]; !ok || s.Function {
+			if s.Function || names[s.RVA] == "" {
+				names[s.RVA] = s.Name
+			}
+		}
+	}
+	for _, e := range img.Exports {
+		if e.RVA != 0 && e.Name != "" {
+			names[e.RVA] = e.Name
+		}
+	}
+	for _, f := range p.byEntry {
+		f.Name = names[f.Entry]
+		p.Funcs = append(p.Funcs, f)
+	}
+	sort.Slice(p.Funcs, func(i, j int) bool { return p.Funcs[i].Entry < p.Funcs[j].Entry })
+	for _, f := range p.Funcs {
+		for _, c := range f.Calls {
+			for i := range c.Callees {
+				ce := &c.Callees[i]
+				if ce.Func == 0 {
+					continue
+				}
+				if t := p.byEntry[ce.Func]; t != nil && t.Thunk != nil {
+					ce.Import = t.Thunk
+					if c.Kind == CallDirect {
+						c.Kind = CallThunk
+					}
+				}
+			}
+		}
+	}
+	b.propagateNoReturn()
+}
+
+// propagateNoReturn marks functions none of whose paths return. Calls to
+// them already end blocks when they were known at analysis time; this pass
+// makes the flag complete for the rules.
+func (b *builder) propagateNoReturn() {
+	for changed := true; changed; {
+		changed = false
+		for _, f := range b.prog.Funcs {
+			if f.NoReturn || f.Thunk != nil || len(f.Blocks) == 0 {
+				continue
+			}
+			returns := false
+			for _, blk := range f.Blocks {
+				switch blk.Term {
+				case TermRet, TermIndirect, TermInvalid, TermSwitch:
+					returns = true
+				case TermTail:
+					returns = returns || b.tailReturns(f, blk)
+				}
+			}
+			if !returns {
+				f.NoReturn = true
+				changed = true
+			}
+		}
+	}
+}
+
+func (b *builder) tailReturns(f *Func, blk *Block) bool {
+	for _, c := range f.Calls {
+		if !c.Tail || c.Site < blk.Start || c.Site >= blk.End {
+			continue
+		}
+		for _, ce := range c.Callees {
+			if ce.Import != nil && IsNoReturn(ce.Import) {
+				continue
+			}
+			if t := b.prog.byEntry[ce.Func]; ce.Func != 0 && t != nil && t.NoReturn {
+				continue
+			}
+			return true
+		}
+		return len(c.Callees) == 0
+	}
+	return true
+}
+
+func (b *builder) notef(format string, args ...any) {
+	b.prog.Notes = append(b.prog.Notes, fmt.Sprintf(format, args...))
+}
+
+// entrySet is a bitmap of function entries over the file-backed bytes of each
+// executable section, so that finding the next or previous entry is a short
+// scan rather than a search of a growing sorted list.
+type entrySet struct {
+	secs []entrySec
+}
+
+type entrySec struct {
+	start, end uint32
+	bits       []uint64
+}
+
+func newEntrySet(img *loader.Image) entrySet {
+	var es entrySet
+	for i := range img.Sections {
+		s := &img.Sections[i]
+		n := uint32(len(img.Data(s)))
+		if !s.Executable() || n == 0 {
+			continue
+		}
+		es.secs = append(es.secs, entrySec{start: s.RVA, end: s.RVA + n, bits: make([]uint64, (n+63)/64)})
+	}
+	return es
+}
+
+func (es *entrySet) sec(rva uint32) *entrySec {
+	for i := range es.secs {
+		if rva >= es.secs[i].start && rva < es.secs[i].end {
+			return &es.secs[i]
+		}
+	}
+	return nil
+}
+
+func (es *entrySet) add(rva uint32) {
+	if s := es.sec(rva); s != nil {
+		o := rva - s.start
+		s.bits[o/64] |= 1 << (o % 64)
+	}
+}
+
+func (es *entrySet) has(rva uint32) bool {
+	s := es.sec(rva)
+	if s == nil {
+		return false
+	}
+	o := rva - s.start
+	return s.bits[o/64]&(1<<(o%64)) != 0
+}
+
+// next returns the smallest entry greater than rva in rva's section.
+func (es *entrySet) next(rva uint32) (uint32, bool) {
+	s := es.sec(rva)
+	if s == nil {
+		return 0, false
+	}
+	o := rva - s.start + 1
+	for w := o / 64; w < uint32(len(s.bits)); w++ {
+		word := s.bits[w]
+		if w == o/64 {
+			word &^= (1 << (o % 64)) - 1
+		}
+		if word != 0 {
+			return s.start + w*64 + uint32(bits.TrailingZeros64(word)), true
+		}
+	}
+	return 0, false
+}
+
+// prev returns the greatest entry smaller than rva in rva's section.
+func (es *entrySet) prev(rva uint32) (uint32, bool) {
+	s := es.sec(rva)
+	if s == nil || rva == s.start {
+		return 0, false
+	}
+	o := rva - s.start - 1
+	for w := int(o / 64); w >= 0; w-- {
+		word := s.bits[w]
+		if uint32(w) == o/64 && o%64 != 63 {
+			word &= (1 << (o%64 + 1)) - 1
+		}
+		if word != 0 {
+			return s.start + uint32(w)*64 + uint32(63-bits.LeadingZeros64(word)), true
+		}
+	}
+	return 0, false
+}

@@ -1,0 +1,313 @@
+package cfg
+
+import (
+	"sort"
+
+	"github.com/drvhazard/drvhazard/loader"
+	"golang.org/x/arch/x86/x86asm"
+)
+
+// inst is one decoded instruction of the function being analysed.
+type inst struct {
+	x86asm.Inst
+	rva  uint32
+	prev uint32 // RVA of the instruction that falls through into this one, 0 if none
+}
+
+func (in *inst) next() uint32 { return in.rva + uint32(in.Len) }
+
+// analysis is what one pass over a function produced.
+type analysis struct {
+	insts   []inst          // sorted by rva
+	index   map[uint32]int  // rva -> index in insts
+	leaders map[uint32]bool // block starts
+	// per-instruction facts decided by the descent
+	term    map[uint32]Term     // terminator kind of the instruction at rva
+	succ    map[uint32][]Edge   // explicit successors of branches and switches
+	tails   map[uint32][]uint32 // jmp/jcc leaving the function -> target function(s)
+	maxEnd  uint32              // first RVA past the highest decoded byte
+	invalid []uint32
+}
+
+// analyse decodes the function at f.Entry by recursive descent, builds its
+// blocks, runs the forward pass and records its call sites.
+func (b *builder) analyse(f *Func) {
+	img := b.img
+	sec := img.Section(f.Entry)
+	if sec == nil {
+		return
+	}
+	data := img.Data(sec)
+	limit := b.regionEnd(f.Entry, sec)
+	pd, hasPd := img.RuntimeFunction(f.Entry)
+	if hasPd && pd.Chained {
+		hasPd = false
+	}
+
+	a := &analysis{
+		index:   map[uint32]int{},
+		leaders: map[uint32]bool{f.Entry: true},
+		term:    map[uint32]Term{},
+		succ:    map[uint32][]Edge{},
+		tails:   map[uint32][]uint32{},
+	}
+
+	// leaves reports whether a jump to t leaves the function: a tail call.
+	leaves := func(t uint32) bool {
+		if t == f.Entry || t < f.Entry || t >= limit || b.entries.has(t) {
+			return true
+		}
+		if hasPd && (t < pd.Begin || t >= pd.End) {
+			// Outside this function's unwind range: a tail call unless the
+			// target is a chained fragment (code split off the function).
+			if tp, ok := img.RuntimeFunction(t); !ok || !tp.Chained {
+				return true
+			}
+		}
+		return false
+	}
+
+	work := []uint32{f.Entry}
+	for len(work) > 0 {
+		pc := work[len(work)-1]
+		work = work[:len(work)-1]
+		var prev uint32
+		for {
+			if _, seen := a.index[pc]; seen {
+				a.leaders[pc] = true
+				break
+			}
+			if pc < f.Entry || pc >= limit {
+				// Fell off the end of the region: into the next function.
+				if prev != 0 {
+					p := &a.insts[a.index[prev]]
+					if p.Op == x86asm.CALL {
+						a.term[prev] = TermNoReturn
+					} else if b.prog.byEntry[pc] != nil {
+						a.term[prev] = TermTail
+						a.tails[prev] = append(a.tails[prev], pc)
+					} else {
+						a.term[prev] = TermInvalid
+					}
+				}
+				break
+			}
+			in, err := x86asm.Decode(data[pc-sec.RVA:], 64)
+			if err != nil || in.Op == 0 { // x86asm reports some undecodable bytes as Op 0
+				a.invalid = append(a.invalid, pc)
+				if prev != 0 {
+					a.term[prev] = TermInvalid
+				} else {
+					// The block starts with bad bytes: keep a one-byte
+					// placeholder so the block exists.
+					a.index[pc] = len(a.insts)
+					a.insts = append(a.insts, inst{Inst: x86asm.Inst{Len: 1}, rva: pc})
+					a.term[pc] = TermInvalid
+				}
+				break
+			}
+			a.index[pc] = len(a.insts)
+			a.insts = append(a.insts, inst{Inst: in, rva: pc, prev: prev})
+			cur := &a.insts[len(a.insts)-1]
+			if e := cur.next(); e > a.maxEnd {
+				a.maxEnd = e
+			}
+			next := cur.next()
+			stop := true
+			switch {
+			case in.Op == x86asm.RET || in.Op == x86asm.IRETQ:
+				a.term[pc] = TermRet
+			case in.Op == x86asm.JMP:
+				if t, ok := relTarget(cur); ok {
+					if leaves(t) {
+						a.term[pc] = TermTail
+						a.tails[pc] = []uint32{t}
+					} else {
+						a.term[pc] = TermJump
+						a.succ[pc] = []Edge{{To: t, Kind: EdgeJump}}
+						a.leaders[t] = true
+						work = append(work, t)
+					}
+				} else if targets, ok := b.jumpTable(a, cur, f.Entry, limit); ok {
+					a.term[pc] = TermSwitch
+					var edges []Edge
+					seen := map[uint32]bool{}
+					for _, t := range targets {
+						if seen[t] {
+							continue
+						}
+						seen[t] = true
+						if leaves(t) {
+							a.tails[pc] = append(a.tails[pc], t)
+							continue
+						}
+						edges = append(edges, Edge{To: t, Kind: EdgeSwitch})
+						a.leaders[t] = true
+						work = append(work, t)
+					}
+					a.succ[pc] = edges
+				} else {
+					// jmp [IAT], jmp reg: resolved by the forward pass.
+					a.term[pc] = TermTail
+				}
+			case isJcc(in.Op):
+				stop = false
+				if t, ok := relTarget(cur); ok {
+					a.term[pc] = TermCond
+					if leaves(t) {
+						a.tails[pc] = []uint32{t}
+						a.succ[pc] = []Edge{{To: next, Kind: EdgeNotTaken}}
+					} else {
+						a.succ[pc] = []Edge{{To: t, Kind: EdgeTaken}, {To: next, Kind: EdgeNotTaken}}
+						a.leaders[t] = true
+						work = append(work, t)
+					}
+					a.leaders[next] = true
+				}
+			case in.Op == x86asm.CALL:
+				stop = b.callNoReturn(cur)
+				if stop {
+					a.term[pc] = TermNoReturn
+				}
+			case in.Op == x86asm.INT && len(in.Args) > 0 && isImm(in.Args[0], 0x29), // __fastfail
+				in.Op == x86asm.INT && len(in.Args) > 0 && isImm(in.Args[0], 0x2c), // __assertfail (int 2Ch)
+				in.Op == x86asm.UD2, in.Op == x86asm.UD1, in.Op == x86asm.UD0, in.Op == x86asm.HLT:
+				a.term[pc] = TermNoReturn
+			default:
+				stop = false
+			}
+			if stop {
+				break
+			}
+			prev = pc
+			pc = next
+		}
+	}
+	sort.Slice(a.insts, func(i, j int) bool { return a.insts[i].rva < a.insts[j].rva })
+	for i := range a.insts {
+		a.index[a.insts[i].rva] = i
+	}
+	if len(a.invalid) > 0 {
+		b.notef("%s: bytes at %#x do not decode as x64; the block ends there", funcLabel(f), a.invalid[0])
+	}
+	b.done[f] = a
+	b.buildBlocks(f, a)
+	b.flow(f, a)
+	// Instructions are no longer needed; keep only the facts used to decide
+	// whether a later entry cuts this function.
+	a.insts, a.index, a.term, a.succ, a.tails, a.leaders = nil, nil, nil, nil, nil, nil
+}
+
+func funcLabel(f *Func) string { return f.DisplayName() }
+
+// callNoReturn reports whether the call never returns: a call to a no-return
+// import or to a function already known not to return.
+func (b *builder) callNoReturn(in *inst) bool {
+	if t, ok := relTarget(in); ok {
+		if tf := b.prog.byEntry[t]; tf != nil {
+			if tf.NoReturn {
+				return true
+			}
+			if tf.Thunk != nil && IsNoReturn(tf.Thunk) {
+				return true
+			}
+		}
+		if imp := b.thunkImport(t); imp != nil && IsNoReturn(imp) {
+			return true
+		}
+		return false
+	}
+	if slot, ok := ripSlot(in); ok {
+		imp, ok := b.img.ImportAt(slot)
+		return ok && IsNoReturn(imp)
+	}
+	return false
+}
+
+// thunkImport returns the import when the code at rva is jmp [rip+IAT].
+func (b *builder) thunkImport(rva uint32) *loader.Import {
+	code := b.img.Bytes(rva, 16)
+	if len(code) < 6 {
+		return nil
+	}
+	in, err := x86asm.Decode(code, 64)
+	if err != nil || in.Op != x86asm.JMP {
+		return nil
+	}
+	slot, ok := ripSlot(&inst{Inst: in, rva: rva})
+	if !ok {
+		return nil
+	}
+	imp, _ := b.img.ImportAt(slot)
+	return imp
+}
+
+// buildBlocks cuts the decoded instructions into basic blocks.
+func (b *builder) buildBlocks(f *Func, a *analysis) {
+	f.Blocks = f.Blocks[:0]
+	f.Size = 0
+	var cur *Block
+	for i := range a.insts {
+		in := &a.insts[i]
+		f.Size += uint32(in.Len)
+		if cur == nil || a.leaders[in.rva] || cur.End != in.rva {
+			if cur != nil && cur.End == in.rva {
+				cur.Term = TermFall
+				cur.Succs = []Edge{{To: in.rva, Kind: EdgeFall}}
+			}
+			cur = &Block{Start: in.rva}
+			f.Blocks = append(f.Blocks, cur)
+		}
+		cur.End = in.next()
+		cur.Insts++
+		if t, ok := a.term[in.rva]; ok {
+			cur.Term = t
+			cur.Succs = a.succ[in.rva]
+			cur = nil
+		}
+	}
+	if cur != nil {
+		// The last decoded run ended without a terminator: it ran into code
+		// already decoded (a leader), which the loop above turned into a
+		// fall-through edge, or into the region end.
+		cur.Term = TermInvalid
+	}
+}
+
+// relTarget returns the target of a rel8/rel32 branch or call.
+func relTarget(in *inst) (uint32, bool) {
+	if len(in.Args) == 0 {
+		return 0, false
+	}
+	r, ok := in.Args[0].(x86asm.Rel)
+	if !ok {
+		return 0, false
+	}
+	return uint32(int64(in.next()) + int64(r)), true
+}
+
+// ripSlot returns the RVA of a [rip+disp] memory operand in Args[0] or,
+// for two-operand instructions, Args[1].
+func ripSlot(in *inst) (uint32, bool) {
+	for _, arg := range in.Args[:2] {
+		if m, ok := arg.(x86asm.Mem); ok && m.Base == x86asm.RIP && m.Index == 0 {
+			return uint32(int64(in.next()) + m.Disp), true
+		}
+	}
+	return 0, false
+}
+
+func isImm(a x86asm.Arg, v int64) bool {
+	i, ok := a.(x86asm.Imm)
+	return ok && int64(i) == v
+}
+
+func isJcc(op x86asm.Op) bool {
+	switch op {
+	case x86asm.JA, x86asm.JAE, x86asm.JB, x86asm.JBE, x86asm.JE, x86asm.JNE, x86asm.JG, x86asm.JGE,
+		x86asm.JL, x86asm.JLE, x86asm.JO, x86asm.JNO, x86asm.JP, x86asm.JNP, x86asm.JS, x86asm.JNS,
+		x86asm.JRCXZ, x86asm.JECXZ, x86asm.LOOP, x86asm.LOOPE, x86asm.LOOPNE:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,216 @@
+package cfg
+
+import (
+	"encoding/binary"
+
+	"golang.org/x/arch/x86/x86asm"
+)
+
+// Jump-table forms recognised at jmp reg (all seen in real drivers):
+//
+//	MSVC:        lea rdx,[rip+__ImageBase] ; mov eax,[rdx+rcx*4+TABLE_RVA] ; add rax,rdx ; jmp rax
+//	gcc, clang:  lea rdx,[rip+TABLE] ; movsxd rax,[rdx+rcx*4] ; add rax,rdx ; jmp rax
+//	absolute:    jmp [TABLE+rcx*8] or mov rax,[rdx+rcx*8] ; jmp rax, with relocated entries
+//
+// The bound comes from the cmp idx,N ; ja default that guards the table.
+
+// maxTableEntries caps a table whose bound was not found.
+const (
+	maxTableEntries        = 4096
+	maxUnboundTableEntries = 512
+	backtrackLimit         = 24 // instructions searched backwards from the jmp
+)
+
+// sym is a symbolic value found by walking definitions backwards.
+type sym struct {
+	kind  symKind
+	rva   int64 // symAddr: the address; symLoad: the table address
+	size  int   // symLoad: entry size in bytes
+	sext  bool  // symLoad: sign-extended 32-bit entries
+	base  *sym  // symSum: the two addends
+	other *sym
+}
+
+type symKind uint8
+
+const (
+	symUnknown symKind = iota
+	symAddr            // an RVA (lea rip); the image base is symAddr 0
+	symLoad            // an entry loaded from a table indexed by a register
+	symSum
+)
+
+// jumpTable resolves jmp reg / jmp [mem] at in through a jump table and
+// returns the targets, or false when the form is not recognised.
+func (b *builder) jumpTable(a *analysis, in *inst, entry, limit uint32) ([]uint32, bool) {
+	var s sym
+	switch arg := in.Args[0].(type) {
+	case x86asm.Reg:
+		s = b.backResolve(a, in.prev, arg, 0)
+	case x86asm.Mem:
+		s = b.memSym(a, in.prev, arg, 8, false, 0)
+	default:
+		return nil, false
+	}
+	var tableRVA, baseRVA int64
+	var size int
+	var sext bool
+	switch {
+	case s.kind == symSum && s.base.kind == symLoad && s.other.kind == symAddr:
+		tableRVA, baseRVA, size, sext = s.base.rva, s.other.rva, s.base.size, s.base.sext
+	case s.kind == symSum && s.other.kind == symLoad && s.base.kind == symAddr:
+		tableRVA, baseRVA, size, sext = s.other.rva, s.base.rva, s.other.size, s.other.sext
+	case s.kind == symLoad && s.size == 8:
+		tableRVA, size = s.rva, 8
+	default:
+		return nil, false
+	}
+	if size != 4 && size != 8 || tableRVA < 0 || tableRVA > 0xffffffff {
+		return nil, false
+	}
+	n, bounded := b.tableBound(a, in)
+	if !bounded {
+		n = maxUnboundTableEntries
+	}
+	var targets []uint32
+	for i := 0; i < n; i++ {
+		at := uint32(tableRVA) + uint32(i*size)
+		var t int64
+		if size == 8 {
+			p, ok := b.img.PointerAt(at)
+			if !ok {
+				break
+			}
+			t = int64(p)
+		} else {
+			raw := b.img.Bytes(at, 4)
+			if len(raw) < 4 {
+				break
+			}
+			v := binary.LittleEndian.Uint32(raw)
+			if sext {
+				t = baseRVA + int64(int32(v))
+			} else {
+				t = baseRVA + int64(v)
+			}
+		}
+		if t < 0 || t > 0xffffffff || !b.img.Executable(uint32(t)) {
+			break
+		}
+		// Without a bound, stop at the first entry that leaves the function.
+		if !bounded && (uint32(t) < entry || uint32(t) >= limit) {
+			break
+		}
+		targets = append(targets, uint32(t))
+	}
+	if len(targets) == 0 {
+		return nil, false
+	}
+	return targets, true
+}
+
+// tableBound finds cmp idx,N followed by ja/jae (or jbe/jb into the table)
+// on the fall-through chain before the jump.
+func (b *builder) tableBound(a *analysis, from *inst) (int, bool) {
+	pc := from.prev
+	sawBranch := x86asm.Op(0)
+	for i := 0; i < backtrackLimit && pc != 0; i++ {
+		idx, ok := a.index[pc]
+		if !ok {
+			break
+		}
+		in := &a.insts[idx]
+		switch in.Op {
+		case x86asm.JA, x86asm.JAE, x86asm.JBE, x86asm.JB:
+			if sawBranch == 0 {
+				sawBranch = in.Op
+			}
+		case x86asm.CMP:
+			if sawBranch != 0 {
+				if imm, ok := in.Args[1].(x86asm.Imm); ok && imm >= 0 && imm < maxTableEntries {
+					switch sawBranch {
+					case x86asm.JA, x86asm.JBE: // idx > N goes to default
+						return int(imm) + 1, true
+					default: // idx >= N goes to default
+						return int(imm), true
+					}
+				}
+			}
+		}
+		pc = in.prev
+	}
+	return 0, false
+}
+
+// backResolve finds what reg holds just after the instruction at pc by
+// walking the fall-through chain backwards.
+func (b *builder) backResolve(a *analysis, pc uint32, reg x86asm.Reg, depth int) sym {
+	want := regIndex(reg)
+	if want < 0 || depth > 4 {
+		return sym{}
+	}
+	for i := 0; i < backtrackLimit && pc != 0; i++ {
+		idx, ok := a.index[pc]
+		if !ok {
+			return sym{}
+		}
+		in := &a.insts[idx]
+		if dst, ok := in.Args[0].(x86asm.Reg); ok && regIndex(dst) == want && writesArg0(in.Op) {
+			switch in.Op {
+			case x86asm.LEA:
+				if m, ok := in.Args[1].(x86asm.Mem); ok && m.Base == x86asm.RIP && m.Index == 0 {
+					return sym{kind: symAddr, rva: int64(in.next()) + m.Disp}
+				}
+				return sym{}
+			case x86asm.MOV, x86asm.MOVSXD, x86asm.MOVSX, x86asm.MOVZX:
+				switch src := in.Args[1].(type) {
+				case x86asm.Reg:
+					return b.backResolve(a, in.prev, src, depth+1)
+				case x86asm.Mem:
+					return b.memSym(a, in.prev, src, in.MemBytes, in.Op == x86asm.MOVSXD, depth+1)
+				}
+				return sym{}
+			case x86asm.ADD:
+				src, ok := in.Args[1].(x86asm.Reg)
+				if !ok {
+					return sym{}
+				}
+				l := b.backResolve(a, in.prev, dst, depth+1)
+				r := b.backResolve(a, in.prev, src, depth+1)
+				return sym{kind: symSum, base: &l, other: &r}
+			}
+			return sym{}
+		}
+		pc = in.prev
+	}
+	return sym{}
+}
+
+// memSym describes a load from [base + index*scale + disp] with an index
+// register: a table entry.
+func (b *builder) memSym(a *analysis, pc uint32, m x86asm.Mem, size int, sext bool, depth int) sym {
+	if m.Index == 0 || (m.Scale != 4 && m.Scale != 8) {
+		return sym{}
+	}
+	var base int64
+	switch {
+	case m.Base == 0:
+		// [index*8 + disp32]: disp is a VA in the low 2 GB, not usable in a
+		// relocatable image but seen in old code.
+		va := uint64(m.Disp)
+		rva, ok := b.img.RVA(va)
+		if !ok {
+			return sym{}
+		}
+		return sym{kind: symLoad, rva: int64(rva), size: size, sext: sext}
+	case m.Base == x86asm.RIP:
+		return sym{}
+	default:
+		bs := b.backResolve(a, pc, m.Base, depth+1)
+		if bs.kind != symAddr {
+			return sym{}
+		}
+		base = bs.rva
+	}
+	return sym{kind: symLoad, rva: base + m.Disp, size: size, sext: sext}
+}

@@ -1,0 +1,224 @@
+package cfg
+
+import (
+	"sort"
+
+	"github.com/drvhazard/drvhazard/loader"
+)
+
+// Program is the control-flow and call graph of one image, computed once by
+// Build and shared read-only by every rule.
+type Program struct {
+	Image *loader.Image
+	Funcs []*Func // sorted by Entry
+	// Notes records what the disassembler could not do (undecodable bytes,
+	// unresolved indirect jumps), for the user to judge coverage.
+	Notes []string
+
+	byEntry map[uint32]*Func
+}
+
+// Source says how a function was discovered; several bits may be set.
+type Source uint16
+
+// Discovery sources.
+const (
+	FromEntryPoint Source = 1 << iota
+	FromExport
+	FromPdata
+	FromSymbol
+	FromCall       // target of a direct call
+	FromTailJump   // target of a jump that leaves its function
+	FromDataPtr    // relocated pointer in data (callback tables, handler tables)
+	FromCodeRef    // address taken in code (lea reg,[rip+f])
+	FromJumpTarget // target of a resolved register call
+)
+
+// Func is one function.
+type Func struct {
+	Entry uint32
+	// Name is the symbol or export name at Entry, "" when the image does not
+	// say (names are never invented).
+	Name   string
+	Source Source
+	Blocks []*Block    // sorted by Start; Blocks[0] need not be the entry block
+	Calls  []*CallSite // sorted by Site; includes tail jumps
+	// Refs lists code addresses this function takes (lea, mov imm64 with a
+	// relocation), such as callbacks passed to a registration call.
+	Refs []Ref
+	// FrameSize is the deepest the function moves rsp below its entry value
+	// (pushes, sub rsp, __chkstk probes), not counting the return address.
+	FrameSize uint32
+	// Thunk is set when the whole function is jmp [IAT]: calls to it are
+	// calls to the import.
+	Thunk *loader.Import
+	// NoReturn is set when no path through the function returns.
+	NoReturn bool
+	// Size is the number of code bytes decoded in the function's blocks.
+	Size uint32
+}
+
+// DisplayName is Name, or "sub_<rva>" for output that needs some label.
+// JSON output uses Name and null instead.
+func (f *Func) DisplayName() string {
+	if f.Name != "" {
+		return f.Name
+	}
+	return "sub_" + hex32(f.Entry)
+}
+
+// EdgeKind classifies a control-flow edge out of a block.
+type EdgeKind uint8
+
+// Edge kinds.
+const (
+	EdgeFall   EdgeKind = iota // fall-through to the next instruction
+	EdgeJump                   // unconditional jump inside the function
+	EdgeTaken                  // conditional branch taken
+	EdgeNotTaken               // conditional branch not taken (falls through)
+	EdgeSwitch                 // jump-table entry
+)
+
+// Edge is a control-flow edge between two blocks of one function.
+type Edge struct {
+	To   uint32 // Start of the successor block
+	Kind EdgeKind
+}
+
+// Block is a basic block: a run of instructions entered only at Start.
+type Block struct {
+	Start, End uint32 // RVAs; End is exclusive
+	Succs      []Edge
+	// Term says how the block ends.
+	Term Term
+	// Insts is the number of instructions.
+	Insts int
+}
+
+// Term is a block terminator kind.
+type Term uint8
+
+// Block terminators.
+const (
+	TermFall     Term = iota // falls into the next block (a leader follows)
+	TermJump                 // jmp inside the function
+	TermCond                 // jcc
+	TermSwitch               // jmp reg through a resolved jump table
+	TermRet                  // ret
+	TermTail                 // jmp to another function or an import
+	TermNoReturn             // call to a no-return routine, int3, ud2, int 29h
+	TermIndirect             // jmp through something unresolved
+	TermInvalid              // bytes that do not decode
+)
+
+// CallKind says how a call site reaches its callees.
+type CallKind uint8
+
+// Call kinds.
+const (
+	CallDirect      CallKind = iota // call rel32 to a function
+	CallIAT                         // call [rip+IAT slot]
+	CallIATRegister                 // mov reg,[IAT]; call reg
+	CallThunk                       // call rel32 to a jmp [IAT] thunk
+	CallGuard                       // call [__guard_dispatch_icall_fptr], target in rax
+	CallPointer                     // call through a register or memory holding a known code pointer
+	CallTable                       // call [table+idx*8]: every pointer of a handler table
+	CallUnresolved                  // an indirect call whose target is unknown
+)
+
+var callKindNames = [...]string{"direct", "iat", "iat-register", "thunk", "guard-dispatch", "pointer", "table", "unresolved"}
+
+func (k CallKind) String() string { return callKindNames[k] }
+
+// Callee is one possible target of a call site: a function of the image or
+// an import.
+type Callee struct {
+	Func   uint32         // entry RVA when the callee is in the image, else 0
+	Import *loader.Import // when the callee is an import (also for thunks)
+}
+
+// CallSite is one call or tail jump.
+type CallSite struct {
+	Site    uint32 // RVA of the call or jmp instruction
+	Kind    CallKind
+	Tail    bool // a jmp that leaves the function
+	Callees []Callee
+	// Args holds what the forward pass knows of rcx, rdx, r8, r9 at the call.
+	Args [4]Value
+	// StackDepth is the caller's rsp below its entry value at the call.
+	StackDepth uint32
+}
+
+// A Ref is a code address taken by an instruction.
+type Ref struct {
+	Site, Target uint32
+}
+
+// Func returns the function with the given entry, or nil.
+func (p *Program) Func(entry uint32) *Func { return p.byEntry[entry] }
+
+// FuncAt returns the function whose blocks contain rva, or nil. When blocks
+// of several functions share the address (shared tails), the one with the
+// greatest entry not above rva wins.
+func (p *Program) FuncAt(rva uint32) *Func {
+	i := sort.Search(len(p.Funcs), func(i int) bool { return p.Funcs[i].Entry > rva })
+	for j := i - 1; j >= 0 && j >= i-64; j-- {
+		f := p.Funcs[j]
+		for _, b := range f.Blocks {
+			if rva >= b.Start && rva < b.End {
+				return f
+			}
+		}
+	}
+	return nil
+}
+
+// Callees returns the distinct functions and imports f calls or tail-jumps
+// to, thunks resolved to their imports.
+func (p *Program) Callees(f *Func) []Callee {
+	seen := map[Callee]bool{}
+	var out []Callee
+	for _, c := range f.Calls {
+		for _, ce := range c.Callees {
+			if !seen[ce] {
+				seen[ce] = true
+				out = append(out, ce)
+			}
+		}
+	}
+	return out
+}
+
+// Edges counts the call edges (distinct caller, callee pairs).
+func (p *Program) Edges() int {
+	n := 0
+	for _, f := range p.Funcs {
+		n += len(p.Callees(f))
+	}
+	return n
+}
+
+// CodeBytes sums the decoded bytes of all functions.
+func (p *Program) CodeBytes() uint64 {
+	var n uint64
+	for _, f := range p.Funcs {
+		n += uint64(f.Size)
+	}
+	return n
+}
+
+const hexDigits = "0123456789abcdef"
+
+func hex32(v uint32) string {
+	var b [8]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = hexDigits[v&0xf]
+		v >>= 4
+		if v == 0 {
+			break
+		}
+	}
+	return string(b[i:])
+}

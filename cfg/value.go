@@ -1,0 +1,105 @@
+package cfg
+
+import (
+	"fmt"
+
+	"golang.org/x/arch/x86/x86asm"
+)
+
+// ValueKind says what the forward pass knows about a register.
+type ValueKind uint8
+
+// Value kinds.
+const (
+	Unknown ValueKind = iota
+	Const             // V is an integer constant
+	Address           // V is an RVA in the image (lea reg,[rip+X]); the image base is Address 0
+	StackAddr         // V is an offset from rsp at function entry (negative for locals)
+	Loaded            // the 8 bytes read from RVA V (mov reg,[rip+X]): an IAT slot, a global pointer
+	TableEntry        // an entry read from the table at RVA V with a run-time index
+)
+
+// Value is the forward pass's knowledge of one register.
+type Value struct {
+	Kind ValueKind
+	V    int64
+}
+
+func (v Value) String() string {
+	switch v.Kind {
+	case Const:
+		return fmt.Sprintf("%#x", v.V)
+	case Address:
+		return fmt.Sprintf("rva:%#x", v.V)
+	case StackAddr:
+		return fmt.Sprintf("stack%+#x", v.V)
+	case Loaded:
+		return fmt.Sprintf("[rva:%#x]", v.V)
+	case TableEntry:
+		return fmt.Sprintf("[rva:%#x+idx]", v.V)
+	}
+	return "?"
+}
+
+// Register indexes in x86 encoding order.
+const (
+	rRAX = iota
+	rRCX
+	rRDX
+	rRBX
+	rRSP
+	rRBP
+	rRSI
+	rRDI
+	rR8
+	rR9
+	rR10
+	rR11
+	nRegs = 16
+)
+
+// ArgRegs are the Microsoft x64 integer argument registers in order.
+var argRegs = [4]int{rRCX, rRDX, rR8, rR9}
+
+// regIndex maps any width of a general-purpose register to its index, or -1.
+func regIndex(r x86asm.Reg) int {
+	switch {
+	case r >= x86asm.RAX && r <= x86asm.R15:
+		return int(r - x86asm.RAX)
+	case r >= x86asm.EAX && r <= x86asm.R15L:
+		return int(r - x86asm.EAX)
+	case r >= x86asm.AX && r <= x86asm.R15W:
+		return int(r - x86asm.AX)
+	case r >= x86asm.AL && r <= x86asm.BL:
+		return int(r - x86asm.AL)
+	case r >= x86asm.AH && r <= x86asm.BH:
+		return int(r - x86asm.AH)
+	case r >= x86asm.SPB && r <= x86asm.R15B:
+		return int(r-x86asm.SPB) + 4
+	}
+	return -1
+}
+
+// regWidth returns the width in bits of a general-purpose register.
+func regWidth(r x86asm.Reg) int {
+	switch {
+	case r >= x86asm.RAX && r <= x86asm.R15:
+		return 64
+	case r >= x86asm.EAX && r <= x86asm.R15L:
+		return 32
+	case r >= x86asm.AX && r <= x86asm.R15W:
+		return 16
+	}
+	return 8
+}
+
+// writesArg0 reports whether the instruction writes its first operand.
+func writesArg0(op x86asm.Op) bool {
+	switch op {
+	case x86asm.CMP, x86asm.TEST, x86asm.PUSH, x86asm.BT, x86asm.JMP, x86asm.CALL,
+		x86asm.NOP, x86asm.PREFETCHW, x86asm.PREFETCHT0, x86asm.PREFETCHT1, x86asm.PREFETCHT2, x86asm.PREFETCHNTA,
+		x86asm.UCOMISS, x86asm.UCOMISD, x86asm.COMISS, x86asm.COMISD:
+		return false
+	}
+	return !isJcc(op)
+}
