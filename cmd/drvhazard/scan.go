@@ -1,0 +1,211 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/drvhazard/drvhazard/loader"
+	"github.com/drvhazard/drvhazard/report"
+	"github.com/drvhazard/drvhazard/rules"
+)
+
+const scanUsage = `Usage: drvhazard scan [flags] FILE|DIR...
+
+Analyses each driver: loads the PE image, recovers its functions and call
+graph, and reports the driver's kind, sections, imports and functions.
+Directories are walked recursively for *.sys files; files named on the
+command line are analysed whatever their extension. A file that cannot be
+analysed is reported with its error and the scan goes on.
+
+Examples:
+  drvhazard scan testdata/bin/mf_rdata.clang.sys
+  drvhazard scan --format json drivers/ > scan.json
+  drvhazard scan --functions mydriver.sys
+
+Flags:
+`
+
+// formatValue is a flag.Value whose allowed values come from report.Formats,
+// so help and validation cannot disagree.
+type formatValue struct{ f report.Format }
+
+func (v *formatValue) String() string { return string(v.f) }
+func (v *formatValue) Set(s string) error {
+	f, err := report.ParseFormat(s)
+	if err != nil {
+		return err
+	}
+	v.f = f
+	return nil
+}
+
+func formatNames() string {
+	var names []string
+	for _, f := range report.Formats {
+		names = append(names, string(f))
+	}
+	return strings.Join(names, "|")
+}
+
+func runScan(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("scan", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	format := &formatValue{report.Table}
+	fs.Var(format, "format", "output format: "+formatNames())
+	functions := fs.Bool("functions", false, "list every function in table output (JSON always lists them)")
+	jobs := fs.Int("j", runtime.NumCPU(), "files analysed in parallel")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), scanUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return exitOK
+		}
+		return exitError
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "drvhazard scan: no FILE or DIR given")
+		fs.Usage()
+		return exitError
+	}
+	if *jobs < 1 {
+		fmt.Fprintf(stderr, "drvhazard scan: -j must be at least 1, got %d\n", *jobs)
+		return exitError
+	}
+
+	paths, walkErrs := collect(fs.Args())
+	results := analyseAll(paths, *jobs)
+	results = append(results, walkErrs...)
+	sort.SliceStable(results, func(i, j int) bool { return results[i].Path < results[j].Path })
+
+	if err := report.Write(stdout, format.f, results, report.Options{ToolVersion: toolVersion(), Functions: *functions}); err != nil {
+		fmt.Fprintf(stderr, "drvhazard scan: writing output: %v\n", err)
+		return exitError
+	}
+	code := exitOK
+	for _, r := range results {
+		if r.Err != nil {
+			if format.f != report.Table {
+				fmt.Fprintf(stderr, "drvhazard: %s\n", errorLine(r))
+			}
+			code = exitError
+		}
+	}
+	if len(results) == 0 {
+		fmt.Fprintln(stderr, "drvhazard scan: no .sys files found")
+		code = exitError
+	}
+	return code
+}
+
+func errorLine(r *rules.Result) string {
+	msg := r.Err.Error()
+	if strings.HasPrefix(msg, r.Path+":") {
+		return msg
+	}
+	return r.Path + ": " + msg
+}
+
+// collect expands the arguments into files. Errors (a missing path, an
+// unreadable directory) become results so they are reported in order.
+func collect(args []string) ([]string, []*rules.Result) {
+	var paths []string
+	var errs []*rules.Result
+	seen := map[string]bool{}
+	add := func(p string) {
+		if !seen[p] {
+			seen[p] = true
+			paths = append(paths, p)
+		}
+	}
+	for _, arg := range args {
+		st, err := os.Stat(arg)
+		if err != nil {
+			errs = append(errs, &rules.Result{Path: arg, Err: err})
+			continue
+		}
+		if !st.IsDir() {
+			add(arg)
+			continue
+		}
+		err = filepath.WalkDir(arg, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				errs = append(errs, &rules.Result{Path: p, Err: err})
+				if d != nil && d.IsDir() {
+					return fs.SkipDir
+				}
+				return nil
+			}
+			if d.Type().IsRegular() && strings.EqualFold(filepath.Ext(p), ".sys") {
+				add(p)
+			}
+			return nil
+		})
+		if err != nil {
+			errs = append(errs, &rules.Result{Path: arg, Err: err})
+		}
+	}
+	return paths, errs
+}
+
+// analyseAll analyses files on up to jobs goroutines.
+func analyseAll(paths []string, jobs int) []*rules.Result {
+	results := make([]*rules.Result, len(paths))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < jobs && w < len(paths); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				results[i] = analyse(paths[i])
+			}
+		}()
+	}
+	for i := range paths {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return results
+}
+
+func analyse(path string) *rules.Result {
+	img, err := loader.Load(path)
+	sum, size := fileDigest(path)
+	if err != nil {
+		return &rules.Result{Path: path, SHA256: sum, Size: size, Err: err}
+	}
+	r := rules.Analyze(path, sum, img)
+	r.Size = size
+	return r
+}
+
+// fileDigest hashes the file; the loader has its own bounded read.
+func fileDigest(path string) (string, int64) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, io.LimitReader(f, loader.MaxFileSize+1))
+	if err != nil {
+		return "", n
+	}
+	return hex.EncodeToString(h.Sum(nil)), n
+}

@@ -1,0 +1,210 @@
+package report
+
+import (
+	"encoding/json"
+	"io"
+	"strings"
+
+	"github.com/drvhazard/drvhazard/cfg"
+	"github.com/drvhazard/drvhazard/loader"
+	"github.com/drvhazard/drvhazard/rules"
+)
+
+// The JSON document. Field names and shapes are a contract (DESIGN.md): add,
+// never rename. RVAs are hex strings; unknown names are null.
+type jsonDoc struct {
+	Tool  jsonTool   `json:"tool"`
+	Files []jsonFile `json:"files"`
+}
+
+type jsonTool struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+type jsonFile struct {
+	Path      string         `json:"path"`
+	SHA256    string         `json:"sha256"`
+	Machine   *string        `json:"machine"`
+	Kind      *string        `json:"kind"`
+	Error     *string        `json:"error"`
+	Image     *jsonImage     `json:"image,omitempty"`
+	Functions []jsonFunction `json:"functions,omitempty"`
+	Notes     []string       `json:"notes,omitempty"`
+}
+
+type jsonImage struct {
+	ImageBase string        `json:"image_base"`
+	Entry     string        `json:"entry"`
+	Sections  []jsonSection `json:"sections"`
+	Imports   []jsonImport  `json:"imports"`
+	Exports   []jsonExport  `json:"exports"`
+	PDB       *jsonPDB      `json:"pdb"`
+	Warnings  []string      `json:"warnings,omitempty"`
+	Stats     jsonStats     `json:"stats"`
+}
+
+type jsonSection struct {
+	Name            string `json:"name"`
+	RVA             string `json:"rva"`
+	Size            string `json:"size"`
+	Characteristics string `json:"characteristics"`
+	Executable      bool   `json:"executable"`
+	Writable        bool   `json:"writable"`
+	Pageable        bool   `json:"pageable"`
+	Discardable     bool   `json:"discardable"`
+}
+
+type jsonImport struct {
+	Module  string  `json:"module"`
+	Name    *string `json:"name"`
+	Ordinal *uint16 `json:"ordinal,omitempty"`
+	Slot    string  `json:"slot"`
+}
+
+type jsonExport struct {
+	Name      *string `json:"name"`
+	Ordinal   uint32  `json:"ordinal"`
+	RVA       *string `json:"rva"`
+	Forwarder string  `json:"forwarder,omitempty"`
+}
+
+type jsonPDB struct {
+	GUID string `json:"guid"`
+	Age  uint32 `json:"age"`
+	Path string `json:"path"`
+}
+
+type jsonStats struct {
+	Functions  int    `json:"functions"`
+	Blocks     int    `json:"blocks"`
+	CallSites  int    `json:"call_sites"`
+	Unresolved int    `json:"unresolved_call_sites"`
+	CodeBytes  uint64 `json:"code_bytes"`
+}
+
+type jsonFunction struct {
+	RVA       string   `json:"rva"`
+	Name      *string  `json:"name"`
+	Size      uint32   `json:"size"`
+	Blocks    int      `json:"blocks"`
+	FrameSize uint32   `json:"frame_size"`
+	Thunk     *string  `json:"thunk,omitempty"`
+	NoReturn  bool     `json:"noreturn,omitempty"`
+	Section   string   `json:"section"`
+	Callees   []string `json:"callees"`
+}
+
+// WriteJSON writes the JSON document for results.
+func WriteJSON(w io.Writer, results []*rules.Result, opt Options) error {
+	doc := jsonDoc{Tool: jsonTool{Name: "drvhazard", Version: opt.ToolVersion}, Files: []jsonFile{}}
+	for _, r := range results {
+		doc.Files = append(doc.Files, fileJSON(r))
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}
+
+func fileJSON(r *rules.Result) jsonFile {
+	jf := jsonFile{Path: r.Path, SHA256: r.SHA256}
+	if r.Err != nil {
+		msg := r.Err.Error()
+		jf.Error = &msg
+		return jf
+	}
+	img := r.Image
+	m, k := img.Machine.String(), string(r.Kind)
+	jf.Machine, jf.Kind = &m, &k
+	ji := &jsonImage{
+		ImageBase: hex(img.ImageBase), Entry: hex(uint64(img.EntryRVA)),
+		Sections: []jsonSection{}, Imports: []jsonImport{}, Exports: []jsonExport{}, Warnings: img.Warnings,
+	}
+	for i := range img.Sections {
+		s := &img.Sections[i]
+		ji.Sections = append(ji.Sections, jsonSection{
+			Name: s.Name, RVA: hex(uint64(s.RVA)), Size: hex(uint64(s.Size())),
+			Characteristics: hex(uint64(s.Characteristics)),
+			Executable:      s.Executable(), Writable: s.Writable(), Pageable: s.Pageable(), Discardable: s.Discardable(),
+		})
+	}
+	for i := range img.Imports {
+		imp := &img.Imports[i]
+		ji.Imports = append(ji.Imports, importJSON(imp))
+	}
+	for _, e := range img.Exports {
+		je := jsonExport{Name: nullable(e.Name), Ordinal: e.Ordinal, Forwarder: e.Forwarder}
+		if e.RVA != 0 {
+			s := hex(uint64(e.RVA))
+			je.RVA = &s
+		}
+		ji.Exports = append(ji.Exports, je)
+	}
+	if cv := img.CodeView; cv != nil {
+		ji.PDB = &jsonPDB{GUID: cv.GUIDString(), Age: cv.Age, Path: cv.Path}
+	}
+	p := r.Program
+	for _, f := range p.Funcs {
+		jf.Functions = append(jf.Functions, functionJSON(img, p, f))
+		ji.Stats.Blocks += len(f.Blocks)
+		ji.Stats.CallSites += len(f.Calls)
+		for _, c := range f.Calls {
+			if c.Kind == cfg.CallUnresolved {
+				ji.Stats.Unresolved++
+			}
+		}
+	}
+	ji.Stats.Functions = len(p.Funcs)
+	ji.Stats.CodeBytes = p.CodeBytes()
+	jf.Image = ji
+	jf.Notes = p.Notes
+	return jf
+}
+
+func importJSON(imp *loader.Import) jsonImport {
+	ji := jsonImport{Module: imp.Module, Slot: hex(uint64(imp.Slot))}
+	if imp.ByOrdinal {
+		o := imp.Ordinal
+		ji.Ordinal = &o
+	} else {
+		ji.Name = nullable(imp.Name)
+	}
+	return ji
+}
+
+func functionJSON(img *loader.Image, p *cfg.Program, f *cfg.Func) jsonFunction {
+	jf := jsonFunction{
+		RVA: hex(uint64(f.Entry)), Name: nullable(f.Name), Size: f.Size, Blocks: len(f.Blocks),
+		FrameSize: f.FrameSize, NoReturn: f.NoReturn, Callees: []string{},
+	}
+	if s := img.Section(f.Entry); s != nil {
+		jf.Section = s.Name
+	}
+	if f.Thunk != nil {
+		t := f.Thunk.String()
+		jf.Thunk = &t
+	}
+	for _, ce := range p.Callees(f) {
+		jf.Callees = append(jf.Callees, calleeName(p, ce))
+	}
+	return jf
+}
+
+// calleeName renders a callee as module!name for imports, the function name
+// or its hex RVA otherwise.
+func calleeName(p *cfg.Program, ce cfg.Callee) string {
+	if ce.Import != nil {
+		return ce.Import.String()
+	}
+	if f := p.Func(ce.Func); f != nil && f.Name != "" {
+		return f.Name
+	}
+	return hex(uint64(ce.Func))
+}
+
+func nullable(s string) *string {
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
+	return &s
+}
