@@ -72,11 +72,11 @@ type EdgeKind uint8
 
 // Edge kinds.
 const (
-	EdgeFall   EdgeKind = iota // fall-through to the next instruction
-	EdgeJump                   // unconditional jump inside the function
-	EdgeTaken                  // conditional branch taken
-	EdgeNotTaken               // conditional branch not taken (falls through)
-	EdgeSwitch                 // jump-table entry
+	EdgeFall     EdgeKind = iota // fall-through to the next instruction
+	EdgeJump                     // unconditional jump inside the function
+	EdgeTaken                    // conditional branch taken
+	EdgeNotTaken                 // conditional branch not taken (falls through)
+	EdgeSwitch                   // jump-table entry
 )
 
 // Edge is a control-flow edge between two blocks of one function.

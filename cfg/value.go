@@ -11,12 +11,12 @@ type ValueKind uint8
 
 // Value kinds.
 const (
-	Unknown ValueKind = iota
-	Const             // V is an integer constant
-	Address           // V is an RVA in the image (lea reg,[rip+X]); the image base is Address 0
-	StackAddr         // V is an offset from rsp at function entry (negative for locals)
-	Loaded            // the 8 bytes read from RVA V (mov reg,[rip+X]): an IAT slot, a global pointer
-	TableEntry        // an entry read from the table at RVA V with a run-time index
+	Unknown    ValueKind = iota
+	Const                // V is an integer constant
+	Address              // V is an RVA in the image (lea reg,[rip+X]); the image base is Address 0
+	StackAddr            // V is an offset from rsp at function entry (negative for locals)
+	Loaded               // the 8 bytes read from RVA V (mov reg,[rip+X]): an IAT slot, a global pointer
+	TableEntry           // an entry read from the table at RVA V with a run-time index
 )
 
 // Value is the forward pass's knowledge of one register.
