@@ -1,6 +1,8 @@
 package cfg
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math/bits"
 	"sort"
@@ -39,14 +41,23 @@ func Build(img *loader.Image) *Program {
 		entries: newEntrySet(img),
 	}
 	b.seed()
+	b.drain()
+	// Thunks nothing calls are found last, and only where no decoded block
+	// covers them, so that a tail call jmp [IAT] ending a function is never
+	// mistaken for a function of its own.
+	b.seedThunks()
+	b.drain()
+	b.finish()
+	return b.prog
+}
+
+func (b *builder) drain() {
 	for len(b.work) > 0 {
 		f := b.work[len(b.work)-1]
 		b.work = b.work[:len(b.work)-1]
 		delete(b.queued, f)
 		b.analyse(f)
 	}
-	b.finish()
-	return b.prog
 }
 
 // addFunc records a function entry. A new entry inside the decoded range of
@@ -109,6 +120,67 @@ func (b *builder) seed() {
 			b.addFunc(t, FromDataPtr)
 		}
 	}
+}
+
+// seedThunks finds import thunks (jmp [rip+IAT], FF 25 disp32) by their
+// bytes. Linkers emit one for every import a library declares, called or
+// not, so unreferenced thunks exist in most images; finding them by pattern
+// names them even in stripped images. The displacement must land exactly on
+// an IAT slot, which random bytes almost never do.
+func (b *builder) seedThunks() {
+	img := b.img
+	covered := b.coveredRanges()
+	for i := range img.Sections {
+		s := &img.Sections[i]
+		if !s.Executable() {
+			continue
+		}
+		data := img.Data(s)
+		for off := 0; off+6 <= len(data); {
+			j := bytes.Index(data[off:], []byte{0xff, 0x25})
+			if j < 0 || off+j+6 > len(data) {
+				break
+			}
+			at := off + j
+			rva := s.RVA + uint32(at)
+			slot := uint32(int64(rva) + 6 + int64(int32(binary.LittleEndian.Uint32(data[at+2:]))))
+			if _, ok := img.ImportAt(slot); ok && !covered.contains(rva) {
+				b.addFunc(rva, FromThunkScan)
+			}
+			off = at + 1
+		}
+	}
+}
+
+// ranges is a sorted list of half-open RVA intervals.
+type ranges [][2]uint32
+
+func (r ranges) contains(rva uint32) bool {
+	i := sort.Search(len(r), func(i int) bool { return r[i][1] > rva })
+	return i < len(r) && r[i][0] <= rva
+}
+
+// coveredRanges returns the bytes covered by the blocks of every function.
+func (b *builder) coveredRanges() ranges {
+	var r ranges
+	for _, f := range b.prog.byEntry {
+		for _, blk := range f.Blocks {
+			r = append(r, [2]uint32{blk.Start, blk.End})
+		}
+	}
+	sort.Slice(r, func(i, j int) bool { return r[i][0] < r[j][0] })
+	// Merge overlaps so the search above is exact.
+	out := r[:0]
+	for _, iv := range r {
+		if n := len(out); n > 0 && iv[0] <= out[n-1][1] {
+			if iv[1] > out[n-1][1] {
+				out[n-1][1] = iv[1]
+			}
+			continue
+		}
+		out = append(out, iv)
+	}
+	return out
 }
 
 // regionEnd is the first RVA that no longer belongs to the function at entry:

@@ -27,6 +27,9 @@ type analysis struct {
 	tails   map[uint32][]uint32 // jmp/jcc leaving the function -> target function(s)
 	maxEnd  uint32              // first RVA past the highest decoded byte
 	invalid []uint32
+	// tables holds the jump tables resolved in this function: clang places
+	// them in .text, and the lea of their base is not a code reference.
+	tables map[uint32]bool
 }
 
 // analyse decodes the function at f.Entry by recursive descent, builds its
@@ -50,6 +53,7 @@ func (b *builder) analyse(f *Func) {
 		term:    map[uint32]Term{},
 		succ:    map[uint32][]Edge{},
 		tails:   map[uint32][]uint32{},
+		tables:  map[uint32]bool{},
 	}
 
 	// leaves reports whether a jump to t leaves the function: a tail call.
@@ -195,7 +199,7 @@ func (b *builder) analyse(f *Func) {
 	b.flow(f, a)
 	// Instructions are no longer needed; keep only the facts used to decide
 	// whether a later entry cuts this function.
-	a.insts, a.index, a.term, a.succ, a.tails, a.leaders = nil, nil, nil, nil, nil, nil
+	a.insts, a.index, a.term, a.succ, a.tails, a.leaders, a.tables = nil, nil, nil, nil, nil, nil, nil
 }
 
 func funcLabel(f *Func) string { return f.DisplayName() }
@@ -271,6 +275,21 @@ func (b *builder) buildBlocks(f *Func, a *analysis) {
 		// already decoded (a leader), which the loop above turned into a
 		// fall-through edge, or into the region end.
 		cur.Term = TermInvalid
+	}
+	// A branch whose target or fall-through could not be decoded (past the
+	// section's data, bad bytes) keeps no edge to it.
+	starts := make(map[uint32]bool, len(f.Blocks))
+	for _, blk := range f.Blocks {
+		starts[blk.Start] = true
+	}
+	for _, blk := range f.Blocks {
+		kept := blk.Succs[:0:0]
+		for _, e := range blk.Succs {
+			if starts[e.To] {
+				kept = append(kept, e)
+			}
+		}
+		blk.Succs = kept
 	}
 }
 

@@ -376,7 +376,7 @@ func (b *builder) codeRef(a *analysis, in *inst, t uint32, rec *recorder) {
 	if !b.img.Executable(t) {
 		return
 	}
-	if _, inside := a.index[t]; inside && t != rec.f.Entry {
+	if _, inside := a.index[t]; inside && t != rec.f.Entry || a.tables[t] {
 		return
 	}
 	rec.f.Refs = append(rec.f.Refs, Ref{Site: in.rva, Target: t})

@@ -106,6 +106,7 @@ func (b *builder) jumpTable(a *analysis, in *inst, entry, limit uint32) ([]uint3
 	if len(targets) == 0 {
 		return nil, false
 	}
+	a.tables[uint32(tableRVA)] = true
 	return targets, true
 }
 

@@ -32,6 +32,7 @@ const (
 	FromDataPtr    // relocated pointer in data (callback tables, handler tables)
 	FromCodeRef    // address taken in code (lea reg,[rip+f])
 	FromJumpTarget // target of a resolved register call
+	FromThunkScan  // jmp [rip+IAT] found by its bytes
 )
 
 // Func is one function.
