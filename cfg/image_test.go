@@ -2,8 +2,8 @@ package cfg
 
 import (
 	"encoding/binary"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/drvhazard/drvhazard/loader"
 )
@@ -147,9 +147,9 @@ func checkInvariants(t testing.TB, p *Program) {
 // FuzzBuild runs the whole decoder loop over arbitrary code bytes.
 func FuzzBuild(f *testing.F) {
 	f.Add([]byte{0xc3})
-	f.Add([]byte{0xe8, 0x00, 0x00, 0x00, 0x00, 0xc3})                  // call next; ret
-	f.Add([]byte{0xeb, 0xfe})                                          // jmp self
-	f.Add([]byte{0x0f, 0x78, 0xc1, 0xc3})                              // vmread (x86asm does not know it)
+	f.Add([]byte{0xe8, 0x00, 0x00, 0x00, 0x00, 0xc3})                   // call next; ret
+	f.Add([]byte{0xeb, 0xfe})                                           // jmp self
+	f.Add([]byte{0x0f, 0x78, 0xc1, 0xc3})                               // vmread (x86asm does not know it)
 	f.Add([]byte{0x48, 0x8d, 0x15, 0xf9, 0xff, 0xff, 0xff, 0xff, 0xe2}) // lea rdx,[rip-7]; jmp rdx
 	f.Add([]byte{0x83, 0xf9, 0x03, 0x77, 0x10, 0x48, 0x8d, 0x05, 0x00, 0x00, 0x00, 0x00,
 		0x48, 0x63, 0x0c, 0x88, 0x48, 0x01, 0xc1, 0xff, 0xe1, 0xc3}) // a jump table over itself
