@@ -71,10 +71,19 @@ func (b *builder) analyse(f *Func) {
 		return false
 	}
 
-	work := []uint32{f.Entry}
+	// Each work item carries the stack depth (bytes below the entry rsp)
+	// along its path, -1 when unknown, to recognise tail jumps in functions
+	// without unwind data.
+	type item struct {
+		pc    uint32
+		depth int64
+	}
+	var candidates []uint32 // jmp targets that may be functions of their own
+	work := []item{{f.Entry, 0}}
 	for len(work) > 0 {
-		pc := work[len(work)-1]
+		it := work[len(work)-1]
 		work = work[:len(work)-1]
+		pc, depth := it.pc, it.depth
 		var prev uint32
 		for {
 			if _, seen := a.index[pc]; seen {
@@ -130,7 +139,10 @@ func (b *builder) analyse(f *Func) {
 						a.term[pc] = TermJump
 						a.succ[pc] = []Edge{{To: t, Kind: EdgeJump}}
 						a.leaders[t] = true
-						work = append(work, t)
+						work = append(work, item{t, depth})
+						if depth == 0 && !hasPd && t > pc {
+							candidates = append(candidates, t)
+						}
 					}
 				} else if targets, ok := b.jumpTable(a, cur, f.Entry, limit); ok {
 					a.term[pc] = TermSwitch
@@ -147,7 +159,7 @@ func (b *builder) analyse(f *Func) {
 						}
 						edges = append(edges, Edge{To: t, Kind: EdgeSwitch})
 						a.leaders[t] = true
-						work = append(work, t)
+						work = append(work, item{t, depth})
 					}
 					a.succ[pc] = edges
 				} else {
@@ -164,7 +176,7 @@ func (b *builder) analyse(f *Func) {
 					} else {
 						a.succ[pc] = []Edge{{To: t, Kind: EdgeTaken}, {To: next, Kind: EdgeNotTaken}}
 						a.leaders[t] = true
-						work = append(work, t)
+						work = append(work, item{t, depth})
 					}
 					a.leaders[next] = true
 				}
@@ -183,6 +195,7 @@ func (b *builder) analyse(f *Func) {
 			if stop {
 				break
 			}
+			depth = stackDepth(cur, depth)
 			prev = pc
 			pc = next
 		}
@@ -191,18 +204,95 @@ func (b *builder) analyse(f *Func) {
 	for i := range a.insts {
 		a.index[a.insts[i].rva] = i
 	}
+	// A jump to code that sits after an unconditional terminator and its
+	// alignment padding is a tail call to a function without unwind data
+	// (clang omits .pdata for frameless leaves). Adding the target as a
+	// function makes this one be analysed again with the shorter region.
+	var promoted []uint32
+	for _, t := range candidates {
+		if a.boundaryAt(t, data, sec.RVA) {
+			promoted = append(promoted, t)
+		}
+	}
 	if len(a.invalid) > 0 {
 		b.notef("%s: bytes at %#x do not decode as x64; the block ends there", funcLabel(f), a.invalid[0])
 	}
 	b.done[f] = a
 	b.buildBlocks(f, a)
 	b.flow(f, a)
+	for _, t := range promoted {
+		b.addFunc(t, FromTailJump) // enqueues f again: t is inside its decoded range
+	}
 	// Instructions are no longer needed; keep only the facts used to decide
 	// whether a later entry cuts this function.
 	a.insts, a.index, a.term, a.succ, a.tails, a.leaders, a.tables = nil, nil, nil, nil, nil, nil, nil
 }
 
 func funcLabel(f *Func) string { return f.DisplayName() }
+
+// boundaryAt reports whether t looks like the start of a function in the
+// layout compilers emit: the instruction before it (decoded in this
+// function) is an unconditional terminator, followed only by nop or int3
+// padding up to t; with no padding at all, t must be 16-byte aligned.
+func (a *analysis) boundaryAt(t uint32, data []byte, base uint32) bool {
+	i := sort.Search(len(a.insts), func(i int) bool { return a.insts[i].rva >= t })
+	if i == 0 {
+		return false
+	}
+	before := &a.insts[i-1]
+	end := before.next()
+	if end > t {
+		return false
+	}
+	switch {
+	case before.Op == x86asm.RET, before.Op == x86asm.JMP, before.Op == x86asm.UD2, isInt3(&before.Inst):
+	default:
+		return false
+	}
+	if end == t {
+		return t%16 == 0
+	}
+	for pc := end; pc < t; {
+		in, err := x86asm.Decode(data[pc-base:], 64)
+		if err != nil || (in.Op != x86asm.NOP && !isInt3(&in)) {
+			return false
+		}
+		pc += uint32(in.Len)
+		if pc > t {
+			return false
+		}
+	}
+	return true
+}
+
+// stackDepth follows rsp through one instruction: bytes below the entry
+// value, or -1 once something the descent does not model writes rsp.
+func stackDepth(in *inst, depth int64) int64 {
+	if depth < 0 {
+		return -1
+	}
+	switch in.Op {
+	case x86asm.PUSH:
+		return depth + 8
+	case x86asm.POP:
+		return depth - 8
+	case x86asm.CALL:
+		return depth
+	}
+	dst, ok := in.Args[0].(x86asm.Reg)
+	if !ok || dst != x86asm.RSP || !writesArg0(in.Op) {
+		return depth
+	}
+	if imm, ok := in.Args[1].(x86asm.Imm); ok {
+		switch in.Op {
+		case x86asm.SUB:
+			return depth + int64(imm)
+		case x86asm.ADD:
+			return depth - int64(imm)
+		}
+	}
+	return -1
+}
 
 // callNoReturn reports whether the call never returns: a call to a no-return
 // import or to a function already known not to return.
@@ -310,11 +400,14 @@ func relTarget(in *inst) (uint32, bool) {
 func ripSlot(in *inst) (uint32, bool) {
 	for _, arg := range in.Args[:2] {
 		if m, ok := arg.(x86asm.Mem); ok && m.Base == x86asm.RIP && m.Index == 0 {
-			return uint32(int64(in.next()) + m.Disp), true
+			return uint32(int64(in.next()) + disp(m)), true
 		}
 	}
 	return 0, false
 }
+
+// isInt3 reports int3 (cc), which x86asm decodes as INT 3.
+func isInt3(in *x86asm.Inst) bool { return in.Op == x86asm.INT && isImm(in.Args[0], 3) }
 
 func isImm(a x86asm.Arg, v int64) bool {
 	i, ok := a.(x86asm.Imm)

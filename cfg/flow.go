@@ -177,10 +177,10 @@ func (b *builder) step(in *inst, st *regs, chk int64) int64 {
 		if m, ok := in.Args[1].(x86asm.Mem); ok && m.Index == 0 {
 			switch {
 			case m.Base == x86asm.RIP:
-				st[d] = Value{Kind: Address, V: int64(in.next()) + m.Disp}
+				st[d] = Value{Kind: Address, V: int64(in.next()) + disp(m)}
 			case regIndex(m.Base) >= 0:
 				if v := st[regIndex(m.Base)]; v.Kind == StackAddr || v.Kind == Address || v.Kind == Const {
-					st[d] = Value{Kind: v.Kind, V: v.V + m.Disp}
+					st[d] = Value{Kind: v.Kind, V: v.V + disp(m)}
 				}
 			}
 		}
@@ -284,17 +284,17 @@ func (b *builder) source(in *inst, st *regs, arg x86asm.Arg) Value {
 			return Value{}
 		}
 		if s.Base == x86asm.RIP && s.Index == 0 {
-			return Value{Kind: Loaded, V: int64(in.next()) + s.Disp}
+			return Value{Kind: Loaded, V: int64(in.next()) + disp(s)}
 		}
 		bi := regIndex(s.Base)
 		if bi < 0 || st[bi].Kind != Address {
 			return Value{}
 		}
 		if s.Index != 0 && s.Scale == 8 {
-			return Value{Kind: TableEntry, V: st[bi].V + s.Disp}
+			return Value{Kind: TableEntry, V: st[bi].V + disp(s)}
 		}
 		if s.Index == 0 {
-			return Value{Kind: Loaded, V: st[bi].V + s.Disp}
+			return Value{Kind: Loaded, V: st[bi].V + disp(s)}
 		}
 	}
 	return Value{}
@@ -359,7 +359,7 @@ func (b *builder) record(a *analysis, in *inst, st *regs, rec *recorder) {
 		}
 	case in.Op == x86asm.LEA:
 		if m, ok := in.Args[1].(x86asm.Mem); ok && m.Base == x86asm.RIP && m.Index == 0 {
-			b.codeRef(a, in, uint32(int64(in.next())+m.Disp), rec)
+			b.codeRef(a, in, uint32(int64(in.next())+disp(m)), rec)
 		}
 	case in.Op == x86asm.MOV && in.Len >= 10:
 		if imm, ok := in.Args[1].(x86asm.Imm); ok && b.img.HasReloc(in.rva+uint32(in.Len)-8) {
@@ -390,19 +390,19 @@ func (b *builder) resolve(in *inst, st *regs) (CallKind, []Callee) {
 	switch arg := in.Args[0].(type) {
 	case x86asm.Mem:
 		if arg.Base == x86asm.RIP && arg.Index == 0 {
-			return b.slotCallees(uint32(int64(in.next())+arg.Disp), st)
+			return b.slotCallees(uint32(int64(in.next())+disp(arg)), st)
 		}
 		bi := regIndex(arg.Base)
 		if bi >= 0 && st[bi].Kind == Address {
 			if arg.Index != 0 && arg.Scale == 8 {
-				return b.tableCallees(uint32(st[bi].V + arg.Disp))
+				return b.tableCallees(uint32(st[bi].V + disp(arg)))
 			}
 			if arg.Index == 0 {
-				return b.slotCallees(uint32(st[bi].V+arg.Disp), st)
+				return b.slotCallees(uint32(st[bi].V+disp(arg)), st)
 			}
 		}
 		if arg.Base == 0 && arg.Index != 0 && arg.Scale == 8 {
-			if rva, ok := b.img.RVA(uint64(arg.Disp)); ok {
+			if rva, ok := b.img.RVA(uint64(disp(arg))); ok {
 				return b.tableCallees(rva)
 			}
 		}

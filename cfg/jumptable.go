@@ -160,7 +160,7 @@ func (b *builder) backResolve(a *analysis, pc uint32, reg x86asm.Reg, depth int)
 			switch in.Op {
 			case x86asm.LEA:
 				if m, ok := in.Args[1].(x86asm.Mem); ok && m.Base == x86asm.RIP && m.Index == 0 {
-					return sym{kind: symAddr, rva: int64(in.next()) + m.Disp}
+					return sym{kind: symAddr, rva: int64(in.next()) + disp(m)}
 				}
 				return sym{}
 			case x86asm.MOV, x86asm.MOVSXD, x86asm.MOVSX, x86asm.MOVZX:
@@ -198,7 +198,7 @@ func (b *builder) memSym(a *analysis, pc uint32, m x86asm.Mem, size int, sext bo
 	case m.Base == 0:
 		// [index*8 + disp32]: disp is a VA in the low 2 GB, not usable in a
 		// relocatable image but seen in old code.
-		va := uint64(m.Disp)
+		va := uint64(disp(m))
 		rva, ok := b.img.RVA(va)
 		if !ok {
 			return sym{}
@@ -213,5 +213,5 @@ func (b *builder) memSym(a *analysis, pc uint32, m x86asm.Mem, size int, sext bo
 		}
 		base = bs.rva
 	}
-	return sym{kind: symLoad, rva: base + m.Disp, size: size, sext: sext}
+	return sym{kind: symLoad, rva: base + disp(m), size: size, sext: sext}
 }

@@ -107,6 +107,9 @@ func TestGroundTruth(t *testing.T) {
 	var totalFound, totalFuncs, totalEdges, totalExtra int
 	for _, tp := range truths {
 		name := strings.TrimSuffix(filepath.Base(tp), ".truth")
+		if strings.HasPrefix(name, "bad_") {
+			continue // images for other machines: the loader refuses them (loader tests)
+		}
 		vs := variantsOf(name)
 		if len(vs) < 2 {
 			t.Errorf("%s: want builds from both toolchains, found %d", name, len(vs))

@@ -103,3 +103,9 @@ func writesArg0(op x86asm.Op) bool {
 	}
 	return !isJcc(op)
 }
+
+// disp returns a memory operand's displacement sign-extended. In 64-bit mode
+// every displacement is a signed 32-bit value, but x86asm stores some of them
+// (rip-relative ones among them) zero-extended, which would send every
+// backward reference 4 GiB away.
+func disp(m x86asm.Mem) int64 { return int64(int32(m.Disp)) }

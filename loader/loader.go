@@ -195,6 +195,7 @@ const (
 	dirExport     = 0
 	dirImport     = 1
 	dirException  = 3
+	dirSecurity   = 4
 	dirBaseReloc  = 5
 	dirDebug      = 6
 	dirLoadConfig = 10
@@ -335,6 +336,9 @@ func (img *Image) parseHeaders() error {
 				s.Name, s.RVA, end, img.SizeOfImage)
 		}
 	}
+	if err := img.checkTail(coff); err != nil {
+		return err
+	}
 	sort.SliceStable(img.Sections, func(i, j int) bool { return img.Sections[i].RVA < img.Sections[j].RVA })
 	for i := 1; i < len(img.Sections); i++ {
 		a, b := &img.Sections[i-1], &img.Sections[i]
@@ -342,6 +346,33 @@ func (img *Image) parseHeaders() error {
 			return formatErr(ErrMalformed, -1, "sections %q [%#x, %#x) and %q [%#x, %#x) overlap",
 				a.Name, a.RVA, a.End(), b.Name, b.RVA, b.End())
 		}
+	}
+	return nil
+}
+
+// checkTail checks the structures stored after the sections, the COFF symbol
+// and string tables and the certificate table, against the file length: a
+// file cut short there loses no code, but it is a damaged copy, and the user
+// should hear so rather than get results from it.
+func (img *Image) checkTail(coff int64) error {
+	d := img.data
+	symPtr := uint64(binary.LittleEndian.Uint32(d[coff+8:]))
+	nsyms := uint64(binary.LittleEndian.Uint32(d[coff+12:]))
+	if symPtr != 0 {
+		strtab := symPtr + 18*nsyms
+		if strtab+4 > uint64(len(d)) {
+			return formatErr(ErrMalformed, coff+8, "COFF symbol table (%d symbols at %#x) runs past the end of the %d-byte file (truncated?)",
+				nsyms, symPtr, len(d))
+		}
+		if n := uint64(binary.LittleEndian.Uint32(d[strtab:])); strtab+n > uint64(len(d)) {
+			return formatErr(ErrMalformed, int64(strtab), "COFF string table (%#x bytes) runs past the end of the %d-byte file (truncated?)",
+				n, len(d))
+		}
+	}
+	// The certificate table's "RVA" is a file offset (PE/COFF §4.7).
+	if cert := img.dirs[dirSecurity]; cert.RVA != 0 && uint64(cert.RVA)+uint64(cert.Size) > uint64(len(d)) {
+		return formatErr(ErrMalformed, int64(cert.RVA), "certificate table [%#x, %#x) runs past the end of the %d-byte file (truncated?)",
+			cert.RVA, uint64(cert.RVA)+uint64(cert.Size), len(d))
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fixtures returns the committed x64 fixture drivers (built from our own C
@@ -118,6 +119,7 @@ func TestRejects(t *testing.T) {
 	relocDir := l.opt + 112 + 5*8
 	relocRVA := binary.LittleEndian.Uint32(good[relocDir:])
 
+	stripped := readFixture(t, "mf_rdata.gcc.stripped.sys")
 	tests := []struct {
 		name string
 		data []byte
@@ -132,6 +134,7 @@ func TestRejects(t *testing.T) {
 		{"truncated in section table", good[:l.sections+20], ErrMalformed, "section table"},
 		{"truncated in raw data", good[:len(good)/2], ErrMalformed, "truncated"},
 		{"truncated by one byte", good[:len(good)-1], ErrMalformed, "truncated"},
+		{"stripped truncated by one byte", stripped[:len(stripped)-1], ErrMalformed, "truncated"},
 		{"e_lfanew huge", mutate(func(b []byte) []byte { return put32(b, 0x3c, 0xfffffff0) }), ErrNotPE, "e_lfanew"},
 		{"no PE signature", mutate(func(b []byte) []byte { b[l.lfanew] = 'X'; return b }), ErrNotPE, "no PE signature"},
 		{"x86 machine", mutate(func(b []byte) []byte { return put16(b, l.coff, 0x14c) }), ErrUnsupportedMachine, "x86 (32-bit)"},
@@ -179,10 +182,16 @@ func TestRejects(t *testing.T) {
 // The reject fixtures are real images for other machines, built by
 // testdata/build.sh.
 func TestRejectOtherMachines(t *testing.T) {
-	for name, want := range map[string]string{"bad_x86.sys": "x86 (32-bit)", "bad_arm64.sys": "arm64"} {
-		_, err := Load(filepath.Join("../testdata/bin", name))
-		if !errors.Is(err, ErrUnsupportedMachine) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), name) {
-			t.Errorf("%s: %v, want an unsupported-machine error naming the file and %q", name, err, want)
+	for prefix, want := range map[string]string{"bad_x86": "x86 (32-bit)", "bad_arm64": "arm64"} {
+		paths, _ := filepath.Glob("../testdata/bin/" + prefix + ".*.sys")
+		if len(paths) == 0 {
+			t.Errorf("no %s fixture", prefix)
+		}
+		for _, path := range paths {
+			_, err := Load(path)
+			if !errors.Is(err, ErrUnsupportedMachine) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), path) {
+				t.Errorf("%s: %v, want an unsupported-machine error naming the file and %q", path, err, want)
+			}
 		}
 	}
 }
@@ -230,6 +239,16 @@ func FuzzLoad(f *testing.F) {
 	}
 	f.Add([]byte("MZ"))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				// A panic kills the worker; the fuzzer keeps the input.
+				panic("LoadBytes ran for over 5s")
+			}
+		}()
 		img, err := LoadBytes(data)
 		if err != nil {
 			if !errors.Is(err, ErrNotPE) && !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnsupportedMachine) {
