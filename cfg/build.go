@@ -26,7 +26,8 @@ type builder struct {
 	prog    *Program
 	work    []*Func
 	queued  map[*Func]bool
-	done    map[*Func]*analysis // last analysis of each function
+	maxEnd  map[*Func]uint32 // first RVA past the bytes each analysed function decoded
+	scratch *analysis        // reused by every analysis: no per-function maps
 	entries entrySet
 }
 
@@ -37,7 +38,8 @@ func Build(img *loader.Image) *Program {
 		img:     img,
 		prog:    &Program{Image: img, byEntry: map[uint32]*Func{}},
 		queued:  map[*Func]bool{},
-		done:    map[*Func]*analysis{},
+		maxEnd:  map[*Func]uint32{},
+		scratch: newAnalysis(),
 		entries: newEntrySet(img),
 	}
 	b.seed()
@@ -76,7 +78,7 @@ func (b *builder) addFunc(rva uint32, src Source) *Func {
 	b.entries.add(rva)
 	if prev, ok := b.entries.prev(rva); ok {
 		if pf := b.prog.byEntry[prev]; pf != nil {
-			if a := b.done[pf]; a != nil && a.maxEnd > rva {
+			if end, ok := b.maxEnd[pf]; ok && end > rva {
 				b.enqueue(pf)
 			}
 		}

@@ -47,14 +47,8 @@ func (b *builder) analyse(f *Func) {
 		hasPd = false
 	}
 
-	a := &analysis{
-		index:   map[uint32]int{},
-		leaders: map[uint32]bool{f.Entry: true},
-		term:    map[uint32]Term{},
-		succ:    map[uint32][]Edge{},
-		tails:   map[uint32][]uint32{},
-		tables:  map[uint32]bool{},
-	}
+	a := b.scratch
+	a.reset(f.Entry)
 
 	// leaves reports whether a jump to t leaves the function: a tail call.
 	leaves := func(t uint32) bool {
@@ -217,18 +211,41 @@ func (b *builder) analyse(f *Func) {
 	if len(a.invalid) > 0 {
 		b.notef("%s: bytes at %#x do not decode as x64; the block ends there", funcLabel(f), a.invalid[0])
 	}
-	b.done[f] = a
+	b.maxEnd[f] = a.maxEnd
 	b.buildBlocks(f, a)
 	b.flow(f, a)
 	for _, t := range promoted {
 		b.addFunc(t, FromTailJump) // enqueues f again: t is inside its decoded range
 	}
-	// Instructions are no longer needed; keep only the facts used to decide
-	// whether a later entry cuts this function.
-	a.insts, a.index, a.term, a.succ, a.tails, a.leaders, a.tables = nil, nil, nil, nil, nil, nil, nil
 }
 
 func funcLabel(f *Func) string { return f.DisplayName() }
+
+func newAnalysis() *analysis {
+	return &analysis{
+		index:   map[uint32]int{},
+		leaders: map[uint32]bool{},
+		term:    map[uint32]Term{},
+		succ:    map[uint32][]Edge{},
+		tails:   map[uint32][]uint32{},
+		tables:  map[uint32]bool{},
+	}
+}
+
+// reset empties the scratch analysis for the function at entry, keeping
+// the memory of its slice and maps.
+func (a *analysis) reset(entry uint32) {
+	a.insts = a.insts[:0]
+	a.invalid = a.invalid[:0]
+	a.maxEnd = 0
+	clear(a.index)
+	clear(a.leaders)
+	clear(a.term)
+	clear(a.succ)
+	clear(a.tails)
+	clear(a.tables)
+	a.leaders[entry] = true
+}
 
 // boundaryAt reports whether t looks like the start of a function in the
 // layout compilers emit: the instruction before it (decoded in this
