@@ -109,14 +109,24 @@ func fileTable(w io.Writer, r *rules.Result, opt Options) error {
 	for _, f := range p.Funcs {
 		var callees []string
 		for _, ce := range p.Callees(f) {
+			if ce.Import == nil {
+				if cf := p.Func(ce.Func); cf != nil {
+					callees = append(callees, cf.DisplayName())
+					continue
+				}
+			}
 			callees = append(callees, calleeName(p, ce))
 		}
 		name := f.DisplayName()
-		if f.Thunk != nil {
-			name += " (thunk " + f.Thunk.String() + ")"
+		switch {
+		case f.Entry == img.EntryRVA:
+			name += " (entry point)"
+		case f.Thunk != nil:
+			name += " (thunk)"
 		}
+		// One callee per line keeps the table near 80 columns.
 		if err := ft.Append(name, hex(uint64(f.Entry)), fmt.Sprint(len(f.Blocks)), fmt.Sprint(f.FrameSize),
-			strings.Join(callees, " ")); err != nil {
+			strings.Join(callees, "\n")); err != nil {
 			return err
 		}
 	}
