@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+type scanDoc struct {
+	Tool  struct{ Name, Version string }
+	Files []struct {
+		Path    string
+		SHA256  string
+		Machine *string
+		Kind    *string
+		Error   *string
+		Image   *struct {
+			Sections []struct{ Name string }
+			Imports  []struct {
+				Module string
+				Name   *string
+			}
+			Stats struct{ Functions int }
+		}
+		Functions []struct {
+			RVA     string
+			Name    *string
+			Callees []string
+		}
+	}
+}
+
+func TestScanJSON(t *testing.T) {
+	code, out, errs := runCLI(t, "scan", "--format", "json", "../../testdata/bin/mf_rdata.gcc.sys")
+	if code != exitOK {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+	var doc scanDoc
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out)
+	}
+	if doc.Tool.Name != "drvhazard" || len(doc.Files) != 1 {
+		t.Fatalf("doc = %+v", doc)
+	}
+	f := doc.Files[0]
+	if f.Error != nil || f.Kind == nil || *f.Kind != "minifilter" || f.Machine == nil || *f.Machine != "amd64" {
+		t.Errorf("file = %+v", f)
+	}
+	if len(f.SHA256) != 64 || f.Image == nil || f.Image.Stats.Functions != len(f.Functions) {
+		t.Errorf("sha256 %q, image %+v", f.SHA256, f.Image)
+	}
+	found := false
+	for _, fn := range f.Functions {
+		if fn.Name != nil && *fn.Name == "ProcessXid" {
+			found = strings.Contains(strings.Join(fn.Callees, " "), "ntoskrnl.exe!PsLookupProcessByProcessId")
+		}
+	}
+	if !found {
+		t.Error("ProcessXid -> ntoskrnl.exe!PsLookupProcessByProcessId missing from the JSON")
+	}
+}
+
+func TestScanDirectoryGoesPastBadFiles(t *testing.T) {
+	dir := t.TempDir()
+	good, err := os.ReadFile("../../testdata/bin/thunks.clang.sys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{
+		"a_good.sys":           good,
+		"b_truncated.sys":      good[:300],
+		"c_text.sys":           []byte("not a driver"),
+		"sub/d_good.SYS":       good,
+		"sub/e_ignored.dll":    []byte("not scanned: not .sys"),
+		"sub/deeper/f_x86.sys": mustRead(t, "../../testdata/bin/bad_x86.clang.sys"),
+	}
+	for name, b := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out, errs := runCLI(t, "scan", "--format", "json", dir)
+	if code != exitError {
+		t.Errorf("exit %d, want %d when some files fail", code, exitError)
+	}
+	var doc scanDoc
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("output is not JSON: %v", err)
+	}
+	var got []string
+	for _, f := range doc.Files {
+		state := "ok"
+		if f.Error != nil {
+			state = "error"
+		}
+		got = append(got, filepath.Base(f.Path)+":"+state)
+	}
+	want := "a_good.sys:ok b_truncated.sys:error c_text.sys:error d_good.SYS:ok f_x86.sys:error"
+	if strings.Join(got, " ") != want {
+		t.Errorf("files %v, want %s", got, want)
+	}
+	// Every failure is one line on stderr naming the file.
+	lines := strings.Split(strings.TrimSpace(errs), "\n")
+	if len(lines) != 3 {
+		t.Errorf("stderr has %d lines, want 3:\n%s", len(lines), errs)
+	}
+	for _, l := range lines {
+		if !strings.Contains(l, dir) {
+			t.Errorf("error line does not name the file: %q", l)
+		}
+	}
+	if !strings.Contains(errs, "x86 (32-bit)") || !strings.Contains(errs, "not a PE image") {
+		t.Errorf("stderr lacks the reasons:\n%s", errs)
+	}
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{nil, exitError, "Usage:"},
+		{[]string{"frobnicate"}, exitError, `unknown command "frobnicate"`},
+		{[]string{"scan"}, exitError, "no FILE or DIR given"},
+		{[]string{"scan", "--format", "yaml", "x.sys"}, exitError, `unknown format "yaml" (want one of: table, json)`},
+		{[]string{"scan", "--bogus", "x.sys"}, exitError, "flag provided but not defined: -bogus"},
+		{[]string{"scan", "-j", "0", "x.sys"}, exitError, "-j must be at least 1"},
+		{[]string{"scan", "does-not-exist.sys"}, exitError, "does-not-exist.sys"},
+		{[]string{"scan", t.TempDir()}, exitError, "no .sys files found"},
+	} {
+		code, out, errs := runCLI(t, tc.args...)
+		if code != tc.code || !strings.Contains(out+errs, tc.want) {
+			t.Errorf("%v: exit %d, output %q %q; want exit %d mentioning %q", tc.args, code, out, errs, tc.code, tc.want)
+		}
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	for _, args := range [][]string{{"help"}, {"--help"}, {"help", "scan"}, {"scan", "--help"}, {"version"}} {
+		code, out, _ := runCLI(t, args...)
+		if code != exitOK || out == "" {
+			t.Errorf("%v: exit %d, output %q", args, code, out)
+		}
+	}
+	_, out, _ := runCLI(t, "scan", "--help")
+	for _, want := range []string{"Examples:", "-format", "table|json", "-functions"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("scan --help lacks %q", want)
+		}
+	}
+}
+
+func TestTableOutput(t *testing.T) {
+	code, out, _ := runCLI(t, "scan", "--functions", "../../testdata/bin/mf_rdata.gcc.sys")
+	if code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{"kind minifilter", "imports FLTMGR.SYS", "FltRegisterFilter", "DriverEntry (entry point)", "ProcessXid"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table output lacks %q:\n%s", want, out)
+		}
+	}
+}
