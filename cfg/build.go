@@ -22,6 +22,7 @@ func IsNoReturn(imp *loader.Import) bool { return imp != nil && noReturnImports[
 
 // builder holds the state of one Build.
 type builder struct {
+	pass
 	img     *loader.Image
 	prog    *Program
 	work    []*Func
@@ -35,6 +36,7 @@ type builder struct {
 // cannot decode is recorded in Program.Notes and the rest goes on.
 func Build(img *loader.Image) *Program {
 	b := &builder{
+		pass:    pass{img: img},
 		img:     img,
 		prog:    &Program{Image: img, byEntry: map[uint32]*Func{}},
 		queued:  map[*Func]bool{},

@@ -1,6 +1,7 @@
 package cfg
 
 import (
+	"slices"
 	"sort"
 
 	"github.com/drvhazard/drvhazard/loader"
@@ -30,6 +31,28 @@ type analysis struct {
 	// tables holds the jump tables resolved in this function: clang places
 	// them in .text, and the lea of their base is not a code reference.
 	tables map[uint32]bool
+	// order and sorted are scratch space for sortInsts.
+	order  []uint32
+	sorted []inst
+}
+
+// sortInsts puts the instructions in address order. Sorting the RVAs and
+// copying each instruction once is much cheaper than swapping the large
+// instruction structs in place.
+func (a *analysis) sortInsts() {
+	a.order = a.order[:0]
+	for i := range a.insts {
+		a.order = append(a.order, a.insts[i].rva)
+	}
+	slices.Sort(a.order)
+	a.sorted = a.sorted[:0]
+	for _, rva := range a.order {
+		a.sorted = append(a.sorted, a.insts[a.index[rva]])
+	}
+	a.insts, a.sorted = a.sorted, a.insts
+	for i := range a.insts {
+		a.index[a.insts[i].rva] = i
+	}
 }
 
 // analyse decodes the function at f.Entry by recursive descent, builds its
@@ -194,10 +217,7 @@ func (b *builder) analyse(f *Func) {
 			pc = next
 		}
 	}
-	sort.Slice(a.insts, func(i, j int) bool { return a.insts[i].rva < a.insts[j].rva })
-	for i := range a.insts {
-		a.index[a.insts[i].rva] = i
-	}
+	a.sortInsts()
 	// A jump to code that sits after an unconditional terminator and its
 	// alignment padding is a tail call to a function without unwind data
 	// (clang omits .pdata for frameless leaves). Adding the target as a

@@ -4,42 +4,49 @@ import (
 	"sort"
 
 	"golang.org/x/arch/x86/x86asm"
+
+	"github.com/drvhazard/drvhazard/loader"
 )
 
 // maxHandlerTable caps the pointers read from a handler table indexed at run
 // time.
 const maxHandlerTable = 256
 
-// regs is the forward pass's state at one program point.
-type regs [nRegs]Value
-
-// meet keeps what both predecessors agree on.
-func (r *regs) meet(o *regs) bool {
-	changed := false
-	for i := range r {
-		if r[i] != o[i] && r[i].Kind != Unknown {
-			r[i] = Value{}
-			changed = true
-		}
-	}
-	return changed
+// pass holds what the transfer function needs besides the state.
+type pass struct {
+	img *loader.Image
 }
 
-// flow runs the forward constant pass over f's blocks to a fixed point, then
-// records call sites, tail jumps, code references and the frame size.
-func (b *builder) flow(f *Func, a *analysis) {
+// entryState is the state at a function's entry: parameters in rcx, rdx, r8
+// and r9, rsp at offset 0.
+func entryState(trackMemory bool) state {
+	var st state
+	for i, r := range argRegs {
+		st.r[r] = Value{Kind: Param, P: uint8(i)}
+	}
+	st.r[rRSP] = Value{Kind: StackAddr}
+	st.chk = -1
+	if trackMemory {
+		st.mem = newMemory()
+	}
+	return st
+}
+
+// fixpoint runs the forward pass over f's blocks until the states at block
+// entries no longer change, and returns them.
+func (ps *pass) fixpoint(f *Func, insts func(i int) []inst, trackMemory bool) ([]state, []bool) {
 	blocks := f.Blocks
 	at := make(map[uint32]int, len(blocks))
 	for i, blk := range blocks {
 		at[blk.Start] = i
 	}
-	in := make([]regs, len(blocks))
+	in := make([]state, len(blocks))
 	reached := make([]bool, len(blocks))
 	start, ok := at[f.Entry]
 	if !ok {
-		return
+		return in, reached
 	}
-	in[start][rRSP] = Value{Kind: StackAddr}
+	in[start] = entryState(trackMemory)
 	reached[start] = true
 	work := []int{start}
 	queued := make([]bool, len(blocks))
@@ -48,8 +55,11 @@ func (b *builder) flow(f *Func, a *analysis) {
 		i := work[len(work)-1]
 		work = work[:len(work)-1]
 		queued[i] = false
-		out := in[i]
-		b.transferBlock(a, blocks[i], &out, nil)
+		out := in[i].clone()
+		code := insts(i)
+		for k := range code {
+			ps.step(&code[k], &out)
+		}
 		for _, e := range blocks[i].Succs {
 			j, ok := at[e.To]
 			if !ok {
@@ -57,7 +67,7 @@ func (b *builder) flow(f *Func, a *analysis) {
 			}
 			changed := false
 			if !reached[j] {
-				reached[j], in[j], changed = true, out, true
+				reached[j], in[j], changed = true, out.clone(), true
 			} else {
 				changed = in[j].meet(&out)
 			}
@@ -67,15 +77,46 @@ func (b *builder) flow(f *Func, a *analysis) {
 			}
 		}
 	}
+	return in, reached
+}
 
-	rec := &recorder{f: f, minRSP: 0}
+// flow runs the forward pass over f's blocks to a fixed point, then
+// records call sites, tail jumps, code references, branch conditions and
+// the frame size.
+func (b *builder) flow(f *Func, a *analysis) {
+	// Each block's instructions are a contiguous run of a.insts.
+	runs := make([][]inst, len(f.Blocks))
+	for i, blk := range f.Blocks {
+		lo, ok := a.index[blk.Start]
+		if !ok {
+			continue
+		}
+		hi := lo
+		for hi < len(a.insts) && a.insts[hi].rva < blk.End {
+			hi++
+		}
+		runs[i] = a.insts[lo:hi]
+	}
+	insts := func(i int) []inst { return runs[i] }
+	in, reached := b.fixpoint(f, insts, false)
+
+	rec := &recorder{f: f}
 	f.Calls, f.Refs = f.Calls[:0], f.Refs[:0]
-	for i, blk := range blocks {
+	for i, blk := range f.Blocks {
 		st := in[i]
 		if !reached[i] {
-			st = regs{} // unreachable from the entry by the edges we know: no facts
+			st = state{chk: -1} // unreachable by the edges we know: no facts
 		}
-		b.transferBlock(a, blk, &st, rec)
+		blk.Cond = nil
+		rec.blk = blk
+		for k := range runs[i] {
+			in := &runs[i][k]
+			b.record(a, in, &st, rec)
+			b.step(in, &st)
+			if st.r[rRSP].Kind == StackAddr && st.r[rRSP].V < rec.minRSP {
+				rec.minRSP = st.r[rRSP].V
+			}
+		}
 	}
 	f.FrameSize = uint32(-rec.minRSP)
 	sort.Slice(f.Calls, func(i, j int) bool { return f.Calls[i].Site < f.Calls[j].Site })
@@ -97,7 +138,7 @@ func (b *builder) flow(f *Func, a *analysis) {
 	for _, r := range f.Refs {
 		b.addFunc(r.Target, FromCodeRef)
 	}
-	if blk := blocks[0]; blk.Start == f.Entry && blk.Term == TermTail && blk.Insts == 1 && len(f.Calls) == 1 {
+	if blk := f.Blocks[0]; blk.Start == f.Entry && blk.Term == TermTail && blk.Insts == 1 && len(f.Calls) == 1 {
 		if cs := f.Calls[0]; cs.Kind == CallIAT && len(cs.Callees) == 1 {
 			f.Thunk = cs.Callees[0].Import
 		}
@@ -107,32 +148,17 @@ func (b *builder) flow(f *Func, a *analysis) {
 // recorder collects what the final pass over a function finds.
 type recorder struct {
 	f      *Func
+	blk    *Block
 	minRSP int64
 }
 
-func (b *builder) transferBlock(a *analysis, blk *Block, st *regs, rec *recorder) {
-	i, ok := a.index[blk.Start]
-	if !ok {
-		return
-	}
-	chk := int64(-1) // rax before the last call, for __chkstk probes
-	for ; i < len(a.insts) && a.insts[i].rva < blk.End; i++ {
-		in := &a.insts[i]
-		if rec != nil {
-			b.record(a, in, st, rec)
-		}
-		chk = b.step(in, st, chk)
-		if rec != nil && st[rRSP].Kind == StackAddr && st[rRSP].V < rec.minRSP {
-			rec.minRSP = st[rRSP].V
-		}
-	}
-}
-
-// step applies one instruction to the register state.
-func (b *builder) step(in *inst, st *regs, chk int64) int64 {
+// step applies one instruction to the state.
+func (ps *pass) step(in *inst, st *state) {
+	chk := st.chk
+	st.chk = -1
 	unknown := func(rs ...int) {
 		for _, r := range rs {
-			st[r] = Value{}
+			st.r[r] = Value{}
 		}
 	}
 	dst, dstIsReg := in.Args[0].(x86asm.Reg)
@@ -140,59 +166,72 @@ func (b *builder) step(in *inst, st *regs, chk int64) int64 {
 	if dstIsReg {
 		d = regIndex(dst)
 	}
+	if !preservesFlags(in.Op) {
+		st.flags = flagTest{}
+	}
 	switch in.Op {
 	case x86asm.PUSH:
+		if st.mem != nil && st.r[rRSP].Kind == StackAddr {
+			st.mem.store(spaceStack, st.r[rRSP].V-8, 8, ps.operand(in, st, in.Args[0], 8))
+		}
 		adjust(st, -8)
 	case x86asm.POP:
 		if d >= 0 {
-			unknown(d)
+			st.r[d] = Value{}
+			if st.mem != nil && st.r[rRSP].Kind == StackAddr {
+				st.r[d], _ = st.mem.load(spaceStack, st.r[rRSP].V, 8)
+			}
 		}
 		adjust(st, 8)
 	case x86asm.CALL:
-		next := int64(-1)
-		if st[rRAX].Kind == Const {
-			next = st[rRAX].V
+		if st.r[rRAX].Kind == Const {
+			st.chk = st.r[rRAX].V
 		}
 		unknown(rRAX, rRCX, rRDX, rR8, rR9, rR10, rR11)
-		return next
+		if st.mem != nil {
+			st.mem.clobber(spaceXMM, xmmOff(0, 0), 6*16) // xmm0-5 are volatile
+		}
 	case x86asm.LEAVE:
-		st[rRSP] = st[rRBP]
+		st.r[rRSP] = st.r[rRBP]
 		adjust(st, 8)
 		unknown(rRBP)
 	case x86asm.MOV, x86asm.MOVSXD, x86asm.MOVZX, x86asm.MOVSX:
-		if d < 0 {
-			break // a store: memory is not tracked
-		}
-		if _, fromReg := in.Args[1].(x86asm.Reg); fromReg && in.Op != x86asm.MOV {
-			st[d] = Value{} // movzx/movsx of a narrower register: not tracked
+		if m, ok := in.Args[0].(x86asm.Mem); ok {
+			ps.storeTo(in, st, m, in.MemBytes, ps.operand(in, st, in.Args[1], in.MemBytes))
 			break
 		}
-		st[d] = b.source(in, st, in.Args[1])
+		if d < 0 {
+			break
+		}
+		if _, fromReg := in.Args[1].(x86asm.Reg); fromReg && in.Op != x86asm.MOV {
+			st.r[d] = Value{} // movzx/movsx of a narrower register: not tracked
+			break
+		}
+		st.r[d] = ps.operand(in, st, in.Args[1], opSize(in))
 		narrow(st, d, regWidth(dst))
 	case x86asm.LEA:
 		if d < 0 {
 			break
 		}
-		st[d] = Value{}
+		st.r[d] = Value{}
 		if m, ok := in.Args[1].(x86asm.Mem); ok && m.Index == 0 {
 			switch {
 			case m.Base == x86asm.RIP:
-				st[d] = Value{Kind: Address, V: int64(in.next()) + disp(m)}
+				st.r[d] = Value{Kind: Address, V: int64(in.next()) + disp(m)}
 			case regIndex(m.Base) >= 0:
-				if v := st[regIndex(m.Base)]; v.Kind == StackAddr || v.Kind == Address || v.Kind == Const {
-					st[d] = Value{Kind: v.Kind, V: v.V + disp(m)}
-				}
+				st.r[d] = st.r[regIndex(m.Base)].plus(disp(m))
 			}
 		}
 		narrow(st, d, regWidth(dst))
 	case x86asm.XOR, x86asm.SUB:
 		if src, ok := in.Args[1].(x86asm.Reg); ok && dstIsReg && src == dst {
-			st[d] = Value{Kind: Const}
+			st.r[d] = Value{Kind: Const}
 			break
 		}
 		fallthrough
 	case x86asm.ADD:
 		if d < 0 {
+			ps.clobberMem(in, st)
 			break
 		}
 		var delta int64
@@ -201,7 +240,7 @@ func (b *builder) step(in *inst, st *regs, chk int64) int64 {
 		case x86asm.Imm:
 			delta, known = int64(src), true
 		case x86asm.Reg:
-			if s := st[regIndex(src)]; s.Kind == Const {
+			if s := st.r[regIndex(src)]; s.Kind == Const {
 				delta, known = s.V, true
 			} else if d == rRSP && regIndex(src) == rRAX && chk >= 0 {
 				delta, known = chk, true // mov eax,N ; call __chkstk ; sub rsp,rax
@@ -211,21 +250,35 @@ func (b *builder) step(in *inst, st *regs, chk int64) int64 {
 			delta = -delta
 		}
 		if in.Op == x86asm.XOR || !known || regWidth(dst) != 64 && d == rRSP {
-			st[d] = Value{}
+			st.r[d] = Value{}
 			break
 		}
-		if v := st[d]; v.Kind == Const || v.Kind == StackAddr || v.Kind == Address {
-			st[d].V += delta
-			narrow(st, d, regWidth(dst))
-		} else {
-			st[d] = Value{}
+		st.r[d] = st.r[d].plus(delta)
+		narrow(st, d, regWidth(dst))
+	case x86asm.TEST:
+		switch src := in.Args[1].(type) {
+		case x86asm.Imm:
+			st.flags = flagTest{ok: true, value: ps.operand(in, st, in.Args[0], opSize(in)), mask: int64(src)}
+		case x86asm.Reg:
+			if r, ok := in.Args[0].(x86asm.Reg); ok && r == src {
+				st.flags = flagTest{ok: true, value: st.r[regIndex(r)], mask: -1}
+			}
+		}
+	case x86asm.BT:
+		if imm, ok := in.Args[1].(x86asm.Imm); ok && imm >= 0 && imm < 64 {
+			st.flags = flagTest{ok: true, value: ps.operand(in, st, in.Args[0], opSize(in)), mask: 1 << uint(imm), bt: true}
 		}
 	case x86asm.AND:
+		if imm, ok := in.Args[1].(x86asm.Imm); ok {
+			st.flags = flagTest{ok: true, value: ps.operand(in, st, in.Args[0], opSize(in)), mask: int64(imm)}
+		}
 		if d == rRSP {
 			break // stack realignment: keep the depth as an approximation
 		}
 		if d >= 0 {
 			unknown(d)
+		} else {
+			ps.clobberMem(in, st)
 		}
 	case x86asm.XCHG:
 		if d >= 0 {
@@ -256,85 +309,278 @@ func (b *builder) step(in *inst, st *regs, chk int64) int64 {
 		if d >= 0 {
 			unknown(d)
 		}
+	case x86asm.MOVQ, x86asm.MOVUPS, x86asm.MOVAPS, x86asm.MOVDQU, x86asm.MOVDQA, x86asm.MOVUPD, x86asm.MOVAPD,
+		x86asm.LDDQU, x86asm.PUNPCKLQDQ, x86asm.PXOR, x86asm.XORPS, x86asm.XORPD:
+		ps.vector(in, st, d)
 	default:
 		if d >= 0 && writesArg0(in.Op) {
 			unknown(d)
+		} else if _, isMem := in.Args[0].(x86asm.Mem); isMem && writesArg0(in.Op) {
+			ps.clobberMem(in, st)
 		}
 	}
-	return -1
 }
 
-// source evaluates the second operand of a mov.
-func (b *builder) source(in *inst, st *regs, arg x86asm.Arg) Value {
+// vector tracks the 64-bit lanes of xmm registers through the moves
+// compilers use to copy and store pairs of pointers (movq, punpcklqdq,
+// movups). Only when memory is tracked.
+func (ps *pass) vector(in *inst, st *state, d int) {
+	if d >= 0 { // movq r64, xmm
+		st.r[d] = Value{}
+		if st.mem != nil {
+			if x, ok := in.Args[1].(x86asm.Reg); ok && xmmIndex(x) >= 0 {
+				st.r[d], _ = st.mem.load(spaceXMM, xmmOff(xmmIndex(x), 0), 8)
+			}
+		}
+		return
+	}
+	if st.mem == nil {
+		if _, ok := in.Args[0].(x86asm.Mem); ok {
+			ps.clobberMem(in, st)
+		}
+		return
+	}
+	lane := func(x, l int) Value { v, _ := st.mem.load(spaceXMM, xmmOff(x, l), 8); return v }
+	setLane := func(x, l int, v Value) { st.mem.store(spaceXMM, xmmOff(x, l), 8, v) }
+	switch dst := in.Args[0].(type) {
+	case x86asm.Mem: // store of an xmm register
+		x, ok := in.Args[1].(x86asm.Reg)
+		if !ok || xmmIndex(x) < 0 {
+			ps.clobberMem(in, st)
+			return
+		}
+		xi := xmmIndex(x)
+		if in.Op == x86asm.MOVQ || in.MemBytes == 8 {
+			ps.storeTo(in, st, dst, 8, lane(xi, 0))
+			return
+		}
+		if space, off, ok := ps.address(in, st, dst); ok {
+			st.mem.store(space, off, 8, lane(xi, 0))
+			st.mem.store(space, off+8, 8, lane(xi, 1))
+		}
+	case x86asm.Reg:
+		xd := xmmIndex(dst)
+		if xd < 0 {
+			return
+		}
+		var lo, hi Value
+		switch src := in.Args[1].(type) {
+		case x86asm.Reg:
+			switch xs := xmmIndex(src); {
+			case in.Op == x86asm.PXOR || in.Op == x86asm.XORPS || in.Op == x86asm.XORPD:
+				if xs == xd {
+					lo, hi = Value{Kind: Const}, Value{Kind: Const}
+				}
+			case in.Op == x86asm.PUNPCKLQDQ:
+				if xs >= 0 {
+					lo, hi = lane(xd, 0), lane(xs, 0)
+				}
+			case in.Op == x86asm.MOVQ && xs < 0: // movq xmm, r64
+				lo, hi = st.r[regIndex(src)], Value{Kind: Const}
+			case xs >= 0 && in.Op != x86asm.MOVQ:
+				lo, hi = lane(xs, 0), lane(xs, 1)
+			case xs >= 0:
+				lo, hi = lane(xs, 0), Value{Kind: Const}
+			}
+		case x86asm.Mem:
+			if space, off, ok := ps.address(in, st, src); ok {
+				lo = ps.loadAt(st, space, off, 8)
+				switch {
+				case in.Op == x86asm.PUNPCKLQDQ:
+					lo, hi = lane(xd, 0), lo
+				case in.Op == x86asm.MOVQ:
+					hi = Value{Kind: Const}
+				default:
+					hi = ps.loadAt(st, space, off+8, 8)
+				}
+			}
+		}
+		setLane(xd, 0, lo)
+		setLane(xd, 1, hi)
+	}
+}
+
+// xmmOff is where lane l (0 low, 1 high) of xmm register x lives in the
+// xmm memory space: 16 bytes a register, so lanes never overlap.
+func xmmOff(x, l int) int64 { return int64(16*x + 8*l) }
+
+// operand evaluates a source operand of size bytes.
+func (ps *pass) operand(in *inst, st *state, arg x86asm.Arg, size int) Value {
 	switch s := arg.(type) {
 	case x86asm.Imm:
 		// mov r64, imm64 carrying a base relocation is an address.
-		if in.Len >= 10 && b.img.HasReloc(in.rva+uint32(in.Len)-8) {
-			if rva, ok := b.img.RVA(uint64(s)); ok {
+		if in.Len >= 10 && ps.img.HasReloc(in.rva+uint32(in.Len)-8) {
+			if rva, ok := ps.img.RVA(uint64(s)); ok {
 				return Value{Kind: Address, V: int64(rva)}
 			}
 		}
-		return Value{Kind: Const, V: int64(s)}
+		v := int64(s)
+		if size > 0 && size < 8 {
+			v &= 1<<(8*uint(size)) - 1
+		}
+		return Value{Kind: Const, V: v}
 	case x86asm.Reg:
 		if i := regIndex(s); i >= 0 {
-			return st[i]
+			return st.r[i]
 		}
 	case x86asm.Mem:
-		if in.MemBytes != 8 {
-			return Value{}
+		return ps.load(in, st, s, size)
+	}
+	return Value{}
+}
+
+// load evaluates a read of size bytes from memory operand m.
+func (ps *pass) load(in *inst, st *state, m x86asm.Mem, size int) Value {
+	bi := regIndex(m.Base)
+	if m.Index != 0 {
+		// [table + idx*8]: an entry of a pointer table at a known address.
+		if bi >= 0 && st.r[bi].Kind == Address && m.Scale == 8 && size == 8 {
+			return Value{Kind: TableEntry, V: st.r[bi].V + disp(m)}
 		}
-		if s.Base == x86asm.RIP && s.Index == 0 {
-			return Value{Kind: Loaded, V: int64(in.next()) + disp(s)}
+		return Value{}
+	}
+	if bi >= 0 && st.r[bi].Kind == Param {
+		return st.r[bi].load(disp(m))
+	}
+	space, off, ok := ps.address(in, st, m)
+	if !ok {
+		return Value{}
+	}
+	if st.mem != nil {
+		if v, found := st.mem.load(space, off, size); found {
+			return v
 		}
-		bi := regIndex(s.Base)
-		if bi < 0 || st[bi].Kind != Address {
-			return Value{}
-		}
-		if s.Index != 0 && s.Scale == 8 {
-			return Value{Kind: TableEntry, V: st[bi].V + disp(s)}
-		}
-		if s.Index == 0 {
-			return Value{Kind: Loaded, V: st[bi].V + disp(s)}
+	}
+	if space == spaceGlobal && size == 8 {
+		// An IAT slot or a global pointer: resolved at the call.
+		return Value{Kind: Loaded, V: off}
+	}
+	return Value{}
+}
+
+// loadAt reads memory, falling back to the image for globals.
+func (ps *pass) loadAt(st *state, space uint8, off int64, size int) Value {
+	if v, found := st.mem.load(space, off, size); found {
+		return v
+	}
+	if space == spaceGlobal && off >= 0 && off <= 0xffffffff {
+		if sec := ps.img.Section(uint32(off)); sec != nil && !sec.Writable() {
+			return imageValue(ps.img, uint32(off), size)
 		}
 	}
 	return Value{}
 }
 
-// narrow applies a write to a register narrower than 64 bits: 32-bit writes
-// zero-extend, so constants survive; anything else about a partial register
-// is forgotten.
-func narrow(st *regs, d, width int) {
-	switch width {
-	case 64:
-	case 32:
-		if st[d].Kind == Const {
-			st[d].V = int64(uint32(st[d].V))
-		} else {
-			st[d] = Value{}
+// address resolves a memory operand without index to a tracked location.
+func (ps *pass) address(in *inst, st *state, m x86asm.Mem) (uint8, int64, bool) {
+	if m.Index != 0 {
+		return 0, 0, false
+	}
+	if m.Base == x86asm.RIP {
+		return spaceGlobal, int64(in.next()) + disp(m), true
+	}
+	bi := regIndex(m.Base)
+	if bi < 0 {
+		return 0, 0, false
+	}
+	switch v := st.r[bi]; v.Kind {
+	case StackAddr:
+		return spaceStack, v.V + disp(m), true
+	case Address:
+		return spaceGlobal, v.V + disp(m), true
+	}
+	return 0, 0, false
+}
+
+// storeTo records a store when memory is tracked. A store through an
+// unknown pointer is assumed not to alias tracked cells.
+func (ps *pass) storeTo(in *inst, st *state, m x86asm.Mem, size int, v Value) {
+	if st.mem == nil || size <= 0 {
+		return
+	}
+	if space, off, ok := ps.address(in, st, m); ok {
+		if size < 8 && v.Kind != Const {
+			v = Value{}
 		}
-	default:
-		st[d] = Value{}
+		st.mem.store(space, off, size, v)
 	}
 }
 
-func adjust(st *regs, delta int64) {
-	if st[rRSP].Kind == StackAddr {
-		st[rRSP].V += delta
+// clobberMem forgets the destination of a read-modify-write memory operand.
+func (ps *pass) clobberMem(in *inst, st *state) {
+	if st.mem == nil {
+		return
+	}
+	if m, ok := in.Args[0].(x86asm.Mem); ok {
+		if space, off, ok := ps.address(in, st, m); ok {
+			st.mem.clobber(space, off, max(in.MemBytes, 1))
+		}
+	}
+}
+
+// opSize is the size in bytes of an instruction's operands: the memory
+// operand's when there is one, else the first register's.
+func opSize(in *inst) int {
+	if in.MemBytes > 0 {
+		return in.MemBytes
+	}
+	if r, ok := in.Args[0].(x86asm.Reg); ok && regIndex(r) >= 0 {
+		return regWidth(r) / 8
+	}
+	return 8
+}
+
+// preservesFlags lists the instructions between a test and its jcc that
+// leave the flags alone.
+func preservesFlags(op x86asm.Op) bool {
+	switch op {
+	case x86asm.MOV, x86asm.MOVZX, x86asm.MOVSX, x86asm.MOVSXD, x86asm.LEA, x86asm.PUSH, x86asm.POP, x86asm.NOP,
+		x86asm.MOVQ, x86asm.MOVUPS, x86asm.MOVAPS, x86asm.MOVDQU, x86asm.MOVDQA:
+		return true
+	}
+	return isJcc(op)
+}
+
+// narrow applies a write to a register narrower than 64 bits: 32-bit writes
+// zero-extend, so constants and parameter fields survive; anything else
+// about a partial register is forgotten.
+func narrow(st *state, d, width int) {
+	switch width {
+	case 64:
+	case 32:
+		switch st.r[d].Kind {
+		case Const:
+			st.r[d].V = int64(uint32(st.r[d].V))
+		case Param:
+			if st.r[d].Depth == 0 {
+				st.r[d] = Value{}
+			}
+		default:
+			st.r[d] = Value{}
+		}
+	default:
+		st.r[d] = Value{}
+	}
+}
+
+func adjust(st *state, delta int64) {
+	if st.r[rRSP].Kind == StackAddr {
+		st.r[rRSP].V += delta
 	}
 }
 
 // record notes the call sites, tail jumps and code references of one
 // instruction, given the state before it.
-func (b *builder) record(a *analysis, in *inst, st *regs, rec *recorder) {
+func (b *builder) record(a *analysis, in *inst, st *state, rec *recorder) {
 	f := rec.f
 	depth := uint32(0)
-	if st[rRSP].Kind == StackAddr && st[rRSP].V < 0 {
-		depth = uint32(-st[rRSP].V)
+	if st.r[rRSP].Kind == StackAddr && st.r[rRSP].V < 0 {
+		depth = uint32(-st.r[rRSP].V)
 	}
 	newSite := func(kind CallKind, tail bool, callees []Callee) {
 		cs := &CallSite{Site: in.rva, Kind: kind, Tail: tail, Callees: callees, StackDepth: depth}
 		for i, r := range argRegs {
-			cs.Args[i] = st[r]
+			cs.Args[i] = st.r[r]
 		}
 		f.Calls = append(f.Calls, cs)
 	}
@@ -343,6 +589,9 @@ func (b *builder) record(a *analysis, in *inst, st *regs, rec *recorder) {
 		kind, callees := b.resolve(in, st)
 		newSite(kind, false, callees)
 	case in.Op == x86asm.JMP || isJcc(in.Op):
+		if isJcc(in.Op) && st.flags.ok {
+			rec.blk.Cond = branchCond(in.Op, st.flags)
+		}
 		if targets := a.tails[in.rva]; len(targets) > 0 {
 			callees := make([]Callee, len(targets))
 			for i, t := range targets {
@@ -383,7 +632,7 @@ func (b *builder) codeRef(a *analysis, in *inst, t uint32, rec *recorder) {
 }
 
 // resolve finds the callees of a call or indirect jmp.
-func (b *builder) resolve(in *inst, st *regs) (CallKind, []Callee) {
+func (b *builder) resolve(in *inst, st *state) (CallKind, []Callee) {
 	if t, ok := relTarget(in); ok {
 		return CallDirect, []Callee{{Func: t}}
 	}
@@ -393,12 +642,12 @@ func (b *builder) resolve(in *inst, st *regs) (CallKind, []Callee) {
 			return b.slotCallees(uint32(int64(in.next())+disp(arg)), st)
 		}
 		bi := regIndex(arg.Base)
-		if bi >= 0 && st[bi].Kind == Address {
+		if bi >= 0 && st.r[bi].Kind == Address {
 			if arg.Index != 0 && arg.Scale == 8 {
-				return b.tableCallees(uint32(st[bi].V + disp(arg)))
+				return b.tableCallees(uint32(st.r[bi].V + disp(arg)))
 			}
 			if arg.Index == 0 {
-				return b.slotCallees(uint32(st[bi].V+disp(arg)), st)
+				return b.slotCallees(uint32(st.r[bi].V+disp(arg)), st)
 			}
 		}
 		if arg.Base == 0 && arg.Index != 0 && arg.Scale == 8 {
@@ -408,14 +657,14 @@ func (b *builder) resolve(in *inst, st *regs) (CallKind, []Callee) {
 		}
 	case x86asm.Reg:
 		if i := regIndex(arg); i >= 0 {
-			return b.valueCallees(st[i])
+			return b.valueCallees(st.r[i])
 		}
 	}
 	return CallUnresolved, nil
 }
 
 // slotCallees resolves a call through the pointer stored at slot.
-func (b *builder) slotCallees(slot uint32, st *regs) (CallKind, []Callee) {
+func (b *builder) slotCallees(slot uint32, st *state) (CallKind, []Callee) {
 	img := b.img
 	if imp, ok := img.ImportAt(slot); ok {
 		return CallIAT, []Callee{{Import: imp}}
@@ -423,7 +672,7 @@ func (b *builder) slotCallees(slot uint32, st *regs) (CallKind, []Callee) {
 	t, ok := img.PointerAt(slot)
 	if slot != 0 && (slot == img.GuardCF.DispatchSlot || ok && b.isJmpRax(t)) {
 		// Control Flow Guard dispatch: the real target is in rax.
-		if k, c := b.valueCallees(st[rRAX]); k != CallUnresolved {
+		if k, c := b.valueCallees(st.r[rRAX]); k != CallUnresolved {
 			return CallGuard, c
 		}
 		return CallUnresolved, nil
@@ -480,4 +729,24 @@ func (b *builder) tableCallees(rva uint32) (CallKind, []Callee) {
 		return CallUnresolved, nil
 	}
 	return CallTable, out
+}
+
+// branchCond turns the flags a jcc reads into a Cond, for je/jne after
+// test or and, and jc/jnc after bt.
+func branchCond(op x86asm.Op, f flagTest) *Cond {
+	if f.value.Kind == Unknown {
+		return nil
+	}
+	c := &Cond{Value: f.value, Mask: f.mask}
+	switch {
+	case !f.bt && op == x86asm.JE:
+		c.TakenIfZero = true
+	case !f.bt && op == x86asm.JNE:
+	case f.bt && op == x86asm.JAE: // jnc: bit clear
+		c.TakenIfZero = true
+	case f.bt && op == x86asm.JB: // jc: bit set
+	default:
+		return nil
+	}
+	return c
 }

@@ -165,7 +165,7 @@ func TestCallArguments(t *testing.T) {
 	if c == nil {
 		t.Fatal("no call at 0x1014")
 	}
-	want := [4]Value{{Const, 0}, {Address, 0x100000}, {Const, 0x6b61654c}, {StackAddr, 8}}
+	want := [4]Value{{Kind: Const}, {Kind: Address, V: 0x100000}, {Kind: Const, V: 0x6b61654c}, {Kind: StackAddr, V: 8}}
 	if c.Args != want {
 		t.Errorf("args %v, want %v", c.Args, want)
 	}

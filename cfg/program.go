@@ -92,6 +92,9 @@ type Block struct {
 	Succs      []Edge
 	// Term says how the block ends.
 	Term Term
+	// Cond is the test deciding a TermCond block's branch, when the forward
+	// pass recognised it (test/and/bt of a known value); nil otherwise.
+	Cond *Cond
 	// Insts is the number of instructions.
 	Insts int
 }

@@ -6,7 +6,7 @@ import (
 	"golang.org/x/arch/x86/x86asm"
 )
 
-// ValueKind says what the forward pass knows about a register.
+// ValueKind says what the forward pass knows about a register or memory cell.
 type ValueKind uint8
 
 // Value kinds.
@@ -17,12 +17,39 @@ const (
 	StackAddr            // V is an offset from rsp at function entry (negative for locals)
 	Loaded               // the 8 bytes read from RVA V (mov reg,[rip+X]): an IAT slot, a global pointer
 	TableEntry           // an entry read from the table at RVA V with a run-time index
+	Param                // derived from the function's integer parameter P (rcx, rdx, r8, r9), see Value
 )
 
-// Value is the forward pass's knowledge of one register.
+// MaxDepth is how many loads through a parameter a Value follows:
+// Data->Iopb->IrpFlags is two.
+const MaxDepth = 2
+
+// Value is the forward pass's knowledge of one register or memory cell.
+//
+// For Kind Param the value is parameter P, loaded through Depth fields at
+// the offsets in Path (outermost first), plus V: rcx at entry is
+// {Param, P: 0}; after mov rax,[rcx+10h] rax is {Param, P: 0, Depth: 1,
+// Path: [0x10]}; after mov eax,[rax] eax is {..., Depth: 2, Path: [0x10, 0]}.
 type Value struct {
-	Kind ValueKind
-	V    int64
+	Kind  ValueKind
+	P     uint8 // Param: parameter index 0..3
+	Depth uint8 // Param: number of loads
+	Path  [MaxDepth]int32
+	V     int64
+}
+
+// IsParamField reports whether v is the value loaded through parameter p at
+// the given offsets, e.g. IsParamField(0, 0x10, 0) for Data->Iopb->IrpFlags.
+func (v Value) IsParamField(p int, offs ...int32) bool {
+	if v.Kind != Param || int(v.P) != p || int(v.Depth) != len(offs) || v.V != 0 {
+		return false
+	}
+	for i, o := range offs {
+		if v.Path[i] != o {
+			return false
+		}
+	}
+	return true
 }
 
 func (v Value) String() string {
@@ -37,8 +64,62 @@ func (v Value) String() string {
 		return fmt.Sprintf("[rva:%#x]", v.V)
 	case TableEntry:
 		return fmt.Sprintf("[rva:%#x+idx]", v.V)
+	case Param:
+		s := fmt.Sprintf("arg%d", v.P)
+		for i := 0; i < int(v.Depth); i++ {
+			s = fmt.Sprintf("[%s+%#x]", s, v.Path[i])
+		}
+		if v.V != 0 {
+			s += fmt.Sprintf("%+#x", v.V)
+		}
+		return s
 	}
 	return "?"
+}
+
+// plus offsets a pointer-like value.
+func (v Value) plus(d int64) Value {
+	switch v.Kind {
+	case Const, Address, StackAddr, Param:
+		v.V += d
+		return v
+	}
+	return Value{}
+}
+
+// load is the value read through pointer v at offset d, for values the
+// pass follows symbolically (parameters); memory is handled by the caller.
+func (v Value) load(d int64) Value {
+	if v.Kind != Param || v.Depth >= MaxDepth {
+		return Value{}
+	}
+	off := v.V + d
+	if off != int64(int32(off)) {
+		return Value{}
+	}
+	v.Path[v.Depth] = int32(off)
+	v.Depth++
+	v.V = 0
+	return v
+}
+
+// Cond describes the test that decides a conditional branch, when the pass
+// recognised it: test/and of a value with a mask, or bt of a bit, followed
+// by a jump on zero or non-zero.
+type Cond struct {
+	Value Value // what was tested
+	Mask  int64
+	// TakenIfZero: the branch is taken when Value&Mask == 0 (je/jz after
+	// test, jnc after bt); otherwise it is taken when it is non-zero.
+	TakenIfZero bool
+}
+
+func (c *Cond) String() string {
+	op := "!= 0"
+	if c.TakenIfZero {
+		op = "== 0"
+	}
+	return fmt.Sprintf("%v & %#x %s", c.Value, c.Mask, op)
 }
 
 // Register indexes in x86 encoding order.
@@ -58,7 +139,7 @@ const (
 	nRegs = 16
 )
 
-// ArgRegs are the Microsoft x64 integer argument registers in order.
+// argRegs are the Microsoft x64 integer argument registers in order.
 var argRegs = [4]int{rRCX, rRDX, rR8, rR9}
 
 // regIndex maps any width of a general-purpose register to its index, or -1.
@@ -91,6 +172,14 @@ func regWidth(r x86asm.Reg) int {
 		return 16
 	}
 	return 8
+}
+
+// xmmIndex maps X0..X15 to 0..15, or -1.
+func xmmIndex(r x86asm.Reg) int {
+	if r >= x86asm.X0 && r <= x86asm.X15 {
+		return int(r - x86asm.X0)
+	}
+	return -1
 }
 
 // writesArg0 reports whether the instruction writes its first operand.

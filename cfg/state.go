@@ -1,0 +1,167 @@
+package cfg
+
+import (
+	"encoding/binary"
+
+	"github.com/drvhazard/drvhazard/loader"
+)
+
+// state is what the forward pass knows at one program point.
+type state struct {
+	r     [nRegs]Value
+	flags flagTest // what the last flag-setting instruction tested
+	chk   int64    // rax before the call just executed, for __chkstk probes; -1 if none
+	// Memory is tracked only when a caller asks for it (Program.StateAt):
+	// building every function's CFG does not need it.
+	mem *memory
+}
+
+// flagTest is the last test/and/bt whose flags a jcc may read.
+type flagTest struct {
+	ok    bool
+	value Value
+	mask  int64
+	bt    bool // bt sets CF, not ZF
+}
+
+func (s *state) clone() state {
+	c := *s
+	if s.mem != nil {
+		c.mem = s.mem.clone()
+	}
+	return c
+}
+
+// meet keeps what s and o agree on and reports whether s changed.
+func (s *state) meet(o *state) bool {
+	changed := false
+	for i := range s.r {
+		if s.r[i] != o.r[i] && s.r[i].Kind != Unknown {
+			s.r[i] = Value{}
+			changed = true
+		}
+	}
+	if s.flags != o.flags && s.flags.ok {
+		s.flags = flagTest{}
+		changed = true
+	}
+	if s.chk != o.chk && s.chk != -1 {
+		s.chk = -1
+		changed = true
+	}
+	if s.mem != nil && o.mem != nil && s.mem.meet(o.mem) {
+		changed = true
+	}
+	return changed
+}
+
+// Memory spaces.
+const (
+	spaceStack  uint8 = iota // offsets from rsp at function entry
+	spaceGlobal              // RVAs
+	spaceXMM                 // xmm register lanes, see xmmOff
+)
+
+type memKey struct {
+	space uint8
+	off   int64
+}
+
+type memCell struct {
+	size uint8
+	v    Value
+}
+
+// maxCells bounds the memory a single evaluation tracks.
+const maxCells = 4096
+
+// memory maps stored cells; a cell is forgotten when a store overlaps it.
+type memory struct {
+	cells map[memKey]memCell
+}
+
+func newMemory() *memory { return &memory{cells: map[memKey]memCell{}} }
+
+func (m *memory) clone() *memory {
+	c := &memory{cells: make(map[memKey]memCell, len(m.cells))}
+	for k, v := range m.cells {
+		c.cells[k] = v
+	}
+	return c
+}
+
+func (m *memory) meet(o *memory) bool {
+	changed := false
+	for k, v := range m.cells {
+		if ov, ok := o.cells[k]; !ok || ov != v {
+			delete(m.cells, k)
+			changed = true
+		}
+	}
+	return changed
+}
+
+// store records size bytes at (space, off), dropping overlapped cells.
+func (m *memory) store(space uint8, off int64, size int, v Value) {
+	m.clobber(space, off, size)
+	if len(m.cells) >= maxCells {
+		return
+	}
+	if v.Kind != Unknown {
+		m.cells[memKey{space, off}] = memCell{uint8(size), v}
+	}
+}
+
+// clobber forgets every cell overlapping [off, off+size).
+func (m *memory) clobber(space uint8, off int64, size int) {
+	for k, c := range m.cells {
+		if k.space == space && k.off < off+int64(size) && off < k.off+int64(c.size) {
+			delete(m.cells, k)
+		}
+	}
+}
+
+// load reads size bytes at (space, off): the value of a cell stored with
+// exactly that extent, bytes of a constant cell that covers it, or Unknown.
+// found reports whether any stored cell overlapped the range (when none
+// did, the caller may read the image instead).
+func (m *memory) load(space uint8, off int64, size int) (v Value, found bool) {
+	if c, ok := m.cells[memKey{space, off}]; ok && int(c.size) == size {
+		return c.v, true
+	}
+	for k, c := range m.cells {
+		if k.space != space || k.off >= off+int64(size) || off >= k.off+int64(c.size) {
+			continue
+		}
+		if c.v.Kind == Const && k.off <= off && off+int64(size) <= k.off+int64(c.size) {
+			shift := uint(8 * (off - k.off))
+			x := uint64(c.v.V) >> shift
+			if size < 8 {
+				x &= 1<<(8*uint(size)) - 1
+			}
+			return Value{Kind: Const, V: int64(x)}, true
+		}
+		return Value{}, true
+	}
+	return Value{}, false
+}
+
+// imageValue reads size bytes of the image at rva: a relocated pointer is an
+// Address, anything else a constant.
+func imageValue(img *loader.Image, rva uint32, size int) Value {
+	if size == 8 {
+		if t, ok := img.PointerAt(rva); ok {
+			return Value{Kind: Address, V: int64(t)}
+		}
+	}
+	b := img.Bytes(rva, uint32(size))
+	if len(b) < size {
+		if s := img.Section(rva); s != nil && s.Contains(rva+uint32(size)-1) {
+			return Value{Kind: Const} // past the raw data: zero-filled by the loader
+		}
+		return Value{}
+	}
+	var buf [8]byte
+	copy(buf[:], b)
+	return Value{Kind: Const, V: int64(binary.LittleEndian.Uint64(buf[:]))}
+}
