@@ -70,9 +70,15 @@ func (e *Evaluation) At(rva uint32) *Snapshot {
 	return nil
 }
 
+// Return is the value of rax at one ret.
+type Return struct {
+	Block *Block
+	Value Value
+}
+
 // Returns lists the value of rax at every reachable ret.
-func (e *Evaluation) Returns() []Value {
-	var out []Value
+func (e *Evaluation) Returns() []Return {
+	var out []Return
 	for i, blk := range e.f.Blocks {
 		if blk.Term != TermRet || !e.reached[i] || len(e.insts[i]) == 0 {
 			continue
@@ -82,7 +88,7 @@ func (e *Evaluation) Returns() []Value {
 		for k := range insts[:len(insts)-1] {
 			e.ps.step(&insts[k], &st)
 		}
-		out = append(out, st.r[rRAX])
+		out = append(out, Return{Block: blk, Value: st.r[rRAX]})
 	}
 	return out
 }

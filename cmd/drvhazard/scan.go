@@ -190,7 +190,7 @@ func analyse(path string) *rules.Result {
 	if err != nil {
 		return &rules.Result{Path: path, SHA256: sum, Size: size, Err: err}
 	}
-	r := rules.Analyze(path, sum, img)
+	r := rules.Analyze(path, sum, img, rules.Options{})
 	r.Size = size
 	return r
 }

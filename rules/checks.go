@@ -1,0 +1,268 @@
+package rules
+
+import (
+	"fmt"
+
+	"github.com/drvhazard/drvhazard/cfg"
+)
+
+// FLT_PREOP_CALLBACK_STATUS values that ask for the post-operation callback.
+const (
+	preopSuccessWithCallback = 0
+	preopSynchronize         = 5
+)
+
+func runMF1001(p *Pass, r *Rule) []Finding {
+	var out []Finding
+	for _, reg := range p.Model.Registrations {
+		for _, prob := range reg.Problems {
+			path := []Step{{RVA: reg.Caller.Entry, Name: reg.Caller.Name, Call: reg.Site}}
+			out = append(out, Finding{
+				Rule: r, Severity: r.Severity, Site: reg.Site, Path: path, Sink: "FLTMGR.SYS!FltRegisterFilter",
+				Message:     fmt.Sprintf("FLT_REGISTRATION passed by %s at %#x (%s): %s", stepName(path[0]), reg.Site, reg.Where, prob),
+				Fingerprint: fingerprint(r.ID, reg.Where, prob, path),
+			})
+		}
+	}
+	return out
+}
+
+func runMF1002(p *Pass, r *Rule) []Finding {
+	var out []Finding
+	for _, reg := range p.Model.Registrations {
+		for _, op := range reg.Operations {
+			if op.Pre == 0 || op.Post != 0 {
+				continue
+			}
+			pre := p.Program.Func(op.Pre)
+			if pre == nil {
+				continue
+			}
+			for _, ret := range p.Program.Evaluate(pre).Returns() {
+				v := ret.Value
+				if v.Kind != cfg.Const || (v.V != preopSuccessWithCallback && v.V != preopSynchronize) {
+					continue
+				}
+				cb := p.callbackRef(op, "pre", op.Pre)
+				status := "FLT_PREOP_SUCCESS_WITH_CALLBACK"
+				if v.V == preopSynchronize {
+					status = "FLT_PREOP_SYNCHRONIZE"
+				}
+				path := []Step{{RVA: pre.Entry, Name: pre.Name, Call: ret.Block.End - 1}}
+				out = append(out, Finding{
+					Rule: r, Severity: r.Severity, Callback: &cb, Site: ret.Block.Start, Path: path, Sink: status,
+					Message: fmt.Sprintf("%s pre-operation callback %s returns %s (%d) but the operation has no post-operation callback (bugcheck 0xF5, argument 0x66)",
+						cb.Major, stepName(path[0]), status, v.V),
+					Fingerprint: fingerprint(r.ID, cb.Major, status, path),
+				})
+				break // one finding per callback
+			}
+		}
+	}
+	return out
+}
+
+// postWalk visits every function reachable by calls from each registered
+// post-operation callback, breadth first, with the path to it.
+func (p *Pass) postWalk(visit func(cb CallbackRef, f *cfg.Func, path []Step)) {
+	seenCB := map[uint32]bool{}
+	for _, reg := range p.Model.Registrations {
+		for _, op := range reg.Operations {
+			post := p.Program.Func(op.Post)
+			if post == nil || seenCB[op.Post] {
+				continue
+			}
+			seenCB[op.Post] = true
+			cb := p.callbackRef(op, "post", op.Post)
+			type node struct {
+				f    *cfg.Func
+				path []Step
+			}
+			queue := []node{{post, []Step{{RVA: post.Entry, Name: post.Name}}}}
+			seen := map[*cfg.Func]bool{post: true}
+			for len(queue) > 0 {
+				n := queue[0]
+				queue = queue[1:]
+				visit(cb, n.f, n.path)
+				for _, c := range n.f.Calls {
+					for _, ce := range c.Callees {
+						g := p.Program.Func(ce.Func)
+						if ce.Import != nil || g == nil || seen[g] {
+							continue
+						}
+						seen[g] = true
+						path := append(append([]Step(nil), n.path...), Step{RVA: g.Entry, Name: g.Name})
+						path[len(path)-2].Call = c.Site
+						queue = append(queue, node{g, path})
+					}
+				}
+			}
+		}
+	}
+}
+
+func runMF3001(p *Pass, r *Rule) []Finding {
+	var out []Finding
+	p.postWalk(func(cb CallbackRef, f *cfg.Func, path []Step) {
+		sec := p.Image.Section(f.Entry)
+		if sec == nil || !sec.Pageable() {
+			return
+		}
+		cb2 := cb
+		out = append(out, Finding{
+			Rule: r, Severity: r.Severity, Callback: &cb2, Site: f.Entry, Path: path, Sink: "PAGE:" + stepName(path[len(path)-1]),
+			Message: fmt.Sprintf("%s post-operation callback reaches %s in pageable section %s via %s; post-operation callbacks may run at DISPATCH_LEVEL",
+				cb.Major, stepName(path[len(path)-1]), sec.Name, pathString(path)),
+			Fingerprint: fingerprint(r.ID, cb.Major, path),
+		})
+	})
+	return out
+}
+
+func runMF3002(p *Pass, r *Rule) []Finding {
+	var out []Finding
+	p.postWalk(func(cb CallbackRef, f *cfg.Func, path []Step) {
+		for _, c := range f.Calls {
+			for _, ce := range c.Callees {
+				api := p.Catalogue.Lookup(ce.Import)
+				if api == nil || api.IRQL >= Dispatch {
+					continue
+				}
+				full := append([]Step(nil), path...)
+				full[len(full)-1].Call = c.Site
+				cb2 := cb
+				out = append(out, Finding{
+					Rule: r, Severity: r.Severity, Callback: &cb2, Site: c.Site, Path: full, Sink: ce.Import.String(),
+					Message: fmt.Sprintf("%s post-operation callback calls %s (IRQL <= %s) via %s; post-operation callbacks may run at DISPATCH_LEVEL",
+						cb.Major, ce.Import.Name, irqlName(api.IRQL), pathString(full)),
+					Fingerprint: fingerprint(r.ID, cb.Major, ce.Import.String(), full),
+				})
+			}
+		}
+	})
+	return out
+}
+
+// runMF4001 finds, for each paging-path callback, the call chain (through
+// calls not guarded by an IrpFlags test) with the most stack, and reports
+// it when it exceeds the budget. Recursion counts once.
+func runMF4001(p *Pass, r *Rule) []Finding {
+	budget := p.Budget
+	if budget == 0 {
+		budget = DefaultBudget
+	}
+	type best struct {
+		bytes uint64
+		path  []Step
+	}
+	var out []Finding
+	for _, start := range p.pagingCallbacks() {
+		pre := p.Program.Func(start.op.Pre)
+		if pre == nil {
+			continue
+		}
+		memo := map[walkState]best{}
+		onStack := map[walkState]bool{}
+		var deepest func(st walkState) best
+		deepest = func(st walkState) best {
+			if b, ok := memo[st]; ok {
+				return b
+			}
+			if onStack[st] || len(onStack) > 256 {
+				return best{}
+			}
+			onStack[st] = true
+			g := guardedBlocks(st.f, st.data)
+			here := best{bytes: uint64(st.f.FrameSize) + 8, path: []Step{{RVA: st.f.Entry, Name: st.f.Name}}}
+			for _, c := range st.f.Calls {
+				if bi := blockOf(st.f, c.Site); bi < 0 || g[bi] {
+					continue
+				}
+				for _, ce := range c.Callees {
+					callee := p.Program.Func(ce.Func)
+					if ce.Import != nil || callee == nil {
+						continue
+					}
+					sub := deepest(walkState{callee, dataArg(c, st.data)})
+					if total := uint64(st.f.FrameSize) + 8 + sub.bytes; total > here.bytes {
+						path := append([]Step{{RVA: st.f.Entry, Name: st.f.Name, Call: c.Site}}, sub.path...)
+						here = best{bytes: total, path: path}
+					}
+				}
+			}
+			delete(onStack, st)
+			memo[st] = here
+			return here
+		}
+		b := deepest(walkState{pre, 0})
+		if b.bytes <= uint64(budget) {
+			continue
+		}
+		cb := start.cb
+		out = append(out, Finding{
+			Rule: r, Severity: r.Severity, Callback: &cb, Site: pre.Entry, Path: b.path, Sink: fmt.Sprintf("stack:%d", b.bytes),
+			Message: fmt.Sprintf("%s pre-operation callback %s can use %d bytes of stack on the paging path (budget %d of the 24576-byte kernel stack) via %s",
+				cb.Major, stepName(b.path[0]), b.bytes, budget, pathString(b.path)),
+			Fingerprint: fingerprint(r.ID, cb.Major, b.path),
+		})
+	}
+	return out
+}
+
+const pageSize = 0x1000
+
+func runKD5001(p *Pass, r *Rule) []Finding {
+	img := p.Image
+	var out []Finding
+	add := func(site uint32, what, key string) {
+		out = append(out, Finding{Rule: r, Severity: r.Severity, Site: site, Sink: key, Message: what,
+			Fingerprint: fingerprint(r.ID, key)})
+	}
+	for i := range img.Sections {
+		s := &img.Sections[i]
+		if s.Writable() && s.Executable() {
+			add(s.RVA, fmt.Sprintf("section %s is both writable and executable", s.Name), "wx:"+s.Name)
+		}
+		if s.RVA%pageSize != 0 {
+			add(s.RVA, fmt.Sprintf("section %s starts at RVA %#x, not on a page boundary (SectionAlignment %#x)", s.Name, s.RVA, img.SectionAlignment), "align:"+s.Name)
+		}
+	}
+	for i := range img.Imports {
+		imp := &img.Imports[i]
+		if s := img.Section(imp.Slot); s != nil && s.Executable() {
+			add(imp.Slot, fmt.Sprintf("the import address table is in executable section %s (slot of %s at %#x)", s.Name, imp, imp.Slot), "iat:"+s.Name)
+			break
+		}
+	}
+	return out
+}
+
+func runKD5002(p *Pass, r *Rule) []Finding {
+	var out []Finding
+	for _, f := range p.Program.Funcs {
+		for _, c := range f.Calls {
+			for _, ce := range c.Callees {
+				api := p.Catalogue.Lookup(ce.Import)
+				if api == nil || api.Class != ClassPoolAlloc || f.Thunk != nil {
+					continue
+				}
+				v := c.Args[api.TypeArg]
+				t := PoolTag{Flags: api.Flags, Type: uint64(v.V), Known: v.Kind == cfg.Const}
+				if !t.Executable() {
+					continue
+				}
+				path := []Step{{RVA: f.Entry, Name: f.Name, Call: c.Site}}
+				kind := "NonPagedPool (executable)"
+				if api.Flags {
+					kind = "POOL_FLAG_NON_PAGED_EXECUTE"
+				}
+				out = append(out, Finding{
+					Rule: r, Severity: r.Severity, Site: c.Site, Path: path, Sink: ce.Import.String(),
+					Message:     fmt.Sprintf("%s calls %s with %s", stepName(path[0]), ce.Import.Name, kind),
+					Fingerprint: fingerprint(r.ID, ce.Import.String(), path),
+				})
+			}
+		}
+	}
+	return out
+}

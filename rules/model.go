@@ -1,0 +1,343 @@
+package rules
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/drvhazard/drvhazard/cfg"
+	"github.com/drvhazard/drvhazard/loader"
+)
+
+// Model is the driver as the rules see it.
+type Model struct {
+	Kind          Kind
+	Registrations []*Registration
+	PoolTags      []PoolTag
+}
+
+// Registration is one FLT_REGISTRATION passed to FltRegisterFilter.
+type Registration struct {
+	Caller *cfg.Func // the function calling FltRegisterFilter
+	Site   uint32    // the call
+	// Where the structure lives: "rdata", "init", "data" (writable
+	// section), "stack", or another section name; "unknown" when rdx could
+	// not be followed.
+	Where   string
+	RVA     uint32 // address of the structure when it is in the image
+	Size    uint16
+	Version uint16
+	Flags   uint32
+	// Callbacks holds the non-operation callbacks by field name
+	// (FilterUnload, InstanceSetup, ...), entry RVAs.
+	Callbacks  map[string]uint32
+	Operations []Operation
+	Contexts   []ContextRegistration
+	// Problems lists what MF1001 reports: bad Size/Version, a missing
+	// terminator, a non-zero Reserved1, a pointer without a relocation.
+	Problems []string
+}
+
+// Operation is one FLT_OPERATION_REGISTRATION entry.
+type Operation struct {
+	Major     uint8
+	Flags     uint32
+	Pre, Post uint32 // entry RVAs, 0 for NULL
+}
+
+// ContextRegistration is one FLT_CONTEXT_REGISTRATION entry.
+type ContextRegistration struct {
+	Type    uint16
+	Flags   uint16
+	Size    uint64
+	PoolTag uint32
+}
+
+// validVersions are the FLT_REGISTRATION Size/Version pairs of fltKernel.h
+// (FLT_REGISTRATION_VERSION_0200 ... _0203).
+var validVersions = map[uint16]uint16{0x0200: 0x58, 0x0201: 0x60, 0x0202: 0x68, 0x0203: 0x70}
+
+// registrationCallbacks are the pointer fields after OperationRegistration,
+// with the version that introduced each.
+var registrationCallbacks = []struct {
+	off   int64
+	name  string
+	since uint16
+}{
+	{0x18, "FilterUnload", 0x200}, {0x20, "InstanceSetup", 0x200}, {0x28, "InstanceQueryTeardown", 0x200},
+	{0x30, "InstanceTeardownStart", 0x200}, {0x38, "InstanceTeardownComplete", 0x200},
+	{0x40, "GenerateFileName", 0x200}, {0x48, "NormalizeNameComponent", 0x200},
+	{0x50, "NormalizeContextCleanup", 0x200}, {0x58, "TransactionNotification", 0x201},
+	{0x60, "NormalizeNameComponentEx", 0x202}, {0x68, "SectionNotification", 0x203},
+}
+
+// maxOperations bounds the walk of an operation array with no terminator.
+const (
+	maxOperations = 64
+	maxContexts   = 32
+)
+
+// BuildModel recovers the driver model from the program.
+func BuildModel(prog *cfg.Program) *Model {
+	m := &Model{Kind: DriverKind(prog.Image)}
+	evals := map[*cfg.Func]*cfg.Evaluation{}
+	evaluate := func(f *cfg.Func) *cfg.Evaluation {
+		if e, ok := evals[f]; ok {
+			return e
+		}
+		e := prog.Evaluate(f)
+		evals[f] = e
+		return e
+	}
+	for _, f := range prog.Funcs {
+		for _, c := range f.Calls {
+			if c.Tail {
+				continue
+			}
+			for _, ce := range c.Callees {
+				if isImport(ce.Import, "fltmgr.sys", "FltRegisterFilter") {
+					m.Registrations = append(m.Registrations, readRegistration(prog, f, c, evaluate(f)))
+				}
+			}
+		}
+	}
+	m.PoolTags = poolTags(prog, NewCatalogue())
+	return m
+}
+
+func isImport(imp *loader.Import, module, name string) bool {
+	return imp != nil && strings.EqualFold(imp.Module, module) && imp.Name == name
+}
+
+// readRegistration follows rdx of a FltRegisterFilter call to the
+// FLT_REGISTRATION and reads it, with the stores the caller made before the
+// call overlaid on the image's bytes.
+func readRegistration(prog *cfg.Program, f *cfg.Func, c *cfg.CallSite, e *cfg.Evaluation) *Registration {
+	img := prog.Image
+	r := &Registration{Caller: f, Site: c.Site, Where: "unknown", Callbacks: map[string]uint32{}}
+	snap := e.At(c.Site)
+	if snap == nil {
+		r.Problems = append(r.Problems, "the call to FltRegisterFilter is not reachable from its function's entry")
+		return r
+	}
+	reg := snap.Arg(1)
+	switch reg.Kind {
+	case cfg.StackAddr:
+		r.Where = "stack"
+	case cfg.Address:
+		r.RVA = uint32(reg.V)
+		r.Where = placeOf(img, r.RVA)
+	default:
+		r.Problems = append(r.Problems, fmt.Sprintf("the FLT_REGISTRATION pointer (rdx = %v) could not be followed", reg))
+		return r
+	}
+	u := func(off int64, size int) (uint64, bool) {
+		v := snap.Read(reg, off, size)
+		return uint64(v.V), v.Kind == cfg.Const
+	}
+	size, ok1 := u(0, 2)
+	version, ok2 := u(2, 2)
+	flags, ok3 := u(4, 4)
+	if !ok1 || !ok2 || !ok3 {
+		r.Problems = append(r.Problems, "Size, Version or Flags of the FLT_REGISTRATION are not constants")
+		return r
+	}
+	r.Size, r.Version, r.Flags = uint16(size), uint16(version), uint32(flags)
+	if want, ok := validVersions[r.Version]; !ok || want != r.Size {
+		r.Problems = append(r.Problems, fmt.Sprintf("Size %#x with Version %#04x is not a pair fltKernel.h defines", r.Size, r.Version))
+	}
+	// pointer reads a pointer field: an image RVA, 0 for NULL, or false.
+	pointer := func(base cfg.Value, off int64, what string) (uint32, bool) {
+		v := snap.Read(base, off, 8)
+		switch {
+		case v.Kind == cfg.Const && v.V == 0:
+			return 0, true
+		case v.Kind == cfg.Address:
+			if base.Kind == cfg.Address && !img.HasReloc(uint32(base.V+off)) && staticValue(img, uint32(base.V+off)) != 0 {
+				r.Problems = append(r.Problems, fmt.Sprintf("%s at RVA %#x holds a pointer without a base relocation", what, base.V+off))
+			}
+			return uint32(v.V), true
+		case v.Kind == cfg.Const:
+			r.Problems = append(r.Problems, fmt.Sprintf("%s holds %#x, not an address in the image", what, v.V))
+		}
+		return 0, false
+	}
+	for _, cb := range registrationCallbacks {
+		if r.Version < cb.since || cb.off+8 > int64(r.Size) {
+			continue
+		}
+		if t, ok := pointer(reg, cb.off, cb.name); ok && t != 0 {
+			r.Callbacks[cb.name] = t
+		}
+	}
+	if ops := snap.Read(reg, 0x10, 8); ops.Kind == cfg.Address || ops.Kind == cfg.StackAddr {
+		r.readOperations(img, snap, ops, pointer)
+	} else if !(ops.Kind == cfg.Const && ops.V == 0) {
+		r.Problems = append(r.Problems, fmt.Sprintf("OperationRegistration (%v) could not be followed", ops))
+	}
+	if ctx := snap.Read(reg, 0x08, 8); ctx.Kind == cfg.Address || ctx.Kind == cfg.StackAddr {
+		r.readContexts(snap, ctx)
+	}
+	return r
+}
+
+func (r *Registration) readOperations(img *loader.Image, snap *cfg.Snapshot, ops cfg.Value, pointer func(cfg.Value, int64, string) (uint32, bool)) {
+	for i := 0; ; i++ {
+		if i == maxOperations {
+			r.Problems = append(r.Problems, fmt.Sprintf("operation array has no IRP_MJ_OPERATION_END within %d entries", maxOperations))
+			return
+		}
+		off := int64(i * operationRegistrationLen)
+		major := snap.Read(ops, off, 1)
+		if major.Kind != cfg.Const {
+			r.Problems = append(r.Problems, fmt.Sprintf("operation %d: major function is not a constant", i))
+			return
+		}
+		if major.V == mjOperationEnd {
+			return
+		}
+		flags := snap.Read(ops, off+4, 4)
+		name := fmt.Sprintf("operation %d (%s)", i, MajorName(uint8(major.V)))
+		pre, okPre := pointer(ops, off+8, name+" PreOperation")
+		post, okPost := pointer(ops, off+0x10, name+" PostOperation")
+		// An entry that is not an operation means the array ran on past its
+		// end (one real driver's array runs into its FLT_REGISTRATION).
+		if !validMajor(uint8(major.V)) || flags.Kind != cfg.Const || !okPre || !okPost ||
+			(pre != 0 && !img.Executable(pre)) || (post != 0 && !img.Executable(post)) {
+			r.Problems = append(r.Problems, fmt.Sprintf("operation array has no IRP_MJ_OPERATION_END (0x80): entry %d is not a valid operation", i))
+			return
+		}
+		if res := snap.Read(ops, off+0x18, 8); res.Kind != cfg.Const || res.V != 0 {
+			r.Problems = append(r.Problems, fmt.Sprintf("%s: Reserved1 is %v, not 0", name, res))
+		}
+		r.Operations = append(r.Operations, Operation{Major: uint8(major.V), Flags: uint32(flags.V), Pre: pre, Post: post})
+	}
+}
+
+func (r *Registration) readContexts(snap *cfg.Snapshot, ctx cfg.Value) {
+	for i := 0; i < maxContexts; i++ {
+		off := int64(i * contextRegistrationLen)
+		typ := snap.Read(ctx, off, 2)
+		if typ.Kind != cfg.Const {
+			r.Problems = append(r.Problems, fmt.Sprintf("context registration %d: ContextType is not a constant", i))
+			return
+		}
+		if typ.V == contextEnd {
+			return
+		}
+		flags, size, tag := snap.Read(ctx, off+2, 2), snap.Read(ctx, off+0x10, 8), snap.Read(ctx, off+0x18, 4)
+		r.Contexts = append(r.Contexts, ContextRegistration{Type: uint16(typ.V), Flags: uint16(flags.V), Size: uint64(size.V), PoolTag: uint32(tag.V)})
+	}
+	r.Problems = append(r.Problems, fmt.Sprintf("context registration array has no FLT_CONTEXT_END (0xffff) within %d entries", maxContexts))
+}
+
+// staticValue reads the 8 bytes the image holds at rva.
+func staticValue(img *loader.Image, rva uint32) uint64 {
+	v, _ := img.Uint64(rva)
+	return v
+}
+
+// placeOf names where a structure in the image lives, as the JSON contract
+// and the truth files spell it.
+func placeOf(img *loader.Image, rva uint32) string {
+	s := img.Section(rva)
+	switch {
+	case s == nil:
+		return "unknown"
+	case s.Name == "INIT":
+		return "init"
+	case s.Name == ".rdata":
+		return "rdata"
+	case s.Writable():
+		return "data"
+	}
+	return strings.TrimPrefix(strings.ToLower(s.Name), ".")
+}
+
+// PoolTag is one tag constant passed to a pool allocator.
+type PoolTag struct {
+	Tag  uint32
+	API  *loader.Import
+	Site uint32
+	Func *cfg.Func
+	// Type is the POOL_TYPE, or the POOL_FLAG_* flags for ExAllocatePool2/3
+	// (Flags set); Known is false when the argument is not a constant.
+	Type  uint64
+	Flags bool
+	Known bool
+}
+
+// Pool types and flags (wdm.h).
+const (
+	poolNonPaged        = 0x0
+	poolPaged           = 0x1
+	poolTypeMask        = 0x1 // the paged bit of POOL_TYPE (PagedPool 1, PagedPoolCacheAligned 5, ...)
+	poolNonPagedNx      = 0x200
+	poolFlagNonPagedExe = 0x80
+	poolFlagPaged       = 0x100
+)
+
+// Paged reports whether the allocation comes from paged pool.
+func (t *PoolTag) Paged() bool {
+	if !t.Known {
+		return false
+	}
+	if t.Flags {
+		return t.Type&poolFlagPaged != 0
+	}
+	return t.Type&poolTypeMask != 0 && t.Type&poolNonPagedNx == 0
+}
+
+// Executable reports an executable non-paged allocation: POOL_TYPE
+// NonPagedPool (0, the same as NonPagedPoolExecute) or
+// POOL_FLAG_NON_PAGED_EXECUTE.
+func (t *PoolTag) Executable() bool {
+	if !t.Known {
+		return false
+	}
+	if t.Flags {
+		return t.Type&poolFlagNonPagedExe != 0
+	}
+	return t.Type == poolNonPaged
+}
+
+// TagString renders the tag as !poolused prints it: the bytes in memory
+// order, so 'kaeL' in C is "Leak".
+func TagString(tag uint32) string {
+	b := []byte{byte(tag), byte(tag >> 8), byte(tag >> 16), byte(tag >> 24)}
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e {
+			b[i] = '.'
+		}
+	}
+	return string(b)
+}
+
+// poolTags finds every pool allocation whose tag is a constant.
+func poolTags(prog *cfg.Program, cat *Catalogue) []PoolTag {
+	var out []PoolTag
+	for _, f := range prog.Funcs {
+		if f.Thunk != nil {
+			continue
+		}
+		for _, c := range f.Calls {
+			for _, ce := range c.Callees {
+				api := cat.Lookup(ce.Import)
+				if api == nil || api.Class != ClassPoolAlloc {
+					continue
+				}
+				tag := c.Args[api.TagArg]
+				if tag.Kind != cfg.Const {
+					continue
+				}
+				typ := c.Args[api.TypeArg]
+				out = append(out, PoolTag{
+					Tag: uint32(tag.V), API: ce.Import, Site: c.Site, Func: f,
+					Type: uint64(typ.V), Flags: api.Flags, Known: typ.Kind == cfg.Const,
+				})
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Site < out[j].Site })
+	return out
+}

@@ -1,0 +1,248 @@
+package rules
+
+import (
+	"github.com/drvhazard/drvhazard/cfg"
+	"github.com/drvhazard/drvhazard/loader"
+)
+
+// Callback data layout (fltKernel.h): FLT_CALLBACK_DATA.Iopb at 0x10,
+// FLT_IO_PARAMETER_BLOCK.IrpFlags at 0; IRP_PAGING_IO 0x2,
+// IRP_SYNCHRONOUS_PAGING_IO 0x40.
+const (
+	offIopb       = 0x10
+	offIrpFlags   = 0x0
+	pagingIOMask  = 0x42
+	preopPending  = 2 // FLT_PREOP_PENDING
+	noDataParam   = -1
+	maxPagingWalk = 1 << 16 // (function, parameter) states per callback
+)
+
+type hitKind uint8
+
+const (
+	hitCall     hitKind = iota // a call to a catalogue routine
+	hitPageCode                // a function in a PAGE section
+	hitPending                 // the pre-operation callback returns FLT_PREOP_PENDING
+)
+
+// pagingHit is one hazard reached from a callback on the paging path.
+type pagingHit struct {
+	reg  *Registration
+	op   Operation
+	cb   CallbackRef
+	mmcc bool // an FsFilter callback on the Mm/Cc path (MF2008)
+	kind hitKind
+	api  *API
+	imp  *loader.Import
+	call *cfg.CallSite
+	site uint32
+	path []Step
+}
+
+// pagingCallbacks lists the pre-operation callbacks that run on the paging
+// path: READ and WRITE registered without SKIP_PAGING_IO, and the FsFilter
+// operations of the memory and cache managers (0xFD..0xFA), for which the
+// flag does not apply.
+func (p *Pass) pagingCallbacks() []pagingHit {
+	var out []pagingHit
+	for _, r := range p.Model.Registrations {
+		for _, op := range r.Operations {
+			if op.Pre == 0 {
+				continue
+			}
+			mmcc := onMmCcPath(op.Major)
+			if !mmcc && !(carriesPagingIO(op.Major) && op.Flags&flagSkipPagingIO == 0) {
+				continue
+			}
+			out = append(out, pagingHit{reg: r, op: op, mmcc: mmcc, cb: p.callbackRef(op, "pre", op.Pre)})
+		}
+	}
+	return out
+}
+
+func (p *Pass) callbackRef(op Operation, kind string, rva uint32) CallbackRef {
+	ref := CallbackRef{Major: MajorName(op.Major), Kind: kind, RVA: rva}
+	if f := p.Program.Func(rva); f != nil {
+		ref.Name = f.Name
+	}
+	return ref
+}
+
+// walkState is a function reached on a callback's paging path, with the
+// index of the parameter that holds the callback data (noDataParam when it
+// is not passed on).
+type walkState struct {
+	f    *cfg.Func
+	data int
+}
+
+// guards caches the blocks of a function that only run when the callback
+// data's IrpFlags say "not paging I/O".
+type guardKey struct {
+	f    *cfg.Func
+	data int
+}
+
+// pagingHits walks the call graph from every paging-path callback once and
+// returns what it reaches; the MF20xx rules pick their classes from it.
+func (p *Pass) pagingHits() []pagingHit {
+	if p.walked {
+		return p.paging
+	}
+	p.walked = true
+	guards := map[guardKey][]bool{}
+	for _, start := range p.pagingCallbacks() {
+		pre := p.Program.Func(start.op.Pre)
+		if pre == nil {
+			continue
+		}
+		type node struct {
+			st     walkState
+			parent int
+			call   uint32 // call in the parent that reached this node
+		}
+		nodes := []node{{st: walkState{pre, 0}, parent: -1}}
+		seen := map[walkState]bool{nodes[0].st: true}
+		pathTo := func(i int, call uint32) []Step {
+			var rev []Step
+			for ; i >= 0; i = nodes[i].parent {
+				f := nodes[i].st.f
+				rev = append(rev, Step{RVA: f.Entry, Name: f.Name, Call: call})
+				call = nodes[i].call
+			}
+			for l, r := 0, len(rev)-1; l < r; l, r = l+1, r-1 {
+				rev[l], rev[r] = rev[r], rev[l]
+			}
+			return rev
+		}
+		emit := func(h pagingHit) {
+			h.reg, h.op, h.cb, h.mmcc = start.reg, start.op, start.cb, start.mmcc
+			p.paging = append(p.paging, h)
+		}
+		for i := 0; i < len(nodes) && i < maxPagingWalk; i++ {
+			st := nodes[i].st
+			if sec := p.Image.Section(st.f.Entry); sec != nil && sec.Pageable() {
+				emit(pagingHit{kind: hitPageCode, site: st.f.Entry, path: pathTo(i, st.f.Entry)})
+			}
+			key := guardKey(st)
+			g, ok := guards[key]
+			if !ok {
+				g = guardedBlocks(st.f, st.data)
+				guards[key] = g
+			}
+			if i == 0 {
+				for _, ret := range p.Program.Evaluate(st.f).Returns() {
+					if !g[blockIndex(st.f, ret.Block)] && ret.Value.Kind == cfg.Const && ret.Value.V == preopPending {
+						emit(pagingHit{kind: hitPending, site: ret.Block.Start, path: pathTo(i, ret.Block.Start)})
+					}
+				}
+			}
+			for _, c := range st.f.Calls {
+				if bi := blockOf(st.f, c.Site); bi < 0 || g[bi] {
+					continue // behind a "not paging I/O" test
+				}
+				for _, ce := range c.Callees {
+					imp := ce.Import
+					callee := p.Program.Func(ce.Func)
+					if imp != nil {
+						if api := p.Catalogue.Lookup(imp); api != nil {
+							emit(pagingHit{kind: hitCall, api: api, imp: imp, call: c, site: c.Site, path: pathTo(i, c.Site)})
+						}
+						continue
+					}
+					if callee == nil {
+						continue
+					}
+					next := walkState{callee, dataArg(c, st.data)}
+					if !seen[next] {
+						seen[next] = true
+						nodes = append(nodes, node{st: next, parent: i, call: c.Site})
+					}
+				}
+			}
+		}
+	}
+	return p.paging
+}
+
+// dataArg is the parameter index at which a call passes the callback data
+// on, or noDataParam.
+func dataArg(c *cfg.CallSite, data int) int {
+	if data == noDataParam {
+		return noDataParam
+	}
+	for j, a := range c.Args {
+		if a.Kind == cfg.Param && int(a.P) == data && a.Depth == 0 && a.V == 0 {
+			return j
+		}
+	}
+	return noDataParam
+}
+
+// guardedBlocks marks the blocks of f that run only when the callback data
+// in parameter data is not paging I/O: those dominated by the "bit clear"
+// edge of a test of Data->Iopb->IrpFlags against IRP_PAGING_IO or
+// IRP_SYNCHRONOUS_PAGING_IO.
+func guardedBlocks(f *cfg.Func, data int) []bool {
+	guarded := make([]bool, len(f.Blocks))
+	if data == noDataParam {
+		return guarded
+	}
+	var dom *domTree
+	for u, b := range f.Blocks {
+		c := b.Cond
+		if c == nil || c.Mask&pagingIOMask == 0 || !c.Value.IsParamField(data, offIopb, offIrpFlags) {
+			continue
+		}
+		// The "not paging" successor: taken when the bit test is zero for
+		// je-style branches, the fall-through otherwise.
+		want := cfg.EdgeNotTaken
+		if c.TakenIfZero {
+			want = cfg.EdgeTaken
+		}
+		if dom == nil {
+			dom = dominators(f)
+		}
+		for _, e := range b.Succs {
+			v, ok := dom.index[e.To]
+			if e.Kind != want || !ok {
+				continue
+			}
+			// The edge dominates what v dominates only if every other way
+			// into v comes from below v (a loop), never around the test.
+			only := true
+			for _, pr := range dom.preds[v] {
+				if pr != u && !dom.dominates(v, pr) {
+					only = false
+				}
+			}
+			if !only {
+				continue
+			}
+			for w := range f.Blocks {
+				if dom.dominates(v, w) {
+					guarded[w] = true
+				}
+			}
+		}
+	}
+	return guarded
+}
+
+func blockOf(f *cfg.Func, rva uint32) int {
+	for i, b := range f.Blocks {
+		if rva >= b.Start && rva < b.End {
+			return i
+		}
+	}
+	return -1
+}
+
+func blockIndex(f *cfg.Func, b *cfg.Block) int {
+	for i := range f.Blocks {
+		if f.Blocks[i] == b {
+			return i
+		}
+	}
+	return -1
+}
