@@ -23,26 +23,37 @@ func IsNoReturn(imp *loader.Import) bool { return imp != nil && noReturnImports[
 // builder holds the state of one Build.
 type builder struct {
 	pass
-	img     *loader.Image
-	prog    *Program
-	work    []*Func
-	queued  map[*Func]bool
-	maxEnd  map[*Func]uint32 // first RVA past the bytes each analysed function decoded
-	scratch *analysis        // reused by every analysis: no per-function maps
-	entries entrySet
+	img    *loader.Image
+	prog   *Program
+	work   []*Func
+	queued map[*Func]bool
+	maxEnd map[*Func]uint32 // first RVA past the bytes each analysed function decoded
+	// rejected holds weak candidates (see weakSources) that did not decode
+	// as code; another weak reference does not bring them back.
+	rejected map[uint32]bool
+	// fragments maps a function's .pdata Begin to the chained entries
+	// (split-off parts) whose chain ends at it.
+	fragments map[uint32][]loader.RuntimeFunction
+	// lateTables holds jump tables found by the forward pass, by jmp site.
+	lateTables map[uint32]Value
+	scratch    *analysis // reused by every analysis: no per-function maps
+	entries    entrySet
 }
 
 // Build disassembles img and returns its program. It never fails: what it
 // cannot decode is recorded in Program.Notes and the rest goes on.
 func Build(img *loader.Image) *Program {
 	b := &builder{
-		pass:    pass{img: img},
-		img:     img,
-		prog:    &Program{Image: img, byEntry: map[uint32]*Func{}},
-		queued:  map[*Func]bool{},
-		maxEnd:  map[*Func]uint32{},
-		scratch: newAnalysis(),
-		entries: newEntrySet(img),
+		pass:       pass{img: img},
+		img:        img,
+		prog:       &Program{Image: img, byEntry: map[uint32]*Func{}},
+		queued:     map[*Func]bool{},
+		maxEnd:     map[*Func]uint32{},
+		rejected:   map[uint32]bool{},
+		fragments:  chainedFragments(img),
+		lateTables: map[uint32]Value{},
+		scratch:    newAnalysis(),
+		entries:    newEntrySet(img),
 	}
 	b.seed()
 	b.drain()
@@ -75,6 +86,9 @@ func (b *builder) addFunc(rva uint32, src Source) *Func {
 	if !b.img.Executable(rva) || len(b.img.Bytes(rva, 1)) == 0 {
 		return nil
 	}
+	if src&^weakSources == 0 && (b.rejected[rva] || !b.plausible(rva)) {
+		return nil
+	}
 	f := &Func{Entry: rva, Source: src}
 	b.prog.byEntry[rva] = f
 	b.entries.add(rva)
@@ -87,6 +101,74 @@ func (b *builder) addFunc(rva uint32, src Source) *Func {
 	}
 	b.enqueue(f)
 	return f
+}
+
+// chainedFragments groups chained .pdata entries by the unchained entry their
+// chain ends at.
+func chainedFragments(img *loader.Image) map[uint32][]loader.RuntimeFunction {
+	out := map[uint32][]loader.RuntimeFunction{}
+	for _, rf := range img.RuntimeFunctions {
+		if !rf.Chained {
+			continue
+		}
+		root := rf.Parent
+		for depth := 0; depth < 8; depth++ {
+			p, ok := img.RuntimeFunction(root)
+			if !ok || p.Begin != root || !p.Chained {
+				break
+			}
+			root = p.Parent
+		}
+		out[root] = append(out[root], rf)
+	}
+	return out
+}
+
+// weakSources are the discovery sources that only say "an address in an
+// executable section is taken": MSVC places string literals in .text, PAGE
+// and INIT, right after the code that uses them, so such an address is often
+// data.
+const weakSources = FromCodeRef | FromDataPtr
+
+// plausible decides whether a weakly referenced address is a function. In an
+// image with Control Flow Guard the CFG function table lists every function
+// whose address is taken, and is the answer. Otherwise the address must not
+// start a string and must not lie inside another function's unwind range.
+func (b *builder) plausible(rva uint32) bool {
+	img := b.img
+	if len(img.GuardCF.Functions) > 0 {
+		return img.GuardCF.IsGuardFunction(rva)
+	}
+	if rf, ok := img.RuntimeFunction(rva); ok && rf.Begin != rva {
+		return false
+	}
+	return !looksLikeString(img.Bytes(rva, 64))
+}
+
+// looksLikeString reports a NUL-terminated run of at least four printable
+// ASCII or UTF-16LE characters.
+func looksLikeString(b []byte) bool {
+	printable := func(c byte) bool { return c >= 0x20 && c <= 0x7e || c == '\t' || c == '\n' || c == '\r' }
+	n := 0
+	for n < len(b) && printable(b[n]) {
+		n++
+	}
+	if n >= 4 && n < len(b) && b[n] == 0 {
+		return true
+	}
+	n = 0
+	for 2*n+1 < len(b) && printable(b[2*n]) && b[2*n+1] == 0 {
+		n++
+	}
+	return n >= 4 && 2*n+1 < len(b) && b[2*n] == 0 && b[2*n+1] == 0
+}
+
+// reject forgets a weak candidate that did not decode as code.
+func (b *builder) reject(f *Func) {
+	delete(b.prog.byEntry, f.Entry)
+	delete(b.maxEnd, f)
+	b.entries.remove(f.Entry)
+	b.rejected[f.Entry] = true
 }
 
 func (b *builder) enqueue(f *Func) {
@@ -113,6 +195,9 @@ func (b *builder) seed() {
 		if s.Function {
 			b.addFunc(s.RVA, FromSymbol)
 		}
+	}
+	for _, rva := range img.GuardCF.Functions {
+		b.addFunc(rva, FromGuardTable)
 	}
 	// Relocated pointers into code: callback tables (FLT_OPERATION_REGISTRATION),
 	// handler tables, function pointers in initialised data.
@@ -221,17 +306,29 @@ func (b *builder) finish() {
 	sort.Slice(p.Funcs, func(i, j int) bool { return p.Funcs[i].Entry < p.Funcs[j].Entry })
 	for _, f := range p.Funcs {
 		for _, c := range f.Calls {
-			for i := range c.Callees {
-				ce := &c.Callees[i]
-				if ce.Func == 0 {
-					continue
-				}
-				if t := p.byEntry[ce.Func]; t != nil && t.Thunk != nil {
-					ce.Import = t.Thunk
-					if c.Kind == CallDirect {
-						c.Kind = CallThunk
+			// Every callee is a function of the program or an import: a
+			// target that was never accepted as a function (a rejected
+			// weak candidate, bytes past the section) is dropped, and a site
+			// left with none is unresolved.
+			kept := c.Callees[:0]
+			for _, ce := range c.Callees {
+				if ce.Func != 0 {
+					t := p.byEntry[ce.Func]
+					if t == nil {
+						continue
+					}
+					if t.Thunk != nil {
+						ce.Import = t.Thunk
+						if c.Kind == CallDirect {
+							c.Kind = CallThunk
+						}
 					}
 				}
+				kept = append(kept, ce)
+			}
+			c.Callees = kept
+			if len(kept) == 0 {
+				c.Kind = CallUnresolved
 			}
 		}
 	}
@@ -326,6 +423,13 @@ func (es *entrySet) add(rva uint32) {
 	if s := es.sec(rva); s != nil {
 		o := rva - s.start
 		s.bits[o/64] |= 1 << (o % 64)
+	}
+}
+
+func (es *entrySet) remove(rva uint32) {
+	if s := es.sec(rva); s != nil {
+		o := rva - s.start
+		s.bits[o/64] &^= 1 << (o % 64)
 	}
 }
 

@@ -36,6 +36,14 @@ type analysis struct {
 	sorted []inst
 }
 
+// midInstruction reports whether t falls inside (not at the start of) an
+// instruction decoded in this function: an address computed for a jump
+// into an unrolled sequence, never a function.
+func (a *analysis) midInstruction(t uint32) bool {
+	i := sort.Search(len(a.insts), func(i int) bool { return a.insts[i].rva > t })
+	return i > 0 && a.insts[i-1].rva < t && t < a.insts[i-1].next()
+}
+
 // sortInsts puts the instructions in address order. Sorting the RVAs and
 // copying each instruction once is much cheaper than swapping the large
 // instruction structs in place.
@@ -66,8 +74,22 @@ func (b *builder) analyse(f *Func) {
 	data := img.Data(sec)
 	limit := b.regionEnd(f.Entry, sec)
 	pd, hasPd := img.RuntimeFunction(f.Entry)
-	if hasPd && pd.Chained {
+	if hasPd && (pd.Chained || pd.Begin != f.Entry) {
 		hasPd = false
+	}
+	// Fragments split off this function (chained .pdata, PGO cold parts)
+	// belong to it wherever they lie.
+	var frags []loader.RuntimeFunction
+	if hasPd {
+		frags = b.fragments[pd.Begin]
+	}
+	inFrag := func(t uint32) bool {
+		for _, fr := range frags {
+			if t >= fr.Begin && t < fr.End {
+				return true
+			}
+		}
+		return false
 	}
 
 	a := b.scratch
@@ -75,17 +97,14 @@ func (b *builder) analyse(f *Func) {
 
 	// leaves reports whether a jump to t leaves the function: a tail call.
 	leaves := func(t uint32) bool {
+		if inFrag(t) {
+			return false
+		}
 		if t == f.Entry || t < f.Entry || t >= limit || b.entries.has(t) {
 			return true
 		}
-		if hasPd && (t < pd.Begin || t >= pd.End) {
-			// Outside this function's unwind range: a tail call unless the
-			// target is a chained fragment (code split off the function).
-			if tp, ok := img.RuntimeFunction(t); !ok || !tp.Chained {
-				return true
-			}
-		}
-		return false
+		// Outside this function's unwind range: a tail call.
+		return hasPd && (t < pd.Begin || t >= pd.End)
 	}
 
 	// Each work item carries the stack depth (bytes below the entry rsp)
@@ -97,6 +116,20 @@ func (b *builder) analyse(f *Func) {
 	}
 	var candidates []uint32 // jmp targets that may be functions of their own
 	work := []item{{f.Entry, 0}}
+	// __except blocks are reached only through the scope table of the
+	// function's exception handler: decode them as part of the function.
+	var handlers []scopeEntry
+	if hasPd {
+		for _, se := range b.scopeTable(pd, frags) {
+			if se.target != 0 {
+				a.leaders[se.target] = true
+				work = append(work, item{se.target, -1})
+			}
+			if se.handler > 1 {
+				handlers = append(handlers, se)
+			}
+		}
+	}
 	for len(work) > 0 {
 		it := work[len(work)-1]
 		work = work[:len(work)-1]
@@ -107,7 +140,7 @@ func (b *builder) analyse(f *Func) {
 				a.leaders[pc] = true
 				break
 			}
-			if pc < f.Entry || pc >= limit {
+			if (pc < f.Entry || pc >= limit) && !inFrag(pc) {
 				// Fell off the end of the region: into the next function.
 				if prev != 0 {
 					p := &a.insts[a.index[prev]]
@@ -222,6 +255,12 @@ func (b *builder) analyse(f *Func) {
 	// alignment padding is a tail call to a function without unwind data
 	// (clang omits .pdata for frameless leaves). Adding the target as a
 	// function makes this one be analysed again with the shorter region.
+	// A function known only from a taken address whose bytes do not decode
+	// was data (a string in .text): forget it before it spawns more.
+	if f.Source&^weakSources == 0 && len(a.invalid) > 0 {
+		b.reject(f)
+		return
+	}
 	var promoted []uint32
 	for _, t := range candidates {
 		if a.boundaryAt(t, data, sec.RVA) {
@@ -234,12 +273,86 @@ func (b *builder) analyse(f *Func) {
 	b.maxEnd[f] = a.maxEnd
 	b.buildBlocks(f, a)
 	b.flow(f, a)
+	b.addHandlerCalls(f, handlers)
 	for _, t := range promoted {
 		b.addFunc(t, FromTailJump) // enqueues f again: t is inside its decoded range
 	}
 }
 
 func funcLabel(f *Func) string { return f.DisplayName() }
+
+// scopeEntry is one C_SCOPE_TABLE entry of __C_specific_handler.
+type scopeEntry struct {
+	begin, end, handler, target uint32
+}
+
+// maxScopes bounds a scope table; real functions have a handful.
+const maxScopes = 256
+
+// scopeTable reads the scope table of a function whose unwind info names an
+// exception handler, when the handler data has its shape: a count, then
+// {BeginAddress, EndAddress, HandlerAddress, JumpTarget} entries whose
+// ranges and targets lie in the function and whose handlers are 1
+// (EXCEPTION_EXECUTE_HANDLER) or code. __C_specific_handler and
+// __GSHandlerCheck_SEH use it; other handlers' data fails the checks.
+func (b *builder) scopeTable(pd *loader.RuntimeFunction, frags []loader.RuntimeFunction) []scopeEntry {
+	img := b.img
+	if pd.Handler == 0 {
+		return nil
+	}
+	count, ok := img.Uint32(pd.HandlerData)
+	if !ok || count == 0 || count > maxScopes {
+		return nil
+	}
+	inside := func(t uint32) bool {
+		if t >= pd.Begin && t < pd.End {
+			return true
+		}
+		for _, fr := range frags {
+			if t >= fr.Begin && t < fr.End {
+				return true
+			}
+		}
+		return false
+	}
+	out := make([]scopeEntry, 0, count)
+	for i := uint32(0); i < count; i++ {
+		var f [4]uint32
+		for k := range f {
+			v, ok := img.Uint32(pd.HandlerData + 4 + 16*i + 4*uint32(k))
+			if !ok {
+				return nil
+			}
+			f[k] = v
+		}
+		se := scopeEntry{begin: f[0], end: f[1], handler: f[2], target: f[3]}
+		if se.begin >= se.end || !inside(se.begin) || !inside(se.end-1) ||
+			(se.target != 0 && !inside(se.target)) || (se.handler > 1 && !img.Executable(se.handler)) || se.handler == 0 {
+			return nil
+		}
+		out = append(out, se)
+	}
+	return out
+}
+
+// addHandlerCalls records the filters and termination handlers (funclets)
+// a function's scope table names as calls made by the function: the runtime
+// runs them on its behalf, and what they call belongs to its call graph.
+func (b *builder) addHandlerCalls(f *Func, handlers []scopeEntry) {
+	if len(handlers) == 0 {
+		return
+	}
+	seen := map[uint32]bool{}
+	for _, se := range handlers {
+		if seen[se.handler] {
+			continue
+		}
+		seen[se.handler] = true
+		f.Calls = append(f.Calls, &CallSite{Site: se.begin, Kind: CallHandler, Callees: []Callee{{Func: se.handler}}})
+		b.addFunc(se.handler, FromHandler)
+	}
+	sort.SliceStable(f.Calls, func(i, j int) bool { return f.Calls[i].Site < f.Calls[j].Site })
+}
 
 func newAnalysis() *analysis {
 	return &analysis{

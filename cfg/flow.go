@@ -244,6 +244,9 @@ func (ps *pass) step(in *inst, st *state) {
 				delta, known = s.V, true
 			} else if d == rRSP && regIndex(src) == rRAX && chk >= 0 {
 				delta, known = chk, true // mov eax,N ; call __chkstk ; sub rsp,rax
+			} else if t, ok := switchTarget(st.r[d], s); ok && in.Op == x86asm.ADD {
+				st.r[d] = t // mov ecx,[base+idx*4+T] ; add rcx,base
+				return
 			}
 		}
 		if in.Op == x86asm.SUB {
@@ -319,6 +322,18 @@ func (ps *pass) step(in *inst, st *state) {
 			ps.clobberMem(in, st)
 		}
 	}
+}
+
+// switchTarget combines a 4-byte jump-table entry and the base it is
+// relative to, in either order.
+func switchTarget(a, b Value) (Value, bool) {
+	if a.Kind == Address && b.Kind == TableEntry {
+		a, b = b, a
+	}
+	if a.Kind != TableEntry || a.P != 4 || b.Kind != Address || b.V != int64(int32(b.V)) {
+		return Value{}, false
+	}
+	return Value{Kind: SwitchTarget, V: a.V, P: 4, Depth: a.Depth, Path: [MaxDepth]int32{int32(b.V)}}, true
 }
 
 // vector tracks the 64-bit lanes of xmm registers through the moves
@@ -433,9 +448,14 @@ func (ps *pass) operand(in *inst, st *state, arg x86asm.Arg, size int) Value {
 func (ps *pass) load(in *inst, st *state, m x86asm.Mem, size int) Value {
 	bi := regIndex(m.Base)
 	if m.Index != 0 {
-		// [table + idx*8]: an entry of a pointer table at a known address.
-		if bi >= 0 && st.r[bi].Kind == Address && m.Scale == 8 && size == 8 {
-			return Value{Kind: TableEntry, V: st.r[bi].V + disp(m)}
+		// [table + idx*scale]: an entry of a pointer table (8 bytes) or a
+		// jump table of offsets (4 bytes) at a known address.
+		if bi >= 0 && st.r[bi].Kind == Address && int(m.Scale) == size && (size == 8 || size == 4) {
+			v := Value{Kind: TableEntry, V: st.r[bi].V + disp(m), P: uint8(size)}
+			if in.Op == x86asm.MOVSXD {
+				v.Depth = 1
+			}
+			return v
 		}
 		return Value{}
 	}
@@ -555,6 +575,10 @@ func narrow(st *state, d, width int) {
 			if st.r[d].Depth == 0 {
 				st.r[d] = Value{}
 			}
+		case TableEntry:
+			if st.r[d].P != 4 {
+				st.r[d] = Value{}
+			}
 		default:
 			st.r[d] = Value{}
 		}
@@ -598,12 +622,22 @@ func (b *builder) record(a *analysis, in *inst, st *state, rec *recorder) {
 				callees[i] = Callee{Func: t}
 			}
 			kind := CallDirect
-			if len(targets) > 1 {
+			if a.term[in.rva] == TermSwitch {
 				kind = CallTable
 			}
 			newSite(kind, true, callees)
 		} else if in.Op == x86asm.JMP && a.term[in.rva] == TermTail {
 			kind, callees := b.resolve(in, st)
+			if r, viaReg := in.Args[0].(x86asm.Reg); viaReg && kind == CallUnresolved {
+				if v := st.r[regIndex(r)]; v.Kind == SwitchTarget {
+					b.lateTable(rec.f, in.rva, v)
+				}
+				// jmp reg to an unknown target: a computed jump inside the
+				// function (MSVC memset's lea r11,[rip+6]; ...; jmp r11),
+				// not evidence of a tail call.
+				rec.blk.Term = TermIndirect
+				break
+			}
 			newSite(kind, true, callees)
 		}
 	case in.Op == x86asm.LEA:
@@ -619,13 +653,24 @@ func (b *builder) record(a *analysis, in *inst, st *state, rec *recorder) {
 	}
 }
 
+// lateTable records a jump table the forward pass resolved at a jmp reg the
+// descent could not follow (the base register was loaded far from the jmp),
+// and has the function decoded again with the table's targets.
+func (b *builder) lateTable(f *Func, site uint32, v Value) {
+	if _, ok := b.lateTables[site]; ok {
+		return
+	}
+	b.lateTables[site] = v
+	b.enqueue(f)
+}
+
 // codeRef records an address taken in code when it points at code outside
 // the current function (an address inside it is a label, not a function).
 func (b *builder) codeRef(a *analysis, in *inst, t uint32, rec *recorder) {
 	if !b.img.Executable(t) {
 		return
 	}
-	if _, inside := a.index[t]; inside && t != rec.f.Entry || a.tables[t] {
+	if _, inside := a.index[t]; inside && t != rec.f.Entry || a.tables[t] || a.midInstruction(t) {
 		return
 	}
 	rec.f.Refs = append(rec.f.Refs, Ref{Site: in.rva, Target: t})
@@ -709,7 +754,9 @@ func (b *builder) valueCallees(v Value) (CallKind, []Callee) {
 			return CallPointer, []Callee{{Func: t}}
 		}
 	case TableEntry:
-		return b.tableCallees(uint32(v.V))
+		if v.P == 8 {
+			return b.tableCallees(uint32(v.V))
+		}
 	}
 	return CallUnresolved, nil
 }

@@ -13,6 +13,21 @@ import (
 // 0x100000 holding data (for tables) with DIR64 relocations at relocs
 // (offsets into data).
 func makeImage(code, data []byte, relocs []uint32) []byte {
+	return makeImageWith(imageSpec{code: code, data: data, relocs: relocs})
+}
+
+// imageSpec describes a synthetic image. pdata entries are (begin, end,
+// unwind info) RVAs; the unwind info usually lives in data.
+type imageSpec struct {
+	code, data []byte
+	relocs     []uint32
+	pdata      [][3]uint32
+}
+
+const pdataRVA = 0x300000
+
+func makeImageWith(spec imageSpec) []byte {
+	code, data, relocs := spec.code, spec.data, spec.relocs
 	const (
 		fileAlign = 0x200
 		textRVA   = 0x1000
@@ -59,6 +74,15 @@ func makeImage(code, data []byte, relocs []uint32) []byte {
 	if len(relocBlk) > 0 {
 		secs = append(secs, sec{".reloc", relocRVA, relocBlk, 0x42000040})
 	}
+	var pdata []byte
+	for _, e := range spec.pdata {
+		for _, v := range e {
+			pdata = binary.LittleEndian.AppendUint32(pdata, v)
+		}
+	}
+	if len(pdata) > 0 {
+		secs = append(secs, sec{".pdata", pdataRVA, pdata, 0x40000040})
+	}
 	hdrSize := fileAlign
 	out := make([]byte, hdrSize)
 	copy(out, "MZ")
@@ -83,6 +107,10 @@ func makeImage(code, data []byte, relocs []uint32) []byte {
 	if len(relocBlk) > 0 {
 		binary.LittleEndian.PutUint32(out[opt+112+5*8:], relocRVA)
 		binary.LittleEndian.PutUint32(out[opt+112+5*8+4:], uint32(len(relocBlk)))
+	}
+	if len(pdata) > 0 {
+		binary.LittleEndian.PutUint32(out[opt+112+3*8:], pdataRVA)
+		binary.LittleEndian.PutUint32(out[opt+112+3*8+4:], uint32(len(pdata)))
 	}
 	sh := opt + 0xf0
 	for i, s := range secs {

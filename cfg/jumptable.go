@@ -43,6 +43,9 @@ const (
 // jumpTable resolves jmp reg / jmp [mem] at in through a jump table and
 // returns the targets, or false when the form is not recognised.
 func (b *builder) jumpTable(a *analysis, in *inst, entry, limit uint32) ([]uint32, bool) {
+	if v, ok := b.lateTables[in.rva]; ok {
+		return b.readTable(a, in, int64(v.V), int64(v.Path[0]), int(v.P), v.Depth == 1, entry, limit)
+	}
 	var s sym
 	switch arg := in.Args[0].(type) {
 	case x86asm.Reg:
@@ -65,6 +68,13 @@ func (b *builder) jumpTable(a *analysis, in *inst, entry, limit uint32) ([]uint3
 	default:
 		return nil, false
 	}
+	return b.readTable(a, in, tableRVA, baseRVA, size, sext, entry, limit)
+}
+
+// readTable reads the targets of a jump table: size-byte entries at
+// tableRVA, offsets from baseRVA (4 bytes, sign-extended when sext) or
+// relocated pointers (8 bytes).
+func (b *builder) readTable(a *analysis, in *inst, tableRVA, baseRVA int64, size int, sext bool, entry, limit uint32) ([]uint32, bool) {
 	if size != 4 && size != 8 || tableRVA < 0 || tableRVA > 0xffffffff {
 		return nil, false
 	}

@@ -33,6 +33,8 @@ const (
 	FromCodeRef    // address taken in code (lea reg,[rip+f])
 	FromJumpTarget // target of a resolved register call
 	FromThunkScan  // jmp [rip+IAT] found by its bytes
+	FromGuardTable // listed in the Control Flow Guard function table
+	FromHandler    // an exception filter or termination handler (funclet)
 )
 
 // Func is one function.
@@ -128,9 +130,10 @@ const (
 	CallPointer                     // call through a register or memory holding a known code pointer
 	CallTable                       // call [table+idx*8]: every pointer of a handler table
 	CallUnresolved                  // an indirect call whose target is unknown
+	CallHandler                     // an exception filter or __finally funclet the runtime runs for the function
 )
 
-var callKindNames = [...]string{"direct", "iat", "iat-register", "thunk", "guard-dispatch", "pointer", "table", "unresolved"}
+var callKindNames = [...]string{"direct", "iat", "iat-register", "thunk", "guard-dispatch", "pointer", "table", "unresolved", "handler"}
 
 func (k CallKind) String() string { return callKindNames[k] }
 

@@ -18,6 +18,10 @@ const (
 	Loaded               // the 8 bytes read from RVA V (mov reg,[rip+X]): an IAT slot, a global pointer
 	TableEntry           // an entry read from the table at RVA V with a run-time index
 	Param                // derived from the function's integer parameter P (rcx, rdx, r8, r9), see Value
+	// SwitchTarget is a jump-table entry added to its base: the table at
+	// RVA V holds P-byte entries (Depth 1: sign-extended), each an offset
+	// from the base RVA in Path[0] (0 for MSVC's __ImageBase-relative form).
+	SwitchTarget
 )
 
 // MaxDepth is how many loads through a parameter a Value follows:
@@ -64,6 +68,8 @@ func (v Value) String() string {
 		return fmt.Sprintf("[rva:%#x]", v.V)
 	case TableEntry:
 		return fmt.Sprintf("[rva:%#x+idx]", v.V)
+	case SwitchTarget:
+		return fmt.Sprintf("rva:%#x+[rva:%#x+idx]", v.Path[0], v.V)
 	case Param:
 		s := fmt.Sprintf("arg%d", v.P)
 		for i := 0; i < int(v.Depth); i++ {

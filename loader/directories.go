@@ -126,8 +126,12 @@ func (img *Image) takeRelocs(f *pe.File) error {
 	return nil
 }
 
-// unwFlagChainInfo is UNW_FLAG_CHAININFO in UNWIND_INFO.Flags.
-const unwFlagChainInfo = 0x4
+// UNWIND_INFO flags (x64 exception handling, "struct UNWIND_INFO").
+const (
+	unwFlagEHandler  = 0x1
+	unwFlagUHandler  = 0x2
+	unwFlagChainInfo = 0x4
+)
 
 func (img *Image) takeRuntimeFunctions(f *pe.File) {
 	dropped := 0
@@ -137,10 +141,9 @@ func (img *Image) takeRuntimeFunctions(f *pe.File) {
 			dropped++
 			continue
 		}
-		img.RuntimeFunctions = append(img.RuntimeFunctions, RuntimeFunction{
-			Begin: rf.BeginAddress, End: rf.EndAddress, UnwindInfo: rf.UnwindInfoAddress,
-			Chained: e.UnwindInfo.Flags&unwFlagChainInfo != 0,
-		})
+		r := RuntimeFunction{Begin: rf.BeginAddress, End: rf.EndAddress, UnwindInfo: rf.UnwindInfoAddress}
+		img.readUnwindInfo(&r)
+		img.RuntimeFunctions = append(img.RuntimeFunctions, r)
 	}
 	if dropped > 0 {
 		img.warnf(".pdata: %d entries outside executable sections dropped", dropped)
@@ -148,6 +151,32 @@ func (img *Image) takeRuntimeFunctions(f *pe.File) {
 	sort.SliceStable(img.RuntimeFunctions, func(i, j int) bool {
 		return img.RuntimeFunctions[i].Begin < img.RuntimeFunctions[j].Begin
 	})
+}
+
+// readUnwindInfo reads the flags of an UNWIND_INFO and what follows its
+// unwind codes: the handler RVA and its data, or the chained
+// RUNTIME_FUNCTION. Layout: Version:3 Flags:5, SizeOfProlog, CountOfCodes,
+// FrameRegister:4 FrameOffset:4, then CountOfCodes 2-byte codes padded to
+// an even count.
+func (img *Image) readUnwindInfo(r *RuntimeFunction) {
+	hdr := img.Bytes(r.UnwindInfo, 4)
+	if len(hdr) < 4 {
+		return
+	}
+	flags := hdr[0] >> 3
+	codes := uint32(hdr[2])
+	tail := r.UnwindInfo + 4 + 2*((codes+1)&^1)
+	switch {
+	case flags&unwFlagChainInfo != 0:
+		r.Chained = true
+		if parent, ok := img.Uint32(tail); ok {
+			r.Parent = parent
+		}
+	case flags&(unwFlagEHandler|unwFlagUHandler) != 0:
+		if h, ok := img.Uint32(tail); ok && img.Executable(h) {
+			r.Handler, r.HandlerData = h, tail+4
+		}
+	}
 }
 
 // COFF symbol constants (PE/COFF specification §5.4).
@@ -298,5 +327,32 @@ func (img *Image) parseLoadConfig() {
 	if rva, ok := img.RVA(field(0x78)); ok {
 		img.GuardCF.DispatchSlot = rva
 	}
-	img.GuardCF.FunctionCount = field(0x88)
+	img.readGuardFunctions(img.RVAOrZero(field(0x80)), field(0x88), uint32(field(0x90)))
+}
+
+// maxGuardFunctions bounds the CFG function table (GFIDS); the largest
+// kernel images list tens of thousands.
+const maxGuardFunctions = 1 << 20
+
+// readGuardFunctions reads GuardCFFunctionTable: count entries of a 4-byte
+// RVA followed by n bytes of metadata, n being the top nibble of
+// GuardFlags (IMAGE_GUARD_CF_FUNCTION_TABLE_SIZE_MASK).
+func (img *Image) readGuardFunctions(table uint32, count uint64, guardFlags uint32) {
+	if table == 0 || count == 0 {
+		return
+	}
+	if count > maxGuardFunctions {
+		img.warnf("CFG function table claims %d entries (limit %d); skipped", count, maxGuardFunctions)
+		return
+	}
+	stride := 4 + guardFlags>>28
+	for i := uint32(0); i < uint32(count); i++ {
+		rva, ok := img.Uint32(table + i*stride)
+		if !ok {
+			img.warnf("CFG function table truncated after %d of %d entries", i, count)
+			break
+		}
+		img.GuardCF.Functions = append(img.GuardCF.Functions, rva)
+	}
+	sort.Slice(img.GuardCF.Functions, func(i, j int) bool { return img.GuardCF.Functions[i] < img.GuardCF.Functions[j] })
 }

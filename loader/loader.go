@@ -127,8 +127,16 @@ type RuntimeFunction struct {
 	Begin, End uint32 // RVAs, End exclusive
 	UnwindInfo uint32 // RVA of UNWIND_INFO
 	// Chained is set when the unwind info carries UNW_FLAG_CHAININFO: the
-	// entry describes a fragment of another function, not a function start.
+	// entry describes a fragment of another function (PGO hot/cold
+	// splitting, shrink-wrapping), not a function start. Parent is then the
+	// Begin of the entry it chains to.
 	Chained bool
+	Parent  uint32
+	// Handler is the RVA of the language-specific exception handler
+	// (__C_specific_handler, __GSHandlerCheck_SEH, ...) when the unwind info
+	// has UNW_FLAG_EHANDLER or UNW_FLAG_UHANDLER, and HandlerData the RVA of
+	// the data that follows it (for __C_specific_handler, the scope table).
+	Handler, HandlerData uint32
 }
 
 // A Symbol is a COFF symbol that names a location in a section.
@@ -155,9 +163,17 @@ func (c *CodeView) GUIDString() string {
 // GuardCF holds the Control Flow Guard slots from the load configuration.
 // Compilers emit call [rip+DispatchSlot] with the real target in rax.
 type GuardCF struct {
-	CheckSlot     uint32 // RVA of __guard_check_icall_fptr, 0 if absent
-	DispatchSlot  uint32 // RVA of __guard_dispatch_icall_fptr, 0 if absent
-	FunctionCount uint64
+	CheckSlot    uint32 // RVA of __guard_check_icall_fptr, 0 if absent
+	DispatchSlot uint32 // RVA of __guard_dispatch_icall_fptr, 0 if absent
+	// Functions is the GuardCFFunctionTable: the RVAs of every function
+	// whose address is taken, sorted. Empty when the image has no CFG.
+	Functions []uint32
+}
+
+// IsGuardFunction reports whether rva is in the CFG function table.
+func (g *GuardCF) IsGuardFunction(rva uint32) bool {
+	i := sort.Search(len(g.Functions), func(i int) bool { return g.Functions[i] >= rva })
+	return i < len(g.Functions) && g.Functions[i] == rva
 }
 
 // Image is a loaded x64 PE image. All addresses are RVAs unless named VA.
@@ -465,6 +481,13 @@ func (img *Image) RVA(va uint64) (uint32, bool) {
 		return 0, false
 	}
 	return uint32(va - img.ImageBase), true
+}
+
+// RVAOrZero converts a virtual address to an RVA, or 0 when it is not in
+// the image.
+func (img *Image) RVAOrZero(va uint64) uint32 {
+	rva, _ := img.RVA(va)
+	return rva
 }
 
 // ImportAt returns the import whose IAT slot is at rva.
