@@ -169,5 +169,3 @@ func TestModelMatchesTruth(t *testing.T) {
 		})
 	}
 }
-
-
