@@ -2,6 +2,7 @@ package report
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
 
@@ -23,14 +24,88 @@ type jsonTool struct {
 }
 
 type jsonFile struct {
-	Path      string         `json:"path"`
-	SHA256    string         `json:"sha256"`
-	Machine   *string        `json:"machine"`
-	Kind      *string        `json:"kind"`
-	Error     *string        `json:"error"`
-	Image     *jsonImage     `json:"image,omitempty"`
-	Functions []jsonFunction `json:"functions,omitempty"`
-	Notes     []string       `json:"notes,omitempty"`
+	Path          string             `json:"path"`
+	SHA256        string             `json:"sha256"`
+	Machine       *string            `json:"machine"`
+	Kind          *string            `json:"kind"`
+	Error         *string            `json:"error"`
+	Registrations []jsonRegistration `json:"registrations"`
+	PoolTags      []jsonPoolTag      `json:"pool_tags"`
+	Findings      []jsonFinding      `json:"findings"`
+	Image         *jsonImage         `json:"image,omitempty"`
+	Functions     []jsonFunction     `json:"functions,omitempty"`
+	Notes         []string           `json:"notes,omitempty"`
+}
+
+type jsonRef struct {
+	RVA  string  `json:"rva"`
+	Name *string `json:"name"`
+}
+
+type jsonRegistration struct {
+	RVA        *string           `json:"rva"`
+	Where      string            `json:"where"`
+	Size       string            `json:"size"`
+	Version    string            `json:"version"`
+	Flags      uint32            `json:"flags"`
+	SiteRVA    string            `json:"site_rva"`
+	Caller     jsonRef           `json:"caller"`
+	Operations []jsonOperation   `json:"operations"`
+	Contexts   []jsonContext     `json:"contexts"`
+	Callbacks  map[string]string `json:"callbacks"`
+	Problems   []string          `json:"problems"`
+}
+
+type jsonOperation struct {
+	Major string   `json:"major"`
+	Code  string   `json:"code"`
+	Flags uint32   `json:"flags"`
+	Pre   *jsonRef `json:"pre"`
+	Post  *jsonRef `json:"post"`
+}
+
+type jsonContext struct {
+	Type    string `json:"type"`
+	Size    string `json:"size"`
+	PoolTag string `json:"pool_tag"`
+}
+
+type jsonPoolTag struct {
+	Tag        string  `json:"tag"`
+	Value      string  `json:"value"`
+	API        string  `json:"api"`
+	Module     string  `json:"module"`
+	PoolType   *string `json:"pool_type"`
+	Paged      bool    `json:"paged"`
+	Executable bool    `json:"executable"`
+	SiteRVA    string  `json:"site_rva"`
+	Function   jsonRef `json:"function"`
+}
+
+type jsonCallback struct {
+	Major string  `json:"major"`
+	Kind  string  `json:"kind"`
+	RVA   string  `json:"rva"`
+	Name  *string `json:"name"`
+}
+
+type jsonStep struct {
+	RVA     string  `json:"rva"`
+	Name    *string `json:"name"`
+	CallRVA string  `json:"call_rva"`
+}
+
+type jsonFinding struct {
+	Rule        string        `json:"rule"`
+	Name        string        `json:"name"`
+	Severity    string        `json:"severity"`
+	Message     string        `json:"message"`
+	Callback    *jsonCallback `json:"callback"`
+	Sink        string        `json:"sink"`
+	SinkModule  *string       `json:"sink_module"`
+	SiteRVA     string        `json:"site_rva"`
+	Path        []jsonStep    `json:"path"`
+	Fingerprint string        `json:"fingerprint"`
 }
 
 type jsonImage struct {
@@ -107,7 +182,8 @@ func WriteJSON(w io.Writer, results []*rules.Result, opt Options) error {
 }
 
 func fileJSON(r *rules.Result) jsonFile {
-	jf := jsonFile{Path: r.Path, SHA256: r.SHA256}
+	jf := jsonFile{Path: r.Path, SHA256: r.SHA256,
+		Registrations: []jsonRegistration{}, PoolTags: []jsonPoolTag{}, Findings: []jsonFinding{}}
 	if r.Err != nil {
 		msg := r.Err.Error()
 		jf.Error = &msg
@@ -116,6 +192,7 @@ func fileJSON(r *rules.Result) jsonFile {
 	img := r.Image
 	m, k := img.Machine.String(), string(r.Kind)
 	jf.Machine, jf.Kind = &m, &k
+	jf.Registrations, jf.PoolTags, jf.Findings = registrationsJSON(r), poolTagsJSON(r), findingsJSON(r)
 	ji := &jsonImage{
 		ImageBase: hex(img.ImageBase), Entry: hex(uint64(img.EntryRVA)),
 		Sections: []jsonSection{}, Imports: []jsonImport{}, Exports: []jsonExport{}, Warnings: img.Warnings,
@@ -207,4 +284,84 @@ func nullable(s string) *string {
 		return nil
 	}
 	return &s
+}
+
+func refJSON(p *cfg.Program, rva uint32) *jsonRef {
+	if rva == 0 {
+		return nil
+	}
+	ref := &jsonRef{RVA: hex(uint64(rva))}
+	if f := p.Func(rva); f != nil {
+		ref.Name = nullable(f.Name)
+	}
+	return ref
+}
+
+func registrationsJSON(r *rules.Result) []jsonRegistration {
+	out := []jsonRegistration{}
+	for _, reg := range r.Model.Registrations {
+		jr := jsonRegistration{
+			Where: reg.Where, Size: hex(uint64(reg.Size)), Version: fmt.Sprintf("0x%04x", reg.Version), Flags: reg.Flags,
+			SiteRVA: hex(uint64(reg.Site)), Caller: *refJSON(r.Program, reg.Caller.Entry),
+			Operations: []jsonOperation{}, Contexts: []jsonContext{}, Callbacks: map[string]string{}, Problems: reg.Problems,
+		}
+		if reg.Problems == nil {
+			jr.Problems = []string{}
+		}
+		if reg.Where != "stack" && reg.RVA != 0 {
+			s := hex(uint64(reg.RVA))
+			jr.RVA = &s
+		}
+		for _, op := range reg.Operations {
+			jr.Operations = append(jr.Operations, jsonOperation{
+				Major: rules.MajorName(op.Major), Code: fmt.Sprintf("0x%02x", op.Major), Flags: op.Flags,
+				Pre: refJSON(r.Program, op.Pre), Post: refJSON(r.Program, op.Post),
+			})
+		}
+		for _, c := range reg.Contexts {
+			jr.Contexts = append(jr.Contexts, jsonContext{Type: hex(uint64(c.Type)), Size: hex(c.Size), PoolTag: rules.TagString(c.PoolTag)})
+		}
+		for name, rva := range reg.Callbacks {
+			jr.Callbacks[name] = hex(uint64(rva))
+		}
+		out = append(out, jr)
+	}
+	return out
+}
+
+func poolTagsJSON(r *rules.Result) []jsonPoolTag {
+	out := []jsonPoolTag{}
+	for _, t := range r.Model.PoolTags {
+		jt := jsonPoolTag{
+			Tag: rules.TagString(t.Tag), Value: fmt.Sprintf("0x%08x", t.Tag), API: t.API.Name, Module: t.API.Module,
+			Paged: t.Paged(), Executable: t.Executable(), SiteRVA: hex(uint64(t.Site)), Function: *refJSON(r.Program, t.Func.Entry),
+		}
+		if t.Known {
+			v := hex(t.Type)
+			jt.PoolType = &v
+		}
+		out = append(out, jt)
+	}
+	return out
+}
+
+func findingsJSON(r *rules.Result) []jsonFinding {
+	out := []jsonFinding{}
+	for _, f := range r.Findings {
+		jf := jsonFinding{
+			Rule: f.Rule.ID, Name: f.Rule.Name, Severity: f.Severity.String(), Message: f.Message,
+			Sink: f.Sink, SiteRVA: hex(uint64(f.Site)), Path: []jsonStep{}, Fingerprint: f.Fingerprint,
+		}
+		if mod, name, ok := strings.Cut(f.Sink, "!"); ok {
+			jf.Sink, jf.SinkModule = name, &mod
+		}
+		if cb := f.Callback; cb != nil {
+			jf.Callback = &jsonCallback{Major: cb.Major, Kind: cb.Kind, RVA: hex(uint64(cb.RVA)), Name: nullable(cb.Name)}
+		}
+		for _, s := range f.Path {
+			jf.Path = append(jf.Path, jsonStep{RVA: hex(uint64(s.RVA)), Name: nullable(s.Name), CallRVA: hex(uint64(s.Call))})
+		}
+		out = append(out, jf)
+	}
+	return out
 }

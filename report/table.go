@@ -50,8 +50,10 @@ func fileTable(w io.Writer, r *rules.Result, opt Options) error {
 			}
 		}
 	}
-	fmt.Fprintf(w, "  %d functions, %d call sites (%d unresolved), %d bytes of code decoded\n\n",
+	fmt.Fprintf(w, "  %d functions, %d call sites (%d unresolved), %d bytes of code decoded\n",
 		len(p.Funcs), sites, unresolved, p.CodeBytes())
+	writeFindings(w, r)
+	fmt.Fprintln(w)
 
 	t := tablewriter.NewWriter(w)
 	t.Header("Section", "RVA", "Size", "Attributes")
@@ -94,6 +96,7 @@ func fileTable(w io.Writer, r *rules.Result, opt Options) error {
 		sort.Strings(names)
 		fmt.Fprintf(w, "  imports %s (%d): %s\n", m, len(names), strings.Join(names, ", "))
 	}
+	writeModel(w, r)
 	if len(img.Warnings) > 0 {
 		fmt.Fprintln(w)
 		for _, warn := range img.Warnings {
@@ -131,4 +134,66 @@ func fileTable(w io.Writer, r *rules.Result, opt Options) error {
 		}
 	}
 	return ft.Render()
+}
+
+// writeModel prints the recovered registrations and pool tags.
+func writeModel(w io.Writer, r *rules.Result) {
+	p := r.Program
+	name := func(rva uint32) string {
+		if rva == 0 {
+			return "-"
+		}
+		if f := p.Func(rva); f != nil {
+			return f.DisplayName()
+		}
+		return hex(uint64(rva))
+	}
+	for _, reg := range r.Model.Registrations {
+		fmt.Fprintf(w, "\n  FLT_REGISTRATION (%s", reg.Where)
+		if reg.RVA != 0 {
+			fmt.Fprintf(w, " at %s", hex(uint64(reg.RVA)))
+		}
+		fmt.Fprintf(w, ") size %#x version 0x%04x flags %#x, passed by %s at %s\n",
+			reg.Size, reg.Version, reg.Flags, reg.Caller.DisplayName(), hex(uint64(reg.Site)))
+		for _, op := range reg.Operations {
+			fmt.Fprintf(w, "    %-42s flags %#x  pre %-22s post %s\n", rules.MajorName(op.Major), op.Flags, name(op.Pre), name(op.Post))
+		}
+		for _, c := range reg.Contexts {
+			fmt.Fprintf(w, "    context type %#x size %#x tag %s\n", c.Type, c.Size, rules.TagString(c.PoolTag))
+		}
+		for _, prob := range reg.Problems {
+			fmt.Fprintf(w, "    problem: %s\n", prob)
+		}
+	}
+	if len(r.Model.PoolTags) > 0 {
+		fmt.Fprintln(w)
+		for _, t := range r.Model.PoolTags {
+			attrs := ""
+			switch {
+			case t.Executable():
+				attrs = " (executable)"
+			case t.Paged():
+				attrs = " (paged)"
+			}
+			fmt.Fprintf(w, "  pool tag %s  %s in %s at %s%s\n", rules.TagString(t.Tag), t.API.Name, t.Func.DisplayName(), hex(uint64(t.Site)), attrs)
+		}
+	}
+}
+
+// writeFindings prints the findings, most severe first.
+func writeFindings(w io.Writer, r *rules.Result) {
+	fmt.Fprintln(w)
+	if len(r.Findings) == 0 {
+		fmt.Fprintln(w, "  no findings")
+		return
+	}
+	counts := map[rules.Severity]int{}
+	for _, f := range r.Findings {
+		counts[f.Severity]++
+	}
+	fmt.Fprintf(w, "  %d findings: %d error, %d warning, %d note\n", len(r.Findings), counts[rules.Error], counts[rules.Warning], counts[rules.Note])
+	for _, f := range r.Findings {
+		fmt.Fprintf(w, "\n  %s %s %s at %s\n", strings.ToUpper(f.Severity.String()), f.Rule.ID, f.Rule.Name, hex(uint64(f.Site)))
+		fmt.Fprintf(w, "    %s\n", f.Message)
+	}
 }

@@ -42,8 +42,8 @@ type scanDoc struct {
 
 func TestScanJSON(t *testing.T) {
 	code, out, errs := runCLI(t, "scan", "--format", "json", "../../testdata/bin/mf_rdata.gcc.sys")
-	if code != exitOK {
-		t.Fatalf("exit %d, stderr %q", code, errs)
+	if code != exitFindings {
+		t.Fatalf("exit %d, want %d (the seed story has error findings); stderr %q", code, exitFindings, errs)
 	}
 	var doc scanDoc
 	if err := json.Unmarshal([]byte(out), &doc); err != nil {
@@ -176,12 +176,49 @@ func TestHelpAndVersion(t *testing.T) {
 
 func TestTableOutput(t *testing.T) {
 	code, out, _ := runCLI(t, "scan", "--functions", "../../testdata/bin/mf_rdata.gcc.sys")
-	if code != exitOK {
+	if code != exitFindings {
 		t.Fatalf("exit %d", code)
 	}
-	for _, want := range []string{"kind minifilter", "imports FLTMGR.SYS", "FltRegisterFilter", "DriverEntry (entry point)", "ProcessXid"} {
+	for _, want := range []string{"kind minifilter", "imports FLTMGR.SYS", "FltRegisterFilter", "DriverEntry (entry point)", "ProcessXid",
+		"ERROR MF2001 PagingPathCallsPageableRoutine", "PreRead -> ProcessXid", "FLT_REGISTRATION (rdata at", "pool tag Leak"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+func TestFailOn(t *testing.T) {
+	for _, tc := range []struct {
+		file, failOn string
+		want         int
+	}{
+		{"mf_rdata.gcc.sys", "error", exitFindings},     // MF2001 errors
+		{"mf_stack.clang.sys", "error", exitOK},         // warnings only (MF2004, MF3002)
+		{"mf_stack.clang.sys", "warning", exitFindings}, // ... which --fail-on warning counts
+		{"callforms.clang.sys", "note", exitOK},         // not a minifilter, no findings
+	} {
+		code, _, errs := runCLI(t, "scan", "--fail-on", tc.failOn, "../../testdata/bin/"+tc.file)
+		if code != tc.want {
+			t.Errorf("%s --fail-on %s: exit %d, want %d (%s)", tc.file, tc.failOn, code, tc.want, errs)
+		}
+	}
+	if code, _, errs := runCLI(t, "scan", "--fail-on", "fatal", "x.sys"); code != exitError || !strings.Contains(errs, `unknown severity "fatal"`) {
+		t.Errorf("bad --fail-on: exit %d, %q", code, errs)
+	}
+}
+
+func TestRulesAndExplain(t *testing.T) {
+	code, out, _ := runCLI(t, "rules")
+	if code != exitOK || !strings.Contains(out, "MF2001") || !strings.Contains(out, "KD5002") {
+		t.Errorf("rules: exit %d\n%s", code, out)
+	}
+	for _, id := range []string{"MF2001", "mf2001", "PagingPathCallsPageableRoutine"} {
+		code, out, _ := runCLI(t, "explain", id)
+		if code != exitOK || !strings.Contains(out, "SKIP_PAGING_IO") || !strings.Contains(out, "Sources:") {
+			t.Errorf("explain %s: exit %d\n%s", id, code, out)
+		}
+	}
+	if code, _, errs := runCLI(t, "explain", "XX9999"); code != exitError || !strings.Contains(errs, "no rule") {
+		t.Errorf("explain of an unknown rule: exit %d %q", code, errs)
 	}
 }

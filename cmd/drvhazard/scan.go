@@ -23,13 +23,19 @@ import (
 const scanUsage = `Usage: drvhazard scan [flags] FILE|DIR...
 
 Analyses each driver: loads the PE image, recovers its functions and call
-graph, and reports the driver's kind, sections, imports and functions.
+graph and its minifilter registrations, runs the rules ('drvhazard rules'),
+and reports the findings with the call path that proves each one, then the
+driver's kind, registrations, pool tags, sections and imports.
 Directories are walked recursively for *.sys files; files named on the
 command line are analysed whatever their extension. A file that cannot be
 analysed is reported with its error and the scan goes on.
 
+Exit status: 0 no finding at or above --fail-on, 1 such findings, 2 usage
+errors or files that could not be analysed.
+
 Examples:
   drvhazard scan testdata/bin/mf_rdata.clang.sys
+  drvhazard scan --fail-on warning drivers/
   drvhazard scan --format json drivers/ > scan.json
   drvhazard scan --functions mydriver.sys
 
@@ -50,6 +56,19 @@ func (v *formatValue) Set(s string) error {
 	return nil
 }
 
+// severityValue is a flag.Value for --fail-on.
+type severityValue struct{ s rules.Severity }
+
+func (v *severityValue) String() string { return v.s.String() }
+func (v *severityValue) Set(s string) error {
+	sev, err := rules.ParseSeverity(s)
+	if err != nil {
+		return err
+	}
+	v.s = sev
+	return nil
+}
+
 func formatNames() string {
 	var names []string
 	for _, f := range report.Formats {
@@ -65,6 +84,9 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 	fs.Var(format, "format", "output format: "+formatNames())
 	functions := fs.Bool("functions", false, "list every function in table output (JSON always lists them)")
 	jobs := fs.Int("j", runtime.NumCPU(), "files analysed in parallel")
+	failOn := &severityValue{rules.Error}
+	fs.Var(failOn, "fail-on", "exit 1 when a finding has at least this severity: note|warning|error")
+	budget := fs.Uint("stack-budget", rules.DefaultBudget, "MF4001: bytes of stack a paging-path call chain may use")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), scanUsage)
 		fs.PrintDefaults()
@@ -88,7 +110,7 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 	}
 
 	paths, walkErrs := collect(fs.Args())
-	results := analyseAll(paths, *jobs)
+	results := analyseAll(paths, *jobs, rules.Options{Budget: uint32(*budget)})
 	results = append(results, walkErrs...)
 	sort.SliceStable(results, func(i, j int) bool { return results[i].Path < results[j].Path })
 
@@ -98,10 +120,15 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 	}
 	code := exitOK
 	for _, r := range results {
-		if r.Err != nil {
-			if format.f != report.Table {
-				fmt.Fprintf(stderr, "drvhazard: %s\n", errorLine(r))
+		for _, f := range r.Findings {
+			if f.Severity >= failOn.s && code == exitOK {
+				code = exitFindings
 			}
+		}
+	}
+	for _, r := range results {
+		if r.Err != nil {
+			fmt.Fprintf(stderr, "drvhazard: %s\n", errorLine(r))
 			code = exitError
 		}
 	}
@@ -163,7 +190,7 @@ func collect(args []string) ([]string, []*rules.Result) {
 }
 
 // analyseAll analyses files on up to jobs goroutines.
-func analyseAll(paths []string, jobs int) []*rules.Result {
+func analyseAll(paths []string, jobs int, opt rules.Options) []*rules.Result {
 	results := make([]*rules.Result, len(paths))
 	next := make(chan int)
 	var wg sync.WaitGroup
@@ -172,7 +199,7 @@ func analyseAll(paths []string, jobs int) []*rules.Result {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				results[i] = analyse(paths[i])
+				results[i] = analyse(paths[i], opt)
 			}
 		}()
 	}
@@ -184,13 +211,13 @@ func analyseAll(paths []string, jobs int) []*rules.Result {
 	return results
 }
 
-func analyse(path string) *rules.Result {
+func analyse(path string, opt rules.Options) *rules.Result {
 	img, err := loader.Load(path)
 	sum, size := fileDigest(path)
 	if err != nil {
 		return &rules.Result{Path: path, SHA256: sum, Size: size, Err: err}
 	}
-	r := rules.Analyze(path, sum, img, rules.Options{})
+	r := rules.Analyze(path, sum, img, opt)
 	r.Size = size
 	return r
 }
