@@ -1,0 +1,44 @@
+package main
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
+
+// TestGolden pins the complete output of a scan, byte for byte. After a
+// deliberate change, run `go test ./cmd/drvhazard -run TestGolden -update`
+// and review the diff of testdata/golden before committing it.
+func TestGolden(t *testing.T) {
+	for _, tc := range []struct {
+		golden string
+		args   []string
+	}{
+		{"scan_mf_rdata.gcc.json", []string{"scan", "--format", "json", "../../testdata/bin/mf_rdata.gcc.sys"}},
+		{"scan_mf_rdata.gcc.txt", []string{"scan", "--functions", "../../testdata/bin/mf_rdata.gcc.sys"}},
+	} {
+		t.Run(tc.golden, func(t *testing.T) {
+			_, out, _ := runCLI(t, tc.args...)
+			path := filepath.Join("../../testdata/golden", tc.golden)
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if out != string(want) {
+				t.Errorf("output differs from %s; run with -update and review the diff", path)
+			}
+		})
+	}
+}
