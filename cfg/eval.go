@@ -76,21 +76,48 @@ type Return struct {
 	Value Value
 }
 
-// Returns lists the value of rax at every reachable ret.
+// Returns lists the value of rax at every reachable ret. Where paths with
+// different values meet just before the ret (a status computed on one path,
+// a constant on another), the ret block is evaluated once from each
+// predecessor, so every value that can be returned is listed.
 func (e *Evaluation) Returns() []Return {
 	var out []Return
-	for i, blk := range e.f.Blocks {
-		if blk.Term != TermRet || !e.reached[i] || len(e.insts[i]) == 0 {
-			continue
-		}
-		st := e.in[i].clone()
+	atRet := func(i int, st state) Value {
 		insts := e.insts[i]
 		for k := range insts[:len(insts)-1] {
 			e.ps.step(&insts[k], &st)
 		}
-		out = append(out, Return{Block: blk, Value: st.r[rRAX]})
+		return st.r[rRAX]
+	}
+	for i, blk := range e.f.Blocks {
+		if blk.Term != TermRet || !e.reached[i] || len(e.insts[i]) == 0 {
+			continue
+		}
+		if v := atRet(i, e.in[i].clone()); v.Kind != Unknown {
+			out = append(out, Return{Block: blk, Value: v})
+			continue
+		}
+		for j, pred := range e.f.Blocks {
+			if !e.reached[j] || !edgeTo(pred, blk.Start) {
+				continue
+			}
+			st := e.in[j].clone()
+			for k := range e.insts[j] {
+				e.ps.step(&e.insts[j][k], &st)
+			}
+			out = append(out, Return{Block: blk, Value: atRet(i, st)})
+		}
 	}
 	return out
+}
+
+func edgeTo(b *Block, to uint32) bool {
+	for _, e := range b.Succs {
+		if e.To == to {
+			return true
+		}
+	}
+	return false
 }
 
 // Arg returns the value of the i-th integer argument register (rcx, rdx,

@@ -271,17 +271,41 @@ func (ps *pass) step(in *inst, st *state) {
 		if imm, ok := in.Args[1].(x86asm.Imm); ok && imm >= 0 && imm < 64 {
 			st.flags = flagTest{ok: true, value: ps.operand(in, st, in.Args[0], opSize(in)), mask: 1 << uint(imm), bt: true}
 		}
-	case x86asm.AND:
-		if imm, ok := in.Args[1].(x86asm.Imm); ok {
+	case x86asm.AND, x86asm.OR:
+		imm, isImm := in.Args[1].(x86asm.Imm)
+		if isImm && in.Op == x86asm.AND {
 			st.flags = flagTest{ok: true, value: ps.operand(in, st, in.Args[0], opSize(in)), mask: int64(imm)}
 		}
 		if d == rRSP {
 			break // stack realignment: keep the depth as an approximation
 		}
-		if d >= 0 {
+		switch {
+		case d >= 0 && isImm && in.Op == x86asm.AND:
+			st.r[d] = st.r[d].apply(func(a int64) int64 { return a & int64(imm) })
+			narrow(st, d, regWidth(dst))
+		case d >= 0 && isImm:
+			st.r[d] = st.r[d].apply(func(a int64) int64 { return a | int64(imm) })
+			narrow(st, d, regWidth(dst))
+		case d >= 0:
 			unknown(d)
-		} else {
+		default:
 			ps.clobberMem(in, st)
+		}
+	case x86asm.SAR:
+		// sar r,31 (r32) or sar r,63 (r64): 0 or -1 by the sign.
+		if imm, ok := in.Args[1].(x86asm.Imm); ok && d >= 0 && int(imm) == regWidth(dst)-1 {
+			st.r[d] = Value{Kind: Choice, V: 0, W: -1}
+			narrow(st, d, regWidth(dst))
+		} else if d >= 0 {
+			unknown(d)
+		}
+	case x86asm.SBB:
+		// sbb r,r after a compare: 0 or -1 by the carry.
+		if src, ok := in.Args[1].(x86asm.Reg); ok && dstIsReg && src == dst {
+			st.r[d] = Value{Kind: Choice, V: 0, W: -1}
+			narrow(st, d, regWidth(dst))
+		} else if d >= 0 {
+			unknown(d)
 		}
 	case x86asm.XCHG:
 		if d >= 0 {
@@ -571,6 +595,8 @@ func narrow(st *state, d, width int) {
 		switch st.r[d].Kind {
 		case Const:
 			st.r[d].V = int64(uint32(st.r[d].V))
+		case Choice:
+			st.r[d].V, st.r[d].W = int64(uint32(st.r[d].V)), int64(uint32(st.r[d].W))
 		case Param:
 			if st.r[d].Depth == 0 {
 				st.r[d] = Value{}

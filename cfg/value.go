@@ -22,6 +22,9 @@ const (
 	// RVA V holds P-byte entries (Depth 1: sign-extended), each an offset
 	// from the base RVA in Path[0] (0 for MSVC's __ImageBase-relative form).
 	SwitchTarget
+	// Choice is one of two constants, V or W: what compilers make of
+	// `status < 0 ? a : b` without a branch (sar eax,31 ; add eax,k).
+	Choice
 )
 
 // MaxDepth is how many loads through a parameter a Value follows:
@@ -40,6 +43,13 @@ type Value struct {
 	Depth uint8 // Param: number of loads
 	Path  [MaxDepth]int32
 	V     int64
+	W     int64 // Choice: the other value
+}
+
+// MayBe reports whether v can be the constant c: a Const equal to it, or a
+// Choice with c as one of its values.
+func (v Value) MayBe(c int64) bool {
+	return v.Kind == Const && v.V == c || v.Kind == Choice && (v.V == c || v.W == c)
 }
 
 // IsParamField reports whether v is the value loaded through parameter p at
@@ -68,6 +78,8 @@ func (v Value) String() string {
 		return fmt.Sprintf("[rva:%#x]", v.V)
 	case TableEntry:
 		return fmt.Sprintf("[rva:%#x+idx]", v.V)
+	case Choice:
+		return fmt.Sprintf("%#x|%#x", v.V, v.W)
 	case SwitchTarget:
 		return fmt.Sprintf("rva:%#x+[rva:%#x+idx]", v.Path[0], v.V)
 	case Param:
@@ -83,11 +95,28 @@ func (v Value) String() string {
 	return "?"
 }
 
-// plus offsets a pointer-like value.
+// plus offsets a pointer-like value or a constant.
 func (v Value) plus(d int64) Value {
 	switch v.Kind {
 	case Const, Address, StackAddr, Param:
 		v.V += d
+		return v
+	case Choice:
+		v.V += d
+		v.W += d
+		return v
+	}
+	return Value{}
+}
+
+// apply combines a constant or a choice with an immediate.
+func (v Value) apply(op func(a int64) int64) Value {
+	switch v.Kind {
+	case Const:
+		v.V = op(v.V)
+		return v
+	case Choice:
+		v.V, v.W = op(v.V), op(v.W)
 		return v
 	}
 	return Value{}

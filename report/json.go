@@ -178,6 +178,7 @@ func WriteJSON(w io.Writer, results []*rules.Result, opt Options) error {
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // messages say "IRQL <= APC_LEVEL", not \u003c=
 	return enc.Encode(doc)
 }
 

@@ -40,19 +40,19 @@ func runMF1002(p *Pass, r *Rule) []Finding {
 			}
 			for _, ret := range p.Program.Evaluate(pre).Returns() {
 				v := ret.Value
-				if v.Kind != cfg.Const || (v.V != preopSuccessWithCallback && v.V != preopSynchronize) {
+				if !v.MayBe(preopSuccessWithCallback) && !v.MayBe(preopSynchronize) {
 					continue
 				}
 				cb := p.callbackRef(op, "pre", op.Pre)
-				status := "FLT_PREOP_SUCCESS_WITH_CALLBACK"
-				if v.V == preopSynchronize {
-					status = "FLT_PREOP_SYNCHRONIZE"
+				status, code := "FLT_PREOP_SUCCESS_WITH_CALLBACK", preopSuccessWithCallback
+				if v.MayBe(preopSynchronize) {
+					status, code = "FLT_PREOP_SYNCHRONIZE", preopSynchronize
 				}
 				path := []Step{{RVA: pre.Entry, Name: pre.Name, Call: ret.Block.End - 1}}
 				out = append(out, Finding{
 					Rule: r, Severity: r.Severity, Callback: &cb, Site: ret.Block.Start, Path: path, Sink: status,
 					Message: fmt.Sprintf("%s pre-operation callback %s returns %s (%d) but the operation has no post-operation callback (bugcheck 0xF5, argument 0x66)",
-						cb.Major, stepName(path[0]), status, v.V),
+						cb.Major, stepName(path[0]), status, code),
 					Fingerprint: fingerprint(r.ID, cb.Major, status, path),
 				})
 				break // one finding per callback
@@ -125,7 +125,7 @@ func runMF3002(p *Pass, r *Rule) []Finding {
 		for _, c := range f.Calls {
 			for _, ce := range c.Callees {
 				api := p.Catalogue.Lookup(ce.Import)
-				if api == nil || api.IRQL >= Dispatch {
+				if api == nil || api.IRQL >= Dispatch && !pagedAlloc(api, c) {
 					continue
 				}
 				full := append([]Step(nil), path...)
@@ -133,8 +133,8 @@ func runMF3002(p *Pass, r *Rule) []Finding {
 				cb2 := cb
 				out = append(out, Finding{
 					Rule: r, Severity: r.Severity, Callback: &cb2, Site: c.Site, Path: full, Sink: ce.Import.String(),
-					Message: fmt.Sprintf("%s post-operation callback calls %s (IRQL <= %s) via %s; post-operation callbacks may run at DISPATCH_LEVEL",
-						cb.Major, ce.Import.Name, irqlName(api.IRQL), pathString(full)),
+					Message: fmt.Sprintf("%s post-operation callback calls %s (%s) via %s; post-operation callbacks may run at DISPATCH_LEVEL",
+						cb.Major, ce.Import.Name, irqlWhy(api, c), pathString(full)),
 					Fingerprint: fingerprint(r.ID, cb.Major, ce.Import.String(), full),
 				})
 			}
@@ -265,4 +265,23 @@ func runKD5002(p *Pass, r *Rule) []Finding {
 		}
 	}
 	return out
+}
+
+// pagedAlloc reports a paged-pool allocation: legal only at IRQL <=
+// APC_LEVEL whatever the allocator's own limit (Driver Verifier rule
+// IrqlExAllocatePool).
+func pagedAlloc(api *API, c *cfg.CallSite) bool {
+	if api.Class != ClassPoolAlloc {
+		return false
+	}
+	v := c.Args[api.TypeArg]
+	t := PoolTag{Flags: api.Flags, Type: uint64(v.V), Known: v.Kind == cfg.Const}
+	return t.Paged()
+}
+
+func irqlWhy(api *API, c *cfg.CallSite) string {
+	if pagedAlloc(api, c) {
+		return "paged pool, IRQL <= APC_LEVEL"
+	}
+	return "IRQL <= " + irqlName(api.IRQL)
 }

@@ -11,8 +11,8 @@ import (
 const (
 	offIopb       = 0x10
 	offIrpFlags   = 0x0
-	pagingIOMask  = 0x42
-	preopPending  = 2 // FLT_PREOP_PENDING
+	irpPagingIO   = 0x2 // a guard must test it: IRP_SYNCHRONOUS_PAGING_IO (0x40) alone misses asynchronous paging I/O
+	preopPending  = 2   // FLT_PREOP_PENDING
 	noDataParam   = -1
 	maxPagingWalk = 1 << 16 // (function, parameter) states per callback
 )
@@ -132,7 +132,7 @@ func (p *Pass) pagingHits() []pagingHit {
 			}
 			if i == 0 {
 				for _, ret := range p.Program.Evaluate(st.f).Returns() {
-					if !g[blockIndex(st.f, ret.Block)] && ret.Value.Kind == cfg.Const && ret.Value.V == preopPending {
+					if !g[blockIndex(st.f, ret.Block)] && ret.Value.MayBe(preopPending) {
 						emit(pagingHit{kind: hitPending, site: ret.Block.Start, path: pathTo(i, ret.Block.Start)})
 					}
 				}
@@ -181,8 +181,10 @@ func dataArg(c *cfg.CallSite, data int) int {
 
 // guardedBlocks marks the blocks of f that run only when the callback data
 // in parameter data is not paging I/O: those dominated by the "bit clear"
-// edge of a test of Data->Iopb->IrpFlags against IRP_PAGING_IO or
-// IRP_SYNCHRONOUS_PAGING_IO.
+// edge of a test of Data->Iopb->IrpFlags with a mask that includes
+// IRP_PAGING_IO (0x2, or 0x42 with IRP_SYNCHRONOUS_PAGING_IO). A test of
+// 0x40 alone is no guard: asynchronous paging writes (the modified and
+// mapped page writers) and prefetch reads have only IRP_PAGING_IO set.
 func guardedBlocks(f *cfg.Func, data int) []bool {
 	guarded := make([]bool, len(f.Blocks))
 	if data == noDataParam {
@@ -191,7 +193,7 @@ func guardedBlocks(f *cfg.Func, data int) []bool {
 	var dom *domTree
 	for u, b := range f.Blocks {
 		c := b.Cond
-		if c == nil || c.Mask&pagingIOMask == 0 || !c.Value.IsParamField(data, offIopb, offIrpFlags) {
+		if c == nil || c.Mask&irpPagingIO == 0 || !c.Value.IsParamField(data, offIopb, offIrpFlags) {
 			continue
 		}
 		// The "not paging" successor: taken when the bit test is zero for

@@ -274,6 +274,9 @@ func (p *Pass) pagingFinding(r *Rule, h pagingHit, what string) Finding {
 	default:
 		f.Sink = h.imp.String()
 		reached = fmt.Sprintf("%s (%s, IRQL <= %s)", h.imp.Name, h.api.Class, irqlName(h.api.IRQL))
+		if h.api.Class == ClassPoolAlloc {
+			reached = fmt.Sprintf("%s allocating paged pool", h.imp.Name)
+		}
 	}
 	why := fmt.Sprintf("flags %#x lack SKIP_PAGING_IO", h.op.Flags)
 	if h.mmcc {
@@ -283,7 +286,7 @@ func (p *Pass) pagingFinding(r *Rule, h pagingHit, what string) Finding {
 	if what != "" {
 		prefix = what + ": "
 	}
-	f.Message = fmt.Sprintf("%s%s %s-operation callback %s reaches %s on the paging path via %s; %s; no IRP_PAGING_IO test before it",
+	f.Message = fmt.Sprintf("%s%s %s-operation callback %s reaches %s on the paging path via %s; %s; no test of IrpFlags & IRP_PAGING_IO before it",
 		prefix, h.cb.Major, h.cb.Kind, cbName, reached, pathString(h.path), why)
 	f.Fingerprint = fingerprint(r.ID, h.cb.Major, h.cb.Kind, f.Sink, h.path)
 	return f

@@ -104,6 +104,14 @@ lld_extra() {
     case "$1" in
         cfguard) echo /guard:cf ;;
         mf_init) echo /section:INIT,RD ;;  # data-only INIT, discardable (WDK: /SECTION:INIT,D)
+        hvci_wx) echo /section:WXCODE,ERW ;;  # the W+X code section KD5001 reports
+    esac
+}
+# pepatch options for the gcc images, beyond -discard INIT (GNU ld cannot
+# set section attributes).
+pepatch_extra() {
+    case "$1" in
+        hvci_wx) echo -write WXCODE ;;  # = /section:WXCODE,ERW
     esac
 }
 
@@ -163,8 +171,10 @@ build_gcc() {
     $MINGW-gcc "${GCC_CFLAGS[@]}" $(gcc_extra "$name") "$src" -o "$img" \
         "${GCC_LDFLAGS[@]}" -Wl,-Map,"$BUILD/$name.gcc.map" "${GCC_LIBS[@]}"
     $MINGW-strip -o "bin/$name.gcc.stripped.sys" "$img"
-    # GNU ld cannot mark a section discardable; do what /SECTION:INIT,D does.
-    "$BUILD/pepatch" -discard INIT "$img" "bin/$name.gcc.stripped.sys"
+    # GNU ld cannot mark a section discardable; do what /SECTION:INIT,D does
+    # (and /SECTION:...,W where pepatch_extra asks for it).
+    # shellcheck disable=SC2046
+    "$BUILD/pepatch" -discard INIT $(pepatch_extra "$name") "$img" "bin/$name.gcc.stripped.sys"
     gcc_syms "$img" "bin/$name.gcc.syms"
     # Stripping must not move code: same headers and section bytes.
     if ! cmp -s <($MINGW-objdump -h "$img" | tail -n +3) \

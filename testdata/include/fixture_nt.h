@@ -178,6 +178,15 @@ NTAPI_IMPORT NTSTATUS NTAPI ZwCreateFile(PHANDLE FileHandle, ACCESS_MASK Desired
     ULONG FileAttributes, ULONG ShareAccess, ULONG CreateDisposition, ULONG CreateOptions,
     PVOID EaBuffer, ULONG EaLength);
 NTAPI_IMPORT NTSTATUS NTAPI ZwClose(HANDLE Handle);
+/* PROCESSINFOCLASS values used by the fixtures. */
+typedef enum _PROCESSINFOCLASS {
+    ProcessBasicInformation = 0,
+    ProcessImageFileName = 27
+} PROCESSINFOCLASS;
+#define NtCurrentProcess() ((HANDLE)(LONG_PTR)-1)
+NTAPI_IMPORT NTSTATUS NTAPI ZwQueryInformationProcess(HANDLE ProcessHandle,
+    PROCESSINFOCLASS ProcessInformationClass, PVOID ProcessInformation, ULONG ProcessInformationLength,
+    PULONG ReturnLength);
 NTAPI_IMPORT NTSTATUS NTAPI ZwReadFile(HANDLE FileHandle, HANDLE Event, PIO_APC_ROUTINE ApcRoutine,
     PVOID ApcContext, PIO_STATUS_BLOCK IoStatusBlock, PVOID Buffer, ULONG Length,
     PLARGE_INTEGER ByteOffset, PULONG Key);

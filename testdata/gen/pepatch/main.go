@@ -1,10 +1,17 @@
-// Command pepatch marks named sections of PE images discardable
-// (IMAGE_SCN_MEM_DISCARDABLE), the way the WDK links drivers with
-// /SECTION:INIT,D, and recomputes the optional-header checksum.  GNU ld has
-// no option for this; build.sh runs it on the gcc images.  Images without
-// the section are left untouched.
+// Command pepatch sets section characteristics in PE images the way
+// lld-link's and the WDK linker's /SECTION:name,attrs option does, and
+// recomputes the optional-header checksum.  GNU ld has no such option;
+// build.sh runs pepatch on the gcc images:
+//
+//   - -discard NAME marks the section discardable (IMAGE_SCN_MEM_DISCARDABLE),
+//     as the WDK links drivers with /SECTION:INIT,D;
+//   - -write NAME marks the section writable (IMAGE_SCN_MEM_WRITE), which
+//     gives the W+X code section of the hvci_wx fixture (/SECTION:NAME,ERW).
+//
+// Images without the section are left untouched.
 //
 //	go run ./testdata/gen/pepatch -discard INIT a.sys b.sys
+//	go run ./testdata/gen/pepatch -discard INIT -write WXCODE a.sys
 package main
 
 import (
@@ -15,20 +22,32 @@ import (
 	"os"
 )
 
-const scnMemDiscardable = 0x02000000
+const (
+	scnMemDiscardable = 0x02000000
+	scnMemWrite       = 0x80000000
+)
 
 func main() {
-	section := flag.String("discard", "INIT", "section name to mark discardable")
+	discard := flag.String("discard", "INIT", "section name to mark discardable (empty: none)")
+	write := flag.String("write", "", "section name to mark writable (empty: none)")
 	flag.Parse()
+	set := map[string]uint32{}
+	if *discard != "" {
+		set[*discard] |= scnMemDiscardable
+	}
+	if *write != "" {
+		set[*write] |= scnMemWrite
+	}
 	for _, path := range flag.Args() {
-		if err := patch(path, *section); err != nil {
+		if err := patch(path, set); err != nil {
 			fmt.Fprintf(os.Stderr, "pepatch: %s: %v\n", path, err)
 			os.Exit(1)
 		}
 	}
 }
 
-func patch(path, name string) error {
+// patch ORs set[name] into the characteristics of every section called name.
+func patch(path string, set map[string]uint32) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -55,12 +74,13 @@ func patch(path, name string) error {
 		for end < 8 && n[end] != 0 {
 			end++
 		}
-		if string(n[:end]) != name {
+		bits, ok := set[string(n[:end])]
+		if !ok {
 			continue
 		}
 		c := binary.LittleEndian.Uint32(data[h+36:])
-		if c&scnMemDiscardable == 0 {
-			binary.LittleEndian.PutUint32(data[h+36:], c|scnMemDiscardable)
+		if c&bits != bits {
+			binary.LittleEndian.PutUint32(data[h+36:], c|bits)
 			changed = true
 		}
 	}
