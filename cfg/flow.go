@@ -101,7 +101,7 @@ func (b *builder) flow(f *Func, a *analysis) {
 	in, reached := b.fixpoint(f, insts, false)
 
 	rec := &recorder{f: f}
-	f.Calls, f.Refs = f.Calls[:0], f.Refs[:0]
+	f.Calls, f.Refs, f.IRQLWrites = f.Calls[:0], f.Refs[:0], f.IRQLWrites[:0]
 	for i, blk := range f.Blocks {
 		st := in[i]
 		if !reached[i] {
@@ -666,6 +666,8 @@ func (b *builder) record(a *analysis, in *inst, st *state, rec *recorder) {
 			}
 			newSite(kind, true, callees)
 		}
+	case in.Op == x86asm.MOV && in.Args[0] == x86asm.CR8:
+		f.IRQLWrites = append(f.IRQLWrites, IRQLWrite{Site: in.rva, Value: b.operand(in, st, in.Args[1], 8)})
 	case in.Op == x86asm.LEA:
 		if m, ok := in.Args[1].(x86asm.Mem); ok && m.Base == x86asm.RIP && m.Index == 0 {
 			b.codeRef(a, in, uint32(int64(in.next())+disp(m)), rec)

@@ -194,3 +194,18 @@ func TestUndecodableBytesEndTheBlock(t *testing.T) {
 		t.Errorf("notes %q, want one", p.Notes)
 	}
 }
+
+// KeRaiseIrql(DISPATCH_LEVEL) and KeLowerIrql are mov cr8 on x64.
+func TestIRQLWrites(t *testing.T) {
+	code := cat(
+		[]byte{0xb8, 0x02, 0, 0, 0},    // 1000 mov eax,2
+		[]byte{0x44, 0x0f, 0x22, 0xc0}, // 1005 mov cr8,rax
+		[]byte{0x44, 0x0f, 0x22, 0xc1}, // 1009 mov cr8,rcx (restore a saved IRQL)
+		[]byte{0xc3},                   // 100d ret
+	)
+	p := buildCode(t, code, nil, nil)
+	w := p.Func(0x1000).IRQLWrites
+	if len(w) != 2 || w[0].Site != 0x1005 || !w[0].Value.MayBe(2) || w[1].Site != 0x1009 || w[1].Value.Kind == Const {
+		t.Errorf("IRQL writes %+v, want a raise to 2 at 0x1005 and a restore at 0x1009", w)
+	}
+}

@@ -49,6 +49,11 @@ type Func struct {
 	// Refs lists code addresses this function takes (lea, mov imm64 with a
 	// relocation), such as callbacks passed to a registration call.
 	Refs []Ref
+	// IRQLWrites lists the writes to CR8 (mov cr8, reg): KeRaiseIrql and
+	// KeLowerIrql are inline on x64. Value is what the forward pass knows
+	// of the new IRQL (a constant when raising, usually not when
+	// restoring a saved one).
+	IRQLWrites []IRQLWrite
 	// FrameSize is the deepest the function moves rsp below its entry value
 	// (pushes, sub rsp, __chkstk probes), not counting the return address.
 	FrameSize uint32
@@ -154,6 +159,12 @@ type CallSite struct {
 	Args [4]Value
 	// StackDepth is the caller's rsp below its entry value at the call.
 	StackDepth uint32
+}
+
+// IRQLWrite is one write of the current IRQL.
+type IRQLWrite struct {
+	Site  uint32
+	Value Value
 }
 
 // A Ref is a code address taken by an instruction.

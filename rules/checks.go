@@ -102,7 +102,7 @@ func (p *Pass) postWalk(visit func(cb CallbackRef, f *cfg.Func, path []Step)) {
 }
 
 func runMF3001(p *Pass, r *Rule) []Finding {
-	var out []Finding
+	out := runMF3001Locks(p, r)
 	p.postWalk(func(cb CallbackRef, f *cfg.Func, path []Step) {
 		sec := p.Image.Section(f.Entry)
 		if sec == nil || !sec.Pageable() {

@@ -133,12 +133,15 @@ Sources: https://learn.microsoft.com/windows-hardware/drivers/ddi/fltkernel/ns-f
 	},
 	{
 		ID: "MF3001", Name: "PageableCodeAtDispatch", Severity: Error, Precision: "medium",
-		Short: "Pageable code is reachable from a post-operation callback, which may run at DISPATCH_LEVEL.",
-		Help: `Post-operation callbacks can run at DISPATCH_LEVEL in an arbitrary thread context. Code in PAGE* sections
-that runs there faults at an IRQL where page faults are fatal (bugcheck 0xD1 / 0xA).
+		Short: "Pageable code is reachable at DISPATCH_LEVEL: under a spin lock, after KeRaiseIrql, or from a post-operation callback.",
+		Help: `Code in PAGE* sections can be paged out; touching it at DISPATCH_LEVEL, where page faults cannot be serviced,
+bugchecks (IRQL_NOT_LESS_OR_EQUAL 0xA / DRIVER_IRQL_NOT_LESS_OR_EQUAL 0xD1). A call into pageable code made while a
+spin lock is held (KeAcquireSpinLockRaiseToDpc ... KeReleaseSpinLock) or after raising the IRQL (KeRaiseIrql, a
+write of CR8 on x64) runs at DISPATCH_LEVEL. Post-operation callbacks can also run at DISPATCH_LEVEL in an arbitrary
+thread context.
 
-**Fix:** keep post-operation callbacks and their callees out of PAGE sections, or defer the work with
-FltDoCompletionProcessingWhenSafe.
+**Fix:** release the lock or lower the IRQL before calling pageable code; keep post-operation callbacks and their
+callees out of PAGE sections, or defer the work with FltDoCompletionProcessingWhenSafe.
 
 Sources: https://learn.microsoft.com/windows-hardware/drivers/ifs/writing-postoperation-callback-routines`,
 		Run: runMF3001,
