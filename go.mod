@@ -6,6 +6,7 @@ require (
 	github.com/olekukonko/tablewriter v1.1.5
 	github.com/saferwall/pe v1.6.5
 	golang.org/x/arch v0.32.0
+	gopkg.in/yaml.v3 v3.0.1
 )
 
 require (

@@ -108,3 +108,56 @@ func TestBranchCondOnParamField(t *testing.T) {
 		}
 	}
 }
+
+// A structure zeroed with rep stosb, then partly filled, with one field
+// cleared by and qword [m],0: every field reads back.
+func TestEvaluateZeroedStruct(t *testing.T) {
+	code := cat(
+		[]byte{0x57, 0x48, 0x83, 0xec, 0x70},                   // 1000 push rdi ; sub rsp,0x70
+		[]byte{0x48, 0x8d, 0x7c, 0x24, 0x20},                   // 1005 lea rdi,[rsp+0x20]
+		[]byte{0x31, 0xc0},                                     // 100a xor eax,eax
+		[]byte{0xb9, 0x48, 0, 0, 0},                            // 100c mov ecx,0x48
+		[]byte{0xf3, 0xaa},                                     // 1011 rep stosb
+		[]byte{0xc7, 0x44, 0x24, 0x20, 0x68, 0x00, 0x02, 0x02}, // 1013 mov dword [rsp+0x20],0x02020068
+		[]byte{0x48, 0xc7, 0x44, 0x24, 0x30, 0x11, 0, 0, 0},    // 101b mov qword [rsp+0x30],0x11
+		[]byte{0x48, 0x83, 0x64, 0x24, 0x30, 0x00},             // 1024 and qword [rsp+0x30],0
+		[]byte{0x48, 0x8d, 0x54, 0x24, 0x20},                   // 102a lea rdx,[rsp+0x20]
+		[]byte{0xe8}, le32(0x1050-0x1034),                      // 102f call 1050
+		[]byte{0x48, 0x83, 0xc4, 0x70, 0x5f, 0xc3}, // 1034 add rsp,0x70 ; pop rdi ; ret
+	)
+	code = at(code, 0x50, 0xc3)
+	p := buildCode(t, code, nil, nil)
+	snap := p.Evaluate(p.Func(0x1000)).At(0x102f)
+	reg := snap.Arg(1)
+	for _, tc := range []struct {
+		off  int64
+		size int
+		want int64
+	}{{0, 2, 0x68}, {2, 2, 0x0202}, {4, 4, 0}, {0x10, 8, 0}, {0x40, 8, 0}} {
+		if v := snap.Read(reg, tc.off, tc.size); v.Kind != Const || v.V != tc.want {
+			t.Errorf("+%#x = %v, want %#x", tc.off, v, tc.want)
+		}
+	}
+	if v := snap.Read(reg, 0x48, 8); v.Kind == Const {
+		t.Errorf("+0x48 (past the rep stosb) = %v, want unknown", v)
+	}
+}
+
+func TestMemoryCells(t *testing.T) {
+	m := newMemory()
+	m.store(spaceStack, 0, 8, Value{Kind: Const, V: 0})
+	m.store(spaceStack, 2, 2, Value{Kind: Const, V: 0xbeef})
+	if v, _ := m.load(spaceStack, 0, 8); v.Kind != Const || v.V != 0xbeef0000 {
+		t.Errorf("8 bytes across split cells = %v, want 0xbeef0000", v)
+	}
+	if v, _ := m.load(spaceStack, 4, 4); v.Kind != Const || v.V != 0 {
+		t.Errorf("the untouched half = %v, want 0", v)
+	}
+	m.store(spaceStack, 4, 8, Value{Kind: Address, V: 0x1000})
+	if v, found := m.load(spaceStack, 0, 8); v.Kind != Unknown || !found {
+		t.Errorf("a range overlapping an address cell = %v (found %v), want unknown", v, found)
+	}
+	if _, found := m.load(spaceStack, 0x100, 8); found {
+		t.Error("an untouched range was found")
+	}
+}

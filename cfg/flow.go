@@ -187,6 +187,9 @@ func (ps *pass) step(in *inst, st *state) {
 		if st.r[rRAX].Kind == Const {
 			st.chk = st.r[rRAX].V
 		}
+		if st.mem != nil {
+			ps.fillCall(in, st)
+		}
 		unknown(rRAX, rRCX, rRDX, rR8, rR9, rR10, rR11)
 		if st.mem != nil {
 			st.mem.clobber(spaceXMM, xmmOff(0, 0), 6*16) // xmm0-5 are volatile
@@ -250,6 +253,10 @@ func (ps *pass) step(in *inst, st *state) {
 			}
 		}
 		if in.Op == x86asm.SUB {
+			if _, isImm := in.Args[1].(x86asm.Imm); isImm && d >= 0 {
+				// sub sets the flags as cmp does: a sub/je chain compares.
+				st.flags = flagTest{ok: true, cmp: true, value: st.r[d], mask: delta, size: opSize(in)}
+			}
 			delta = -delta
 		}
 		if in.Op == x86asm.XOR || !known || regWidth(dst) != 64 && d == rRSP {
@@ -267,6 +274,10 @@ func (ps *pass) step(in *inst, st *state) {
 				st.flags = flagTest{ok: true, value: st.r[regIndex(r)], mask: -1}
 			}
 		}
+	case x86asm.CMP:
+		if imm, ok := in.Args[1].(x86asm.Imm); ok {
+			st.flags = flagTest{ok: true, cmp: true, value: ps.operand(in, st, in.Args[0], opSize(in)), mask: int64(imm), size: opSize(in)}
+		}
 	case x86asm.BT:
 		if imm, ok := in.Args[1].(x86asm.Imm); ok && imm >= 0 && imm < 64 {
 			st.flags = flagTest{ok: true, value: ps.operand(in, st, in.Args[0], opSize(in)), mask: 1 << uint(imm), bt: true}
@@ -280,6 +291,11 @@ func (ps *pass) step(in *inst, st *state) {
 			break // stack realignment: keep the depth as an approximation
 		}
 		switch {
+		case d < 0 && isImm && imm == 0 && in.Op == x86asm.AND:
+			// and qword [m],0 stores zero (compilers use it to clear fields).
+			if m, ok := in.Args[0].(x86asm.Mem); ok {
+				ps.storeTo(in, st, m, in.MemBytes, Value{Kind: Const})
+			}
 		case d >= 0 && isImm && in.Op == x86asm.AND:
 			st.r[d] = st.r[d].apply(func(a int64) int64 { return a & int64(imm) })
 			narrow(st, d, regWidth(dst))
@@ -327,8 +343,19 @@ func (ps *pass) step(in *inst, st *state) {
 		unknown(rRAX, rRCX, rRDX)
 	case x86asm.SYSCALL:
 		unknown(rRAX, rRCX, rR11)
-	case x86asm.MOVSB, x86asm.MOVSW, x86asm.MOVSD, x86asm.MOVSQ, x86asm.STOSB, x86asm.STOSW, x86asm.STOSD,
-		x86asm.STOSQ, x86asm.CMPSB, x86asm.CMPSW, x86asm.CMPSD, x86asm.CMPSQ, x86asm.SCASB, x86asm.SCASW,
+	case x86asm.STOSB, x86asm.STOSQ:
+		if st.mem != nil && hasREP(in) {
+			width := int64(1)
+			if in.Op == x86asm.STOSQ {
+				width = 8
+			}
+			if n := st.r[rRCX]; n.Kind == Const {
+				ps.fill(st, st.r[rRDI], st.r[rRAX], n.V*width)
+			}
+		}
+		unknown(rRAX, rRCX, rRSI, rRDI)
+	case x86asm.MOVSB, x86asm.MOVSW, x86asm.MOVSD, x86asm.MOVSQ, x86asm.STOSW, x86asm.STOSD,
+		x86asm.CMPSB, x86asm.CMPSW, x86asm.CMPSD, x86asm.CMPSQ, x86asm.SCASB, x86asm.SCASW,
 		x86asm.SCASD, x86asm.SCASQ, x86asm.LODSB, x86asm.LODSW, x86asm.LODSD, x86asm.LODSQ:
 		unknown(rRAX, rRCX, rRSI, rRDI)
 	case x86asm.CMPXCHG, x86asm.CMPXCHG8B, x86asm.CMPXCHG16B, x86asm.CWDE, x86asm.CDQE, x86asm.CBW:
@@ -345,6 +372,72 @@ func (ps *pass) step(in *inst, st *state) {
 		} else if _, isMem := in.Args[0].(x86asm.Mem); isMem && writesArg0(in.Op) {
 			ps.clobberMem(in, st)
 		}
+	}
+}
+
+// hasREP reports a rep prefix.
+func hasREP(in *inst) bool {
+	for _, p := range in.Prefix {
+		if p == 0 {
+			break
+		}
+		if p&0xff == x86asm.PrefixREP&0xff {
+			return true
+		}
+	}
+	return false
+}
+
+// maxFill bounds the bytes a memset the evaluation models may write.
+const maxFill = 4096
+
+// fillCall models memset(dst, c, n) and RtlFillMemory-style imports with
+// constant arguments: structures are often zeroed before their fields are
+// set (RtlZeroMemory is memset).
+func (ps *pass) fillCall(in *inst, st *state) {
+	slot, ok := ripSlot(in)
+	if !ok {
+		return
+	}
+	imp, ok := ps.img.ImportAt(slot)
+	if !ok {
+		return
+	}
+	switch imp.Name {
+	case "memset":
+		if n := st.r[rR8]; n.Kind == Const {
+			ps.fill(st, st.r[rRCX], st.r[rRDX], n.V)
+		}
+	case "RtlFillMemory": // (dst, length, fill)
+		if n := st.r[rRDX]; n.Kind == Const {
+			ps.fill(st, st.r[rRCX], st.r[rR8], n.V)
+		}
+	}
+}
+
+// fill stores n copies of the low byte of c at dst.
+func (ps *pass) fill(st *state, dst, c Value, n int64) {
+	if c.Kind != Const || n <= 0 || n > maxFill {
+		return
+	}
+	var space uint8
+	switch dst.Kind {
+	case StackAddr:
+		space = spaceStack
+	case Address:
+		space = spaceGlobal
+	default:
+		return
+	}
+	b := uint64(c.V & 0xff)
+	word := int64(b * 0x0101010101010101)
+	for off := int64(0); off < n; off += 8 {
+		size := min(8, n-off)
+		v := Value{Kind: Const, V: word}
+		if size < 8 {
+			v.V &= 1<<(8*uint(size)) - 1
+		}
+		st.mem.store(space, dst.V+off, int(size), v)
 	}
 }
 
@@ -586,8 +679,8 @@ func preservesFlags(op x86asm.Op) bool {
 }
 
 // narrow applies a write to a register narrower than 64 bits: 32-bit writes
-// zero-extend, so constants and parameter fields survive; anything else
-// about a partial register is forgotten.
+// zero-extend, so constants and parameter fields survive; of a partial
+// register only a loaded parameter field survives.
 func narrow(st *state, d, width int) {
 	switch width {
 	case 64:
@@ -609,7 +702,11 @@ func narrow(st *state, d, width int) {
 			st.r[d] = Value{}
 		}
 	default:
-		st.r[d] = Value{}
+		// A field loaded into a partial register (mov al,[rax+4]) is still
+		// that field for the compare that follows (cmp al,3).
+		if v := st.r[d]; v.Kind != Param || v.Depth == 0 {
+			st.r[d] = Value{}
+		}
 	}
 }
 
@@ -806,11 +903,29 @@ func (b *builder) tableCallees(rva uint32) (CallKind, []Callee) {
 	return CallTable, out
 }
 
-// branchCond turns the flags a jcc reads into a Cond, for je/jne after
-// test or and, and jc/jnc after bt.
+// branchCond turns the flags a jcc reads into a Cond: je/jne after test or
+// and, jc/jnc after bt, and any relation after cmp (or sub) with an
+// immediate.
 func branchCond(op x86asm.Op, f flagTest) *Cond {
 	if f.value.Kind == Unknown {
 		return nil
+	}
+	if f.cmp {
+		rel, ok := relations[op]
+		if !ok {
+			return nil
+		}
+		c := &Cond{Value: f.value, Cmp: true, Rel: rel, Imm: f.mask, Size: f.size}
+		if c.Value.Kind == Param && c.Value.V != 0 {
+			// (field + v) rel imm: compare the field itself when the
+			// relation is an equality (sub chains); order relations would
+			// wrap differently, so they keep the offset.
+			if rel == RelEq || rel == RelNe {
+				c.Imm -= c.Value.V
+				c.Value.V = 0
+			}
+		}
+		return c
 	}
 	c := &Cond{Value: f.value, Mask: f.mask}
 	switch {
@@ -824,4 +939,9 @@ func branchCond(op x86asm.Op, f flagTest) *Cond {
 		return nil
 	}
 	return c
+}
+
+var relations = map[x86asm.Op]Relation{
+	x86asm.JE: RelEq, x86asm.JNE: RelNe, x86asm.JB: RelUlt, x86asm.JBE: RelUle, x86asm.JA: RelUgt, x86asm.JAE: RelUge,
+	x86asm.JL: RelSlt, x86asm.JLE: RelSle, x86asm.JG: RelSgt, x86asm.JGE: RelSge,
 }

@@ -16,12 +16,14 @@ type state struct {
 	mem *memory
 }
 
-// flagTest is the last test/and/bt whose flags a jcc may read.
+// flagTest is the last test/and/bt/cmp whose flags a jcc may read.
 type flagTest struct {
 	ok    bool
 	value Value
 	mask  int64
 	bt    bool // bt sets CF, not ZF
+	cmp   bool // cmp value,imm (or sub value,imm): imm in mask
+	size  int
 }
 
 func (s *state) clone() state {
@@ -112,12 +114,32 @@ func (m *memory) store(space uint8, off int64, size int, v Value) {
 	}
 }
 
-// clobber forgets every cell overlapping [off, off+size).
+// clobber forgets the bytes [off, off+size). A constant cell that overlaps
+// them keeps the bytes outside the range, split into smaller cells, so that
+// a field written into a zeroed structure leaves its neighbours zero.
 func (m *memory) clobber(space uint8, off int64, size int) {
+	end := off + int64(size)
 	for k, c := range m.cells {
-		if k.space == space && k.off < off+int64(size) && off < k.off+int64(c.size) {
-			delete(m.cells, k)
+		cend := k.off + int64(c.size)
+		if k.space != space || k.off >= end || off >= cend {
+			continue
 		}
+		delete(m.cells, k)
+		if c.v.Kind != Const {
+			continue
+		}
+		keep := func(from, to int64) {
+			if from >= to || len(m.cells) >= maxCells {
+				return
+			}
+			x := uint64(c.v.V) >> uint(8*(from-k.off))
+			if n := to - from; n < 8 {
+				x &= 1<<(8*uint(n)) - 1
+			}
+			m.cells[memKey{space, from}] = memCell{uint8(to - from), Value{Kind: Const, V: int64(x)}}
+		}
+		keep(k.off, off)
+		keep(end, cend)
 	}
 }
 
@@ -129,21 +151,41 @@ func (m *memory) load(space uint8, off int64, size int) (v Value, found bool) {
 	if c, ok := m.cells[memKey{space, off}]; ok && int(c.size) == size {
 		return c.v, true
 	}
-	for k, c := range m.cells {
-		if k.space != space || k.off >= off+int64(size) || off >= k.off+int64(c.size) {
+	// Assemble the value byte by byte from constant cells; any other cell
+	// in the range makes it unknown.
+	var x uint64
+	found, complete := false, true
+	for i := 0; i < size; i++ {
+		b, ok, seen := m.byteAt(space, off+int64(i))
+		found = found || seen
+		if !ok {
+			complete = false
 			continue
 		}
-		if c.v.Kind == Const && k.off <= off && off+int64(size) <= k.off+int64(c.size) {
-			shift := uint(8 * (off - k.off))
-			x := uint64(c.v.V) >> shift
-			if size < 8 {
-				x &= 1<<(8*uint(size)) - 1
-			}
-			return Value{Kind: Const, V: int64(x)}, true
-		}
+		x |= uint64(b) << (8 * uint(i))
+	}
+	if !found {
+		return Value{}, false
+	}
+	if !complete {
 		return Value{}, true
 	}
-	return Value{}, false
+	return Value{Kind: Const, V: int64(x)}, true
+}
+
+// byteAt returns the byte at (space, at) when a constant cell holds it;
+// seen reports whether any cell covers it.
+func (m *memory) byteAt(space uint8, at int64) (b byte, ok, seen bool) {
+	for k, c := range m.cells {
+		if k.space != space || at < k.off || at >= k.off+int64(c.size) {
+			continue
+		}
+		if c.v.Kind != Const {
+			return 0, false, true
+		}
+		return byte(uint64(c.v.V) >> uint(8*(at-k.off))), true, true
+	}
+	return 0, false, false
 }
 
 // imageValue reads size bytes of the image at rva: a relocated pointer is an

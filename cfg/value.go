@@ -139,17 +139,86 @@ func (v Value) load(d int64) Value {
 }
 
 // Cond describes the test that decides a conditional branch, when the pass
-// recognised it: test/and of a value with a mask, or bt of a bit, followed
-// by a jump on zero or non-zero.
+// recognised it: a bit test (test/and/bt of a value with a mask, then a jump
+// on zero or non-zero) or a comparison of a value with a constant (cmp, or
+// sub followed by a jump on zero, then a jump on the relation).
 type Cond struct {
-	Value Value // what was tested
-	Mask  int64
+	Value Value // what was tested; for a comparison of Param values, V is folded into Imm
+	// Bit tests.
+	Mask int64
 	// TakenIfZero: the branch is taken when Value&Mask == 0 (je/jz after
 	// test, jnc after bt); otherwise it is taken when it is non-zero.
 	TakenIfZero bool
+	// Comparisons (Cmp set): the branch is taken when Value Rel Imm.
+	Cmp  bool
+	Rel  Relation
+	Imm  int64
+	Size int // operand size in bytes, for the unsigned relations
+}
+
+// Relation is the relation a conditional jump tests after a comparison.
+type Relation uint8
+
+// Relations (unsigned ones are what ja/jb and friends test).
+const (
+	RelEq Relation = iota
+	RelNe
+	RelUlt
+	RelUle
+	RelUgt
+	RelUge
+	RelSlt
+	RelSle
+	RelSgt
+	RelSge
+)
+
+var relNames = [...]string{"==", "!=", "<u", "<=u", ">u", ">=u", "<", "<=", ">", ">="}
+
+// TakenFor reports whether the branch is taken when the tested value is x.
+func (c *Cond) TakenFor(x int64) bool {
+	if !c.Cmp {
+		return (x&c.Mask == 0) == c.TakenIfZero
+	}
+	bits := uint(8 * c.Size)
+	if bits == 0 || bits > 64 {
+		bits = 64
+	}
+	mask := uint64(1)<<bits - 1
+	if bits == 64 {
+		mask = ^uint64(0)
+	}
+	ux, uy := uint64(x)&mask, uint64(c.Imm)&mask
+	sx, sy := int64(ux<<(64-bits))>>(64-bits), int64(uy<<(64-bits))>>(64-bits)
+	switch c.Rel {
+	case RelEq:
+		return ux == uy
+	case RelNe:
+		return ux != uy
+	case RelUlt:
+		return ux < uy
+	case RelUle:
+		return ux <= uy
+	case RelUgt:
+		return ux > uy
+	case RelUge:
+		return ux >= uy
+	case RelSlt:
+		return sx < sy
+	case RelSle:
+		return sx <= sy
+	case RelSgt:
+		return sx > sy
+	case RelSge:
+		return sx >= sy
+	}
+	return true
 }
 
 func (c *Cond) String() string {
+	if c.Cmp {
+		return fmt.Sprintf("%v %s %#x", c.Value, relNames[c.Rel], c.Imm)
+	}
 	op := "!= 0"
 	if c.TakenIfZero {
 		op = "== 0"

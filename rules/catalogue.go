@@ -17,6 +17,9 @@ const (
 	ClassPosting     Class = "posting"      // posts or pends the operation (MF2004)
 	ClassReentrantIO Class = "reentrant-io" // issues file-system I/O (MF2005)
 	ClassPoolAlloc   Class = "pool-alloc"   // pool allocation: paged when its type or flags say so (MF2007)
+	// ClassAPCOnly routines are fine on the paging path (APC_LEVEL) but not
+	// at DISPATCH_LEVEL: only the post-operation rule (MF3002) uses them.
+	ClassAPCOnly Class = "apc-only"
 )
 
 // IRQL is the maximum interrupt request level a routine may be called at.
@@ -31,7 +34,11 @@ const (
 
 // API describes one kernel routine.
 type API struct {
-	Module string // lower-case DLL name: "ntoskrnl.exe", "fltmgr.sys"
+	// Module is the DLL that exports the routine ("ntoskrnl.exe",
+	// "fltmgr.sys"); empty for a user's own routine, which then matches a
+	// function of the analysed driver by its symbol name, or an import of
+	// that name from any module.
+	Module string
 	Name   string // exact export name, or a prefix ending in "*" ("Zw*")
 	Class  Class
 	IRQL   IRQL   // highest IRQL the routine may be called at
@@ -46,6 +53,7 @@ type API struct {
 // Catalogue is the API table. Lookups by exact name win over prefixes.
 type Catalogue struct {
 	exact    map[string]*API // "module!name"
+	byName   map[string]*API // entries without a module
 	prefixes []*API
 }
 
@@ -58,6 +66,9 @@ const (
 	srcPost     = "https://learn.microsoft.com/windows-hardware/drivers/ifs/pending-an-i-o-operation-in-a-preoperation-callback-routine (paging I/O cannot be posted)"
 	srcIO       = "https://learn.microsoft.com/windows-hardware/drivers/ifs/issuing-i-o-in-minifilters (I/O issued from the paging path re-enters the file system)"
 	srcPool     = "https://learn.microsoft.com/windows-hardware/drivers/kernel/choosing-a-memory-allocation-routine (paged pool faults on the paging path)"
+	srcContext  = "https://learn.microsoft.com/windows-hardware/drivers/ddi/fltkernel/nf-fltkernel-fltgetstreamcontext (context routines: IRQL <= APC_LEVEL)"
+	srcSendMsg  = "https://learn.microsoft.com/windows-hardware/drivers/ddi/fltkernel/nf-fltkernel-fltsendmessage (IRQL <= APC_LEVEL; waits for user mode)"
+	srcDosName  = "https://learn.microsoft.com/windows-hardware/drivers/ddi/ntddk/nf-ntddk-iovolumedevicetodosname (IRQL == PASSIVE_LEVEL)"
 )
 
 // defaultAPIs is the built-in catalogue.
@@ -101,6 +112,18 @@ var defaultAPIs = []API{
 	{Module: "ntoskrnl.exe", Name: "ZwQueryInformationFile", Class: ClassReentrantIO, IRQL: Passive, Source: srcIO},
 	{Module: "ntoskrnl.exe", Name: "ZwSetInformationFile", Class: ClassReentrantIO, IRQL: Passive, Source: srcIO},
 
+	{Module: "ntoskrnl.exe", Name: "IoVolumeDeviceToDosName", Class: ClassPassiveOnly, IRQL: Passive, Source: srcDosName},
+	{Module: "fltmgr.sys", Name: "FltSendMessage", Class: ClassAPCOnly, IRQL: APC, Source: srcSendMsg},
+	{Module: "fltmgr.sys", Name: "FltAllocateContext", Class: ClassAPCOnly, IRQL: APC, Source: srcContext},
+	{Module: "fltmgr.sys", Name: "FltDeleteContext", Class: ClassAPCOnly, IRQL: APC, Source: srcContext},
+	{Module: "fltmgr.sys", Name: "FltGetFileContext", Class: ClassAPCOnly, IRQL: APC, Source: srcContext},
+	{Module: "fltmgr.sys", Name: "FltSetFileContext", Class: ClassAPCOnly, IRQL: APC, Source: srcContext},
+	{Module: "fltmgr.sys", Name: "FltGetStreamContext", Class: ClassAPCOnly, IRQL: APC, Source: srcContext},
+	{Module: "fltmgr.sys", Name: "FltSetStreamContext", Class: ClassAPCOnly, IRQL: APC, Source: srcContext},
+	{Module: "fltmgr.sys", Name: "FltGetStreamHandleContext", Class: ClassAPCOnly, IRQL: APC, Source: srcContext},
+	{Module: "fltmgr.sys", Name: "FltSetStreamHandleContext", Class: ClassAPCOnly, IRQL: APC, Source: srcContext},
+	{Module: "fltmgr.sys", Name: "FltGetInstanceContext", Class: ClassAPCOnly, IRQL: APC, Source: srcContext},
+	{Module: "fltmgr.sys", Name: "FltGetVolumeContext", Class: ClassAPCOnly, IRQL: APC, Source: srcContext},
 	{Module: "ntoskrnl.exe", Name: "ExAllocatePoolWithTag", Class: ClassPoolAlloc, IRQL: Dispatch, Source: srcPool, TypeArg: 0, TagArg: 2},
 	{Module: "ntoskrnl.exe", Name: "ExAllocatePoolWithTagPriority", Class: ClassPoolAlloc, IRQL: Dispatch, Source: srcPool, TypeArg: 0, TagArg: 2},
 	{Module: "ntoskrnl.exe", Name: "ExAllocatePoolWithQuotaTag", Class: ClassPoolAlloc, IRQL: APC, Source: srcPool, TypeArg: 0, TagArg: 2},
@@ -114,15 +137,18 @@ var defaultAPIs = []API{
 // entries (a user's own wrappers); extra entries override built-in ones of
 // the same name.
 func NewCatalogue(extra ...API) *Catalogue {
-	c := &Catalogue{exact: map[string]*API{}}
+	c := &Catalogue{exact: map[string]*API{}, byName: map[string]*API{}}
 	for _, list := range [][]API{defaultAPIs, extra} {
 		for i := range list {
 			a := &list[i]
-			if strings.HasSuffix(a.Name, "*") {
+			switch {
+			case strings.HasSuffix(a.Name, "*"):
 				c.prefixes = append(c.prefixes, a)
-				continue
+			case a.Module == "":
+				c.byName[a.Name] = a
+			default:
+				c.exact[strings.ToLower(a.Module)+"!"+a.Name] = a
 			}
-			c.exact[strings.ToLower(a.Module)+"!"+a.Name] = a
 		}
 	}
 	return c
@@ -137,6 +163,9 @@ func (c *Catalogue) Lookup(imp *loader.Import) *API {
 	if a := c.exact[mod+"!"+imp.Name]; a != nil {
 		return a
 	}
+	if a := c.byName[imp.Name]; a != nil {
+		return a
+	}
 	for _, a := range c.prefixes {
 		if strings.ToLower(a.Module) == mod && strings.HasPrefix(imp.Name, strings.TrimSuffix(a.Name, "*")) {
 			return a
@@ -144,3 +173,15 @@ func (c *Catalogue) Lookup(imp *loader.Import) *API {
 	}
 	return nil
 }
+
+// LookupFunc finds a user's entry for a function of the analysed driver,
+// by symbol name.
+func (c *Catalogue) LookupFunc(name string) *API {
+	if name == "" {
+		return nil
+	}
+	return c.byName[name]
+}
+
+// Classes lists the hazard classes, for configuration and help.
+var Classes = []Class{ClassPageable, ClassPassiveOnly, ClassNameQuery, ClassPosting, ClassReentrantIO, ClassPoolAlloc, ClassAPCOnly}

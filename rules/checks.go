@@ -38,9 +38,10 @@ func runMF1002(p *Pass, r *Rule) []Finding {
 			if pre == nil {
 				continue
 			}
+			feas := feasibleBlocks(pre, 0, int(op.Major))
 			for _, ret := range p.Program.Evaluate(pre).Returns() {
 				v := ret.Value
-				if !v.MayBe(preopSuccessWithCallback) && !v.MayBe(preopSynchronize) {
+				if !feas[blockIndex(pre, ret.Block)] || !v.MayBe(preopSuccessWithCallback) && !v.MayBe(preopSynchronize) {
 					continue
 				}
 				cb := p.callbackRef(op, "pre", op.Pre)
@@ -62,38 +63,49 @@ func runMF1002(p *Pass, r *Rule) []Finding {
 	return out
 }
 
-// postWalk visits every function reachable by calls from each registered
-// post-operation callback, breadth first, with the path to it.
-func (p *Pass) postWalk(visit func(cb CallbackRef, f *cfg.Func, path []Step)) {
-	seenCB := map[uint32]bool{}
+// postWalk visits, for each operation with a post-operation callback that
+// can run at DISPATCH_LEVEL, every function the callback reaches by calls
+// that operation's major can take, breadth first, with the path to it.
+// Post-create callbacks run at PASSIVE_LEVEL, and post-operation callbacks
+// whose pre-operation callback never asks for them asynchronously (see
+// postNotAtDispatch) do not run at DISPATCH_LEVEL: neither is walked.
+func (p *Pass) postWalk(visit func(cb CallbackRef, f *cfg.Func, feas []bool, path []Step)) {
 	for _, reg := range p.Model.Registrations {
 		for _, op := range reg.Operations {
 			post := p.Program.Func(op.Post)
-			if post == nil || seenCB[op.Post] {
+			if post == nil || op.Major == mjCreate || p.postNotAtDispatch(op) {
 				continue
 			}
-			seenCB[op.Post] = true
 			cb := p.callbackRef(op, "post", op.Post)
 			type node struct {
-				f    *cfg.Func
+				st   walkState
 				path []Step
 			}
-			queue := []node{{post, []Step{{RVA: post.Entry, Name: post.Name}}}}
-			seen := map[*cfg.Func]bool{post: true}
+			start := walkState{post, 0}
+			queue := []node{{start, []Step{{RVA: post.Entry, Name: post.Name}}}}
+			seen := map[walkState]bool{start: true}
 			for len(queue) > 0 {
 				n := queue[0]
 				queue = queue[1:]
-				visit(cb, n.f, n.path)
-				for _, c := range n.f.Calls {
+				feas := feasibleBlocks(n.st.f, n.st.data, int(op.Major))
+				visit(cb, n.st.f, feas, n.path)
+				for _, c := range n.st.f.Calls {
+					if bi := blockOf(n.st.f, c.Site); bi < 0 || !feas[bi] {
+						continue
+					}
 					for _, ce := range c.Callees {
 						g := p.Program.Func(ce.Func)
-						if ce.Import != nil || g == nil || seen[g] {
+						if ce.Import != nil || g == nil {
 							continue
 						}
-						seen[g] = true
+						next := walkState{g, dataArg(c, n.st.data)}
+						if seen[next] {
+							continue
+						}
+						seen[next] = true
 						path := append(append([]Step(nil), n.path...), Step{RVA: g.Entry, Name: g.Name})
 						path[len(path)-2].Call = c.Site
-						queue = append(queue, node{g, path})
+						queue = append(queue, node{next, path})
 					}
 				}
 			}
@@ -101,9 +113,35 @@ func (p *Pass) postWalk(visit func(cb CallbackRef, f *cfg.Func, path []Step)) {
 	}
 }
 
+// postNotAtDispatch reports whether the operation's post-operation callback
+// cannot run at DISPATCH_LEVEL because of its pre-operation callback: the
+// pre-operation callback never returns FLT_PREOP_SUCCESS_WITH_CALLBACK, so
+// the post-operation callback either runs synchronized in the
+// pre-operation's context (FLT_PREOP_SYNCHRONIZE: IRQL <= APC_LEVEL) or not
+// at all. Unknown return values count as SUCCESS_WITH_CALLBACK.
+func (p *Pass) postNotAtDispatch(op Operation) bool {
+	pre := p.Program.Func(op.Pre)
+	if pre == nil {
+		return false
+	}
+	feas := feasibleBlocks(pre, 0, int(op.Major))
+	rets := 0
+	for _, ret := range p.Program.Evaluate(pre).Returns() {
+		if !feas[blockIndex(pre, ret.Block)] {
+			continue
+		}
+		rets++
+		v := ret.Value
+		if v.Kind != cfg.Const && v.Kind != cfg.Choice || v.MayBe(preopSuccessWithCallback) {
+			return false
+		}
+	}
+	return rets > 0
+}
+
 func runMF3001(p *Pass, r *Rule) []Finding {
 	out := runMF3001Locks(p, r)
-	p.postWalk(func(cb CallbackRef, f *cfg.Func, path []Step) {
+	p.postWalk(func(cb CallbackRef, f *cfg.Func, _ []bool, path []Step) {
 		sec := p.Image.Section(f.Entry)
 		if sec == nil || !sec.Pageable() {
 			return
@@ -121,8 +159,11 @@ func runMF3001(p *Pass, r *Rule) []Finding {
 
 func runMF3002(p *Pass, r *Rule) []Finding {
 	var out []Finding
-	p.postWalk(func(cb CallbackRef, f *cfg.Func, path []Step) {
+	p.postWalk(func(cb CallbackRef, f *cfg.Func, feas []bool, path []Step) {
 		for _, c := range f.Calls {
+			if bi := blockOf(f, c.Site); bi < 0 || !feas[bi] {
+				continue
+			}
 			for _, ce := range c.Callees {
 				api := p.Catalogue.Lookup(ce.Import)
 				if api == nil || api.IRQL >= Dispatch && !pagedAlloc(api, c) {
@@ -173,9 +214,10 @@ func runMF4001(p *Pass, r *Rule) []Finding {
 			}
 			onStack[st] = true
 			g := guardedBlocks(st.f, st.data)
+			feas := feasibleBlocks(st.f, st.data, int(start.op.Major))
 			here := best{bytes: uint64(st.f.FrameSize) + 8, path: []Step{{RVA: st.f.Entry, Name: st.f.Name}}}
 			for _, c := range st.f.Calls {
-				if bi := blockOf(st.f, c.Site); bi < 0 || g[bi] {
+				if bi := blockOf(st.f, c.Site); bi < 0 || g[bi] || !feas[bi] {
 					continue
 				}
 				for _, ce := range c.Callees {

@@ -138,9 +138,13 @@ func readRegistration(prog *cfg.Program, f *cfg.Func, c *cfg.CallSite, e *cfg.Ev
 	size, ok1 := u(0, 2)
 	version, ok2 := u(2, 2)
 	flags, ok3 := u(4, 4)
-	if !ok1 || !ok2 || !ok3 {
-		r.Problems = append(r.Problems, "Size, Version or Flags of the FLT_REGISTRATION are not constants")
+	if !ok1 || !ok2 {
+		r.Problems = append(r.Problems, "Size or Version of the FLT_REGISTRATION is not a constant")
 		return r
+	}
+	if !ok3 {
+		r.Problems = append(r.Problems, "Flags of the FLT_REGISTRATION are not a constant (left uninitialised?); assumed 0")
+		flags = 0
 	}
 	r.Size, r.Version, r.Flags = uint16(size), uint16(version), uint32(flags)
 	if want, ok := validVersions[r.Version]; !ok || want != r.Size {
@@ -202,13 +206,19 @@ func (r *Registration) readOperations(img *loader.Image, snap *cfg.Snapshot, ops
 		post, okPost := pointer(ops, off+0x10, name+" PostOperation")
 		// An entry that is not an operation means the array ran on past its
 		// end (one real driver's array runs into its FLT_REGISTRATION).
-		if !validMajor(uint8(major.V)) || flags.Kind != cfg.Const || !okPre || !okPost ||
+		if !validMajor(uint8(major.V)) || !okPre || !okPost ||
 			(pre != 0 && !img.Executable(pre)) || (post != 0 && !img.Executable(post)) {
 			r.Problems = append(r.Problems, fmt.Sprintf("operation array has no IRP_MJ_OPERATION_END (0x80): entry %d is not a valid operation", i))
 			return
 		}
 		if res := snap.Read(ops, off+0x18, 8); res.Kind != cfg.Const || res.V != 0 {
 			r.Problems = append(r.Problems, fmt.Sprintf("%s: Reserved1 is %v, not 0", name, res))
+		}
+		if flags.Kind != cfg.Const {
+			// Left uninitialised on the stack: whatever it holds, it cannot
+			// be relied on to have SKIP_PAGING_IO; analyse as flags 0.
+			r.Problems = append(r.Problems, fmt.Sprintf("%s: Flags are not a constant (left uninitialised?); assumed 0", name))
+			flags = cfg.Value{Kind: cfg.Const}
 		}
 		r.Operations = append(r.Operations, Operation{Major: uint8(major.V), Flags: uint32(flags.V), Pre: pre, Post: post})
 	}

@@ -11,6 +11,7 @@ import (
 const (
 	offIopb       = 0x10
 	offIrpFlags   = 0x0
+	offMajor      = 0x4 // FLT_IO_PARAMETER_BLOCK.MajorFunction
 	irpPagingIO   = 0x2 // a guard must test it: IRP_SYNCHRONOUS_PAGING_IO (0x40) alone misses asynchronous paging I/O
 	preopPending  = 2   // FLT_PREOP_PENDING
 	noDataParam   = -1
@@ -33,7 +34,8 @@ type pagingHit struct {
 	mmcc bool // an FsFilter callback on the Mm/Cc path (MF2008)
 	kind hitKind
 	api  *API
-	imp  *loader.Import
+	imp  *loader.Import // the routine reached; nil for a wrapper of the driver's own (sink names it)
+	sink string
 	call *cfg.CallSite
 	site uint32
 	path []Step
@@ -130,27 +132,35 @@ func (p *Pass) pagingHits() []pagingHit {
 				g = guardedBlocks(st.f, st.data)
 				guards[key] = g
 			}
+			feas := feasibleBlocks(st.f, st.data, int(start.op.Major))
 			if i == 0 {
 				for _, ret := range p.Program.Evaluate(st.f).Returns() {
-					if !g[blockIndex(st.f, ret.Block)] && ret.Value.MayBe(preopPending) {
+					bi := blockIndex(st.f, ret.Block)
+					if !g[bi] && feas[bi] && ret.Value.MayBe(preopPending) {
 						emit(pagingHit{kind: hitPending, site: ret.Block.Start, path: pathTo(i, ret.Block.Start)})
 					}
 				}
 			}
 			for _, c := range st.f.Calls {
-				if bi := blockOf(st.f, c.Site); bi < 0 || g[bi] {
-					continue // behind a "not paging I/O" test
+				if bi := blockOf(st.f, c.Site); bi < 0 || g[bi] || !feas[bi] {
+					continue // behind a "not paging I/O" test, or a branch for another major
 				}
 				for _, ce := range c.Callees {
 					imp := ce.Import
 					callee := p.Program.Func(ce.Func)
 					if imp != nil {
 						if api := p.Catalogue.Lookup(imp); api != nil {
-							emit(pagingHit{kind: hitCall, api: api, imp: imp, call: c, site: c.Site, path: pathTo(i, c.Site)})
+							emit(pagingHit{kind: hitCall, api: api, imp: imp, sink: imp.String(), call: c, site: c.Site, path: pathTo(i, c.Site)})
 						}
 						continue
 					}
 					if callee == nil {
+						continue
+					}
+					// A user's own wrapper listed in the catalogue is a
+					// sink: the walk stops there.
+					if api := p.Catalogue.LookupFunc(callee.Name); api != nil {
+						emit(pagingHit{kind: hitCall, api: api, sink: callee.Name, call: c, site: c.Site, path: pathTo(i, c.Site)})
 						continue
 					}
 					next := walkState{callee, dataArg(c, st.data)}
@@ -229,6 +239,57 @@ func guardedBlocks(f *cfg.Func, data int) []bool {
 		}
 	}
 	return guarded
+}
+
+// feasibleBlocks marks the blocks of f that can run when the callback data
+// in parameter data is for the given major function: at a branch on
+// Data->Iopb->MajorFunction only the edge that major takes is followed. A
+// shared callback (one function registered for several operations) then
+// counts, for each operation, only the code that operation can reach.
+// Blocks without predecessors (__except blocks, entered by the exception
+// dispatcher) are roots too. major < 0 prunes nothing.
+func feasibleBlocks(f *cfg.Func, data, major int) []bool {
+	n := len(f.Blocks)
+	feas := make([]bool, n)
+	index := make(map[uint32]int, n)
+	hasPred := make([]bool, n)
+	for i, b := range f.Blocks {
+		index[b.Start] = i
+	}
+	for _, b := range f.Blocks {
+		for _, e := range b.Succs {
+			if j, ok := index[e.To]; ok {
+				hasPred[j] = true
+			}
+		}
+	}
+	var work []int
+	for i, b := range f.Blocks {
+		if b.Start == f.Entry || !hasPred[i] {
+			feas[i] = true
+			work = append(work, i)
+		}
+	}
+	for len(work) > 0 {
+		i := work[len(work)-1]
+		work = work[:len(work)-1]
+		b := f.Blocks[i]
+		c := b.Cond
+		onMajor := major >= 0 && data != noDataParam && c != nil && c.Value.IsParamField(data, offIopb, offMajor)
+		for _, e := range b.Succs {
+			if onMajor {
+				taken := c.TakenFor(int64(major))
+				if (e.Kind == cfg.EdgeTaken) != taken {
+					continue
+				}
+			}
+			if j, ok := index[e.To]; ok && !feas[j] {
+				feas[j] = true
+				work = append(work, j)
+			}
+		}
+	}
+	return feas
 }
 
 func blockOf(f *cfg.Func, rva uint32) int {

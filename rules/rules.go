@@ -241,7 +241,7 @@ func poolTagAt(h pagingHit) PoolTag {
 func runMF2008(p *Pass, r *Rule) []Finding {
 	var out []Finding
 	for _, h := range p.pagingHits() {
-		if c := hitClass(h); h.mmcc && c != "-" {
+		if c := hitClass(h); h.mmcc && c != "-" && c != ClassAPCOnly {
 			out = append(out, p.pagingFinding(r, h, describeClass(c)))
 		}
 	}
@@ -275,22 +275,25 @@ func (p *Pass) pagingFinding(r *Rule, h pagingHit, what string) Finding {
 		f.Sink = "FLT_PREOP_PENDING"
 		reached = "a return of FLT_PREOP_PENDING"
 	default:
-		f.Sink = h.imp.String()
-		reached = fmt.Sprintf("%s (%s, IRQL <= %s)", h.imp.Name, h.api.Class, irqlName(h.api.IRQL))
+		f.Sink = h.sink
+		name := h.sink
+		if h.imp != nil {
+			name = h.imp.Name
+		}
+		reached = fmt.Sprintf("%s (%s, IRQL <= %s)", name, h.api.Class, irqlName(h.api.IRQL))
 		if h.api.Class == ClassPoolAlloc {
-			reached = fmt.Sprintf("%s allocating paged pool", h.imp.Name)
+			reached = fmt.Sprintf("%s allocating paged pool", name)
 		}
 	}
 	why := fmt.Sprintf("flags %#x lack SKIP_PAGING_IO", h.op.Flags)
 	if h.mmcc {
 		why = "SKIP_PAGING_IO does not apply to this non-IRP operation"
 	}
-	prefix := ""
+	f.Message = fmt.Sprintf("%s %s-operation callback %s reaches %s on the paging path via %s; %s; no test of IrpFlags & IRP_PAGING_IO before it",
+		h.cb.Major, h.cb.Kind, cbName, reached, pathString(h.path), why)
 	if what != "" {
-		prefix = what + ": "
+		f.Message += " (" + what + ")"
 	}
-	f.Message = fmt.Sprintf("%s%s %s-operation callback %s reaches %s on the paging path via %s; %s; no test of IrpFlags & IRP_PAGING_IO before it",
-		prefix, h.cb.Major, h.cb.Kind, cbName, reached, pathString(h.path), why)
 	f.Fingerprint = fingerprint(r.ID, h.cb.Major, h.cb.Kind, f.Sink, h.path)
 	return f
 }

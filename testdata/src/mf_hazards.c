@@ -23,7 +23,19 @@
  *       alone before PsLookupProcessByProcessId: no guard, since asynchronous
  *       paging I/O sets only IRP_PAGING_IO                        MF2001
  *   IRP_MJ_CREATE PreCreateH / PostCreateH; the post-op calls CountCreatePaged,
- *                 which lies in the pageable PAGE section         MF3001
+ *                 which lies in the pageable PAGE section, and ZwClose: no
+ *                 finding, post-create callbacks run at PASSIVE_LEVEL
+ *   IRP_MJ_CLEANUP no pre-op / PostCreateH again (one callback shared by two
+ *                 operations): a post-cleanup callback may run at
+ *                 DISPATCH_LEVEL                           MF3001, MF3002
+ *
+ * A second filter (SharedRegistration) registers one pre-op, PreSharedH,
+ * for IRP_MJ_READ and IRP_MJ_SET_INFORMATION; it branches on
+ * Data->Iopb->MajorFunction, itself and in SharedHelper, which receives Data:
+ *     - ZwClose only for SET_INFORMATION                  no finding
+ *     - ZwQueryInformationProcess in SharedHelper only for SET_INFORMATION
+ *                                                         no finding
+ *     - PsLookupProcessByProcessId (LookupOwnerH) only for READ      MF2001
  */
 #include "fixture_flt.h"
 
@@ -184,9 +196,46 @@ PostCreateH(PFLT_CALLBACK_DATA Data, PCFLT_RELATED_OBJECTS FltObjects, PVOID Com
 {
     (void)FltObjects;
     (void)CompletionContext;
-    if (!(Flags & FLTFL_POST_OPERATION_DRAINING))
+    if (!(Flags & FLTFL_POST_OPERATION_DRAINING)) {
         CountCreatePaged(Data);
+        ZwClose(gWatchedHandle);
+    }
     return FLT_POSTOP_FINISHED_PROCESSING;
+}
+
+/* ---- a pre-op shared by two operations, branching on the major ---- */
+
+PFLT_FILTER gSharedFilter;
+
+FIXTURE_NOINLINE LONG_PTR LookupOwnerH(VOID)
+{
+    PEPROCESS process;
+
+    if (!NT_SUCCESS(PsLookupProcessByProcessId(PsGetCurrentProcessId(), &process)))
+        return -3;
+    ObDereferenceObject(process);
+    return (LONG_PTR)process;
+}
+
+FIXTURE_NOINLINE VOID SharedHelper(PFLT_CALLBACK_DATA Data)
+{
+    ULONG length = 0;
+
+    if (Data->Iopb->MajorFunction == IRP_MJ_SET_INFORMATION)
+        gMirrorStatus = ZwQueryInformationProcess(NtCurrentProcess(), 0, NULL, 0, &length);
+}
+
+FIXTURE_NOINLINE FLT_PREOP_CALLBACK_STATUS FLTAPI
+PreSharedH(PFLT_CALLBACK_DATA Data, PCFLT_RELATED_OBJECTS FltObjects, PVOID *CompletionContext)
+{
+    (void)FltObjects;
+    (void)CompletionContext;
+    if (Data->Iopb->MajorFunction == IRP_MJ_SET_INFORMATION)
+        ZwClose(gWatchedHandle);
+    else if (Data->Iopb->MajorFunction == IRP_MJ_READ)
+        gOwner = LookupOwnerH();
+    SharedHelper(Data);
+    return FLT_PREOP_SUCCESS_NO_CALLBACK;
 }
 
 FIXTURE_NOINLINE NTSTATUS FLTAPI FilterUnloadH(FLT_FILTER_UNLOAD_FLAGS Flags)
@@ -200,6 +249,7 @@ const FLT_OPERATION_REGISTRATION Callbacks[] = {
     { IRP_MJ_CREATE, 0, PreCreateH, PostCreateH, NULL },
     { IRP_MJ_READ, 0, PreReadH, NULL, NULL },
     { IRP_MJ_WRITE, 0, PreWriteH, NULL, NULL },
+    { IRP_MJ_CLEANUP, 0, NULL, PostCreateH, NULL },
     { IRP_MJ_OPERATION_END, 0, NULL, NULL, NULL }
 };
 
@@ -213,12 +263,31 @@ const FLT_REGISTRATION FilterRegistration = {
     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 };
 
+const FLT_OPERATION_REGISTRATION SharedCallbacks[] = {
+    { IRP_MJ_READ, 0, PreSharedH, NULL, NULL },
+    { IRP_MJ_SET_INFORMATION, 0, PreSharedH, NULL, NULL },
+    { IRP_MJ_OPERATION_END, 0, NULL, NULL, NULL }
+};
+
+const FLT_REGISTRATION SharedRegistration = {
+    sizeof(FLT_REGISTRATION),   /* 0x70 */
+    FLT_REGISTRATION_VERSION,   /* 0x0203 */
+    0,
+    NULL,
+    SharedCallbacks,
+    FilterUnloadH,
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+};
+
 NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
 {
     NTSTATUS status;
 
     (void)RegistryPath;
     status = FltRegisterFilter(DriverObject, &FilterRegistration, &gFilter);
+    if (!NT_SUCCESS(status))
+        return status;
+    status = FltRegisterFilter(DriverObject, &SharedRegistration, &gSharedFilter);
     if (!NT_SUCCESS(status))
         return status;
     status = FltStartFiltering(gFilter);
