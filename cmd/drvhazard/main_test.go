@@ -222,3 +222,26 @@ func TestRulesAndExplain(t *testing.T) {
 		t.Errorf("explain of an unknown rule: exit %d %q", code, errs)
 	}
 }
+
+func TestConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	typo := filepath.Join(dir, "typo.yaml")
+	if err := os.WriteFile(good, []byte("rules:\n  MF2001: {enabled: false}\n  KD5002: {enabled: false}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(typo, []byte("rules:\n  MF2001: {enabld: false}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// With MF2001 and KD5002 off, the seed fixture has no error findings left.
+	if code, out, errs := runCLI(t, "scan", "--config", good, "../../testdata/bin/mf_rdata.gcc.sys"); code != exitOK || strings.Contains(out, "MF2001") {
+		t.Errorf("config disabling MF2001: exit %d, stderr %q", code, errs)
+	}
+	code, _, errs := runCLI(t, "scan", "--config", typo, "../../testdata/bin/mf_rdata.gcc.sys")
+	if code != exitError || !strings.Contains(errs, "typo.yaml") || !strings.Contains(errs, "enabld") {
+		t.Errorf("config typo: exit %d, stderr %q", code, errs)
+	}
+	if code, _, errs := runCLI(t, "scan", "--config", filepath.Join(dir, "missing.yaml"), "x.sys"); code != exitError || !strings.Contains(errs, "missing.yaml") {
+		t.Errorf("missing config: exit %d, stderr %q", code, errs)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/drvhazard/drvhazard/config"
 	"github.com/drvhazard/drvhazard/loader"
 	"github.com/drvhazard/drvhazard/report"
 	"github.com/drvhazard/drvhazard/rules"
@@ -32,6 +33,18 @@ analysed is reported with its error and the scan goes on.
 
 Exit status: 0 no finding at or above --fail-on, 1 such findings, 2 usage
 errors or files that could not be analysed.
+
+A configuration file (.drvhazard.yaml in the current directory, or
+--config FILE) adds your own routines to the API catalogue and tunes rules:
+
+  apis:
+    - name: GetProcessKey        # your wrapper (by symbol name) or an import
+      class: pageable            # pageable | passive-only | name-query | posting | reentrant-io | apc-only
+      irql: apc                  # passive | apc | dispatch
+  rules:
+    KD5002: {enabled: false}
+    MF4001: {severity: error}
+  stack_budget: 8192
 
 Examples:
   drvhazard scan testdata/bin/mf_rdata.clang.sys
@@ -86,7 +99,8 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 	jobs := fs.Int("j", runtime.NumCPU(), "files analysed in parallel")
 	failOn := &severityValue{rules.Error}
 	fs.Var(failOn, "fail-on", "exit 1 when a finding has at least this severity: note|warning|error")
-	budget := fs.Uint("stack-budget", rules.DefaultBudget, "MF4001: bytes of stack a paging-path call chain may use")
+	budget := fs.Uint("stack-budget", 0, "MF4001: bytes of stack a paging-path call chain may use (default 4096, or the config's stack_budget)")
+	configPath := fs.String("config", "", "configuration file (default: "+config.DefaultFile+" in the current directory, if present)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), scanUsage)
 		fs.PrintDefaults()
@@ -109,8 +123,21 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 
+	path, explicit := *configPath, *configPath != ""
+	if !explicit {
+		path = config.DefaultFile
+	}
+	opt, _, err := config.Load(path, explicit)
+	if err != nil {
+		fmt.Fprintf(stderr, "drvhazard scan: config: %v\n", err)
+		return exitError
+	}
+	if *budget != 0 {
+		opt.Budget = uint32(*budget)
+	}
+
 	paths, walkErrs := collect(fs.Args())
-	results := analyseAll(paths, *jobs, rules.Options{Budget: uint32(*budget)})
+	results := analyseAll(paths, *jobs, opt)
 	results = append(results, walkErrs...)
 	sort.SliceStable(results, func(i, j int) bool { return results[i].Path < results[j].Path })
 
