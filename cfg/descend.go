@@ -469,8 +469,8 @@ func (b *builder) callNoReturn(in *inst) bool {
 }
 
 // thunkImport returns the import when the code at rva is jmp [rip+IAT].
-func (b *builder) thunkImport(rva uint32) *loader.Import {
-	code := b.img.Bytes(rva, 16)
+func (ps *pass) thunkImport(rva uint32) *loader.Import {
+	code := ps.img.Bytes(rva, 16)
 	if len(code) < 6 {
 		return nil
 	}
@@ -482,8 +482,21 @@ func (b *builder) thunkImport(rva uint32) *loader.Import {
 	if !ok {
 		return nil
 	}
-	imp, _ := b.img.ImportAt(slot)
+	imp, _ := ps.img.ImportAt(slot)
 	return imp
+}
+
+// calledImport returns the import a call reaches directly: call [rip+IAT]
+// or a call to a jmp [IAT] thunk.
+func (ps *pass) calledImport(in *inst) *loader.Import {
+	if t, ok := relTarget(in); ok {
+		return ps.thunkImport(t)
+	}
+	if slot, ok := ripSlot(in); ok {
+		imp, _ := ps.img.ImportAt(slot)
+		return imp
+	}
+	return nil
 }
 
 // buildBlocks cuts the decoded instructions into basic blocks.

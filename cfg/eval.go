@@ -70,9 +70,12 @@ func (e *Evaluation) At(rva uint32) *Snapshot {
 	return nil
 }
 
-// Return is the value of rax at one ret.
+// Return is the value of rax at one ret. Via is the predecessor block the
+// value was computed through when paths with different values meet just
+// before the ret, nil otherwise.
 type Return struct {
 	Block *Block
+	Via   *Block
 	Value Value
 }
 
@@ -105,7 +108,7 @@ func (e *Evaluation) Returns() []Return {
 			for k := range e.insts[j] {
 				e.ps.step(&e.insts[j][k], &st)
 			}
-			out = append(out, Return{Block: blk, Value: atRet(i, st)})
+			out = append(out, Return{Block: blk, Via: pred, Value: atRet(i, st)})
 		}
 	}
 	return out

@@ -191,6 +191,9 @@ func (ps *pass) step(in *inst, st *state) {
 			ps.fillCall(in, st)
 		}
 		unknown(rRAX, rRCX, rRDX, rR8, rR9, rR10, rR11)
+		if imp := ps.calledImport(in); imp != nil {
+			st.r[rRAX] = Value{Kind: Returned, V: int64(imp.Slot)}
+		}
 		if st.mem != nil {
 			st.mem.clobber(spaceXMM, xmmOff(0, 0), 6*16) // xmm0-5 are volatile
 		}
@@ -275,8 +278,18 @@ func (ps *pass) step(in *inst, st *state) {
 			}
 		}
 	case x86asm.CMP:
-		if imm, ok := in.Args[1].(x86asm.Imm); ok {
-			st.flags = flagTest{ok: true, cmp: true, value: ps.operand(in, st, in.Args[0], opSize(in)), mask: int64(imm), size: opSize(in)}
+		var imm int64
+		isImm := false
+		switch src := in.Args[1].(type) {
+		case x86asm.Imm:
+			imm, isImm = int64(src), true
+		case x86asm.Reg: // cmp al,cl with cl a known constant
+			if i := regIndex(src); i >= 0 && st.r[i].Kind == Const {
+				imm, isImm = st.r[i].V, true
+			}
+		}
+		if isImm {
+			st.flags = flagTest{ok: true, cmp: true, value: ps.operand(in, st, in.Args[0], opSize(in)), mask: imm, size: opSize(in)}
 		}
 	case x86asm.BT:
 		if imm, ok := in.Args[1].(x86asm.Imm); ok && imm >= 0 && imm < 64 {
@@ -698,6 +711,7 @@ func narrow(st *state, d, width int) {
 			if st.r[d].P != 4 {
 				st.r[d] = Value{}
 			}
+		case Returned:
 		default:
 			st.r[d] = Value{}
 		}

@@ -25,6 +25,10 @@ const (
 	// Choice is one of two constants, V or W: what compilers make of
 	// `status < 0 ? a : b` without a branch (sar eax,31 ; add eax,k).
 	Choice
+	// Returned is rax after a call to an import: the import's IAT slot is
+	// V. (KeGetCurrentIrql() compared with a constant guards IRQL-bound
+	// work.)
+	Returned
 )
 
 // MaxDepth is how many loads through a parameter a Value follows:
@@ -80,6 +84,8 @@ func (v Value) String() string {
 		return fmt.Sprintf("[rva:%#x+idx]", v.V)
 	case Choice:
 		return fmt.Sprintf("%#x|%#x", v.V, v.W)
+	case Returned:
+		return fmt.Sprintf("ret[rva:%#x]", v.V)
 	case SwitchTarget:
 		return fmt.Sprintf("rva:%#x+[rva:%#x+idx]", v.Path[0], v.V)
 	case Param:

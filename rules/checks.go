@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/drvhazard/drvhazard/cfg"
 )
@@ -41,7 +42,7 @@ func runMF1002(p *Pass, r *Rule) []Finding {
 			feas := feasibleBlocks(pre, 0, int(op.Major))
 			for _, ret := range p.Program.Evaluate(pre).Returns() {
 				v := ret.Value
-				if !feas[blockIndex(pre, ret.Block)] || !v.MayBe(preopSuccessWithCallback) && !v.MayBe(preopSynchronize) {
+				if !retFeasible(pre, feas, ret) || !v.MayBe(preopSuccessWithCallback) && !v.MayBe(preopSynchronize) {
 					continue
 				}
 				cb := p.callbackRef(op, "pre", op.Pre)
@@ -88,6 +89,9 @@ func (p *Pass) postWalk(visit func(cb CallbackRef, f *cfg.Func, feas []bool, pat
 				n := queue[0]
 				queue = queue[1:]
 				feas := feasibleBlocks(n.st.f, n.st.data, int(op.Major))
+				for i, low := range p.lowIRQLBlocks(n.st.f) {
+					feas[i] = feas[i] && !low // runs below DISPATCH_LEVEL: fine
+				}
 				visit(cb, n.st.f, feas, n.path)
 				for _, c := range n.st.f.Calls {
 					if bi := blockOf(n.st.f, c.Site); bi < 0 || !feas[bi] {
@@ -127,7 +131,7 @@ func (p *Pass) postNotAtDispatch(op Operation) bool {
 	feas := feasibleBlocks(pre, 0, int(op.Major))
 	rets := 0
 	for _, ret := range p.Program.Evaluate(pre).Returns() {
-		if !feas[blockIndex(pre, ret.Block)] {
+		if !retFeasible(pre, feas, ret) {
 			continue
 		}
 		rets++
@@ -139,7 +143,30 @@ func (p *Pass) postNotAtDispatch(op Operation) bool {
 	return rets > 0
 }
 
+// dedupePostOps merges findings that differ only in the major of the
+// post-operation callback (one callback registered for many operations):
+// the first is kept and the message lists every major.
+func dedupePostOps(fs []Finding) []Finding {
+	var out []Finding
+	index := map[string]int{}
+	for _, f := range fs {
+		if f.Callback == nil || f.Callback.Kind != "post" {
+			out = append(out, f)
+			continue
+		}
+		key := fmt.Sprintf("%x|%s|%x", f.Callback.RVA, f.Sink, f.Site)
+		if i, ok := index[key]; ok {
+			out[i].Message = strings.Replace(out[i].Message, " post-operation callback", "/"+f.Callback.Major+" post-operation callback", 1)
+			continue
+		}
+		index[key] = len(out)
+		out = append(out, f)
+	}
+	return out
+}
+
 func runMF3001(p *Pass, r *Rule) []Finding {
+	var post []Finding
 	out := runMF3001Locks(p, r)
 	p.postWalk(func(cb CallbackRef, f *cfg.Func, _ []bool, path []Step) {
 		sec := p.Image.Section(f.Entry)
@@ -147,14 +174,14 @@ func runMF3001(p *Pass, r *Rule) []Finding {
 			return
 		}
 		cb2 := cb
-		out = append(out, Finding{
+		post = append(post, Finding{
 			Rule: r, Severity: r.Severity, Callback: &cb2, Site: f.Entry, Path: path, Sink: "PAGE:" + stepName(path[len(path)-1]),
 			Message: fmt.Sprintf("%s post-operation callback reaches %s in pageable section %s via %s; post-operation callbacks may run at DISPATCH_LEVEL",
 				cb.Major, stepName(path[len(path)-1]), sec.Name, pathString(path)),
 			Fingerprint: fingerprint(r.ID, cb.Major, path),
 		})
 	})
-	return out
+	return append(out, dedupePostOps(post)...)
 }
 
 func runMF3002(p *Pass, r *Rule) []Finding {
@@ -181,7 +208,7 @@ func runMF3002(p *Pass, r *Rule) []Finding {
 			}
 		}
 	})
-	return out
+	return dedupePostOps(out)
 }
 
 // runMF4001 finds, for each paging-path callback, the call chain (through

@@ -211,8 +211,12 @@ func (r *Registration) readOperations(img *loader.Image, snap *cfg.Snapshot, ops
 			r.Problems = append(r.Problems, fmt.Sprintf("operation array has no IRP_MJ_OPERATION_END (0x80): entry %d is not a valid operation", i))
 			return
 		}
-		if res := snap.Read(ops, off+0x18, 8); res.Kind != cfg.Const || res.V != 0 {
-			r.Problems = append(r.Problems, fmt.Sprintf("%s: Reserved1 is %v, not 0", name, res))
+		switch res := snap.Read(ops, off+0x18, 8); {
+		case res.Kind == cfg.Const && res.V == 0:
+		case res.Kind == cfg.Unknown:
+			r.Problems = append(r.Problems, fmt.Sprintf("%s: Reserved1 is not set to NULL (left uninitialised?)", name))
+		default:
+			r.Problems = append(r.Problems, fmt.Sprintf("%s: Reserved1 is %v, not NULL", name, res))
 		}
 		if flags.Kind != cfg.Const {
 			// Left uninitialised on the stack: whatever it holds, it cannot

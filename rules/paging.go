@@ -136,7 +136,7 @@ func (p *Pass) pagingHits() []pagingHit {
 			if i == 0 {
 				for _, ret := range p.Program.Evaluate(st.f).Returns() {
 					bi := blockIndex(st.f, ret.Block)
-					if !g[bi] && feas[bi] && ret.Value.MayBe(preopPending) {
+					if !g[bi] && retFeasible(st.f, feas, ret) && ret.Value.MayBe(preopPending) {
 						emit(pagingHit{kind: hitPending, site: ret.Block.Start, path: pathTo(i, ret.Block.Start)})
 					}
 				}
@@ -290,6 +290,58 @@ func feasibleBlocks(f *cfg.Func, data, major int) []bool {
 		}
 	}
 	return feas
+}
+
+// retFeasible reports whether a return can happen under the feasible
+// blocks: its ret block, and the predecessor it was evaluated through.
+func retFeasible(f *cfg.Func, feas []bool, ret cfg.Return) bool {
+	if !feas[blockIndex(f, ret.Block)] {
+		return false
+	}
+	return ret.Via == nil || feas[blockIndex(f, ret.Via)]
+}
+
+// lowIRQLBlocks marks the blocks of f that run only when KeGetCurrentIrql()
+// is below DISPATCH_LEVEL: those dominated by an edge of a comparison of its
+// result that DISPATCH_LEVEL (2) cannot take.
+func (p *Pass) lowIRQLBlocks(f *cfg.Func) []bool {
+	low := make([]bool, len(f.Blocks))
+	var dom *domTree
+	for u, b := range f.Blocks {
+		c := b.Cond
+		if c == nil || c.Value.Kind != cfg.Returned {
+			continue
+		}
+		imp, ok := p.Image.ImportAt(uint32(c.Value.V))
+		if !ok || imp.Name != "KeGetCurrentIrql" {
+			continue
+		}
+		if dom == nil {
+			dom = dominators(f)
+		}
+		atDispatch := c.TakenFor(dispatchLevel)
+		for _, e := range b.Succs {
+			v, ok := dom.index[e.To]
+			if !ok || (e.Kind == cfg.EdgeTaken) == atDispatch {
+				continue // DISPATCH_LEVEL can take this edge
+			}
+			only := true
+			for _, pr := range dom.preds[v] {
+				if pr != u && !dom.dominates(v, pr) {
+					only = false
+				}
+			}
+			if !only {
+				continue
+			}
+			for w := range f.Blocks {
+				if dom.dominates(v, w) {
+					low[w] = true
+				}
+			}
+		}
+	}
+	return low
 }
 
 func blockOf(f *cfg.Func, rva uint32) int {
