@@ -14,6 +14,8 @@ type Evaluation struct {
 	insts   [][]inst // per block
 	in      []state
 	reached []bool
+	conds   []*Cond
+	condsOK bool
 }
 
 // Evaluate runs the forward pass over f with memory tracked.
@@ -121,6 +123,37 @@ func edgeTo(b *Block, to uint32) bool {
 		}
 	}
 	return false
+}
+
+// Conds returns the test deciding each block's conditional branch, as Block.
+// Cond does, but seen with memory tracked: a Debug build that stores a field
+// in a stack slot and compares the slot (mov [rsp+20h],al ; cmp byte
+// [rsp+20h],4 ; je) is understood here, not in Build.
+func (e *Evaluation) Conds() []*Cond {
+	if e.condsOK {
+		return e.conds
+	}
+	e.condsOK = true
+	e.conds = make([]*Cond, len(e.f.Blocks))
+	for i, blk := range e.f.Blocks {
+		e.conds[i] = blk.Cond
+		insts := e.insts[i]
+		if !e.reached[i] || blk.Term != TermCond || len(insts) == 0 {
+			continue
+		}
+		st := e.in[i].clone()
+		for k := range insts[:len(insts)-1] {
+			e.ps.step(&insts[k], &st)
+		}
+		last := &insts[len(insts)-1]
+		if !isJcc(last.Op) || !st.flags.ok {
+			continue
+		}
+		if c := branchCond(last.Op, st.flags); c != nil {
+			e.conds[i] = c
+		}
+	}
+	return e.conds
 }
 
 // Arg returns the value of the i-th integer argument register (rcx, rdx,

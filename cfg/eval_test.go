@@ -161,3 +161,30 @@ func TestMemoryCells(t *testing.T) {
 		t.Error("an untouched range was found")
 	}
 }
+
+// A Debug build spills Data->Iopb->MajorFunction to the stack and compares
+// the slot: only the memory-tracking evaluation sees the comparison.
+func TestEvaluateSpilledCompare(t *testing.T) {
+	code := cat(
+		[]byte{0x48, 0x83, 0xec, 0x38},       // 1000 sub rsp,0x38
+		[]byte{0x48, 0x8b, 0x41, 0x10},       // 1004 mov rax,[rcx+0x10]
+		[]byte{0x0f, 0xb6, 0x40, 0x04},       // 1008 movzx eax,byte [rax+4]
+		[]byte{0x88, 0x44, 0x24, 0x20},       // 100c mov [rsp+0x20],al
+		[]byte{0x80, 0x7c, 0x24, 0x20, 0x04}, // 1010 cmp byte [rsp+0x20],4
+		[]byte{0x74, 0x02},                   // 1015 je 1019
+		[]byte{0x31, 0xc0},                   // 1017 xor eax,eax
+		[]byte{0x48, 0x83, 0xc4, 0x38, 0xc3}, // 1019 add rsp,0x38 ; ret
+	)
+	p := buildCode(t, code, nil, nil)
+	f := p.Func(0x1000)
+	if f.Blocks[0].Cond != nil {
+		t.Logf("Build already sees %v", f.Blocks[0].Cond)
+	}
+	c := p.Evaluate(f).Conds()[0]
+	if c == nil || !c.Cmp || c.Rel != RelEq || c.Imm != 4 || !c.Value.IsParamField(0, 0x10, 4) {
+		t.Fatalf("cond %v, want [[arg0+0x10]+0x4] == 4", c)
+	}
+	if !c.TakenFor(4) || c.TakenFor(3) {
+		t.Error("TakenFor disagrees with je")
+	}
+}

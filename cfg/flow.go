@@ -649,7 +649,10 @@ func (ps *pass) storeTo(in *inst, st *state, m x86asm.Mem, size int, v Value) {
 		return
 	}
 	if space, off, ok := ps.address(in, st, m); ok {
-		if size < 8 && v.Kind != Const {
+		// A narrow store keeps constants, and loaded parameter fields (a
+		// Debug build spills Data->Iopb->MajorFunction with mov [rsp+20h],al
+		// and compares the slot).
+		if size < 8 && v.Kind != Const && !(v.Kind == Param && v.Depth > 0) {
 			v = Value{}
 		}
 		st.mem.store(space, off, size, v)

@@ -39,8 +39,8 @@ func runMF1002(p *Pass, r *Rule) []Finding {
 			if pre == nil {
 				continue
 			}
-			feas := feasibleBlocks(pre, 0, int(op.Major))
-			for _, ret := range p.Program.Evaluate(pre).Returns() {
+			feas := p.feasibleBlocks(pre, 0, int(op.Major))
+			for _, ret := range p.evaluate(pre).Returns() {
 				v := ret.Value
 				if !retFeasible(pre, feas, ret) || !v.MayBe(preopSuccessWithCallback) && !v.MayBe(preopSynchronize) {
 					continue
@@ -88,7 +88,7 @@ func (p *Pass) postWalk(visit func(cb CallbackRef, f *cfg.Func, feas []bool, pat
 			for len(queue) > 0 {
 				n := queue[0]
 				queue = queue[1:]
-				feas := feasibleBlocks(n.st.f, n.st.data, int(op.Major))
+				feas := p.feasibleBlocks(n.st.f, n.st.data, int(op.Major))
 				for i, low := range p.lowIRQLBlocks(n.st.f) {
 					feas[i] = feas[i] && !low // runs below DISPATCH_LEVEL: fine
 				}
@@ -128,9 +128,9 @@ func (p *Pass) postNotAtDispatch(op Operation) bool {
 	if pre == nil {
 		return false
 	}
-	feas := feasibleBlocks(pre, 0, int(op.Major))
+	feas := p.feasibleBlocks(pre, 0, int(op.Major))
 	rets := 0
-	for _, ret := range p.Program.Evaluate(pre).Returns() {
+	for _, ret := range p.evaluate(pre).Returns() {
 		if !retFeasible(pre, feas, ret) {
 			continue
 		}
@@ -240,8 +240,8 @@ func runMF4001(p *Pass, r *Rule) []Finding {
 				return best{}
 			}
 			onStack[st] = true
-			g := guardedBlocks(st.f, st.data)
-			feas := feasibleBlocks(st.f, st.data, int(start.op.Major))
+			g := p.guardedBlocks(st.f, st.data)
+			feas := p.feasibleBlocks(st.f, st.data, int(start.op.Major))
 			here := best{bytes: uint64(st.f.FrameSize) + 8, path: []Step{{RVA: st.f.Entry, Name: st.f.Name}}}
 			for _, c := range st.f.Calls {
 				if bi := blockOf(st.f, c.Site); bi < 0 || g[bi] || !feas[bi] {

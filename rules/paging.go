@@ -129,12 +129,12 @@ func (p *Pass) pagingHits() []pagingHit {
 			key := guardKey(st)
 			g, ok := guards[key]
 			if !ok {
-				g = guardedBlocks(st.f, st.data)
+				g = p.guardedBlocks(st.f, st.data)
 				guards[key] = g
 			}
-			feas := feasibleBlocks(st.f, st.data, int(start.op.Major))
+			feas := p.feasibleBlocks(st.f, st.data, int(start.op.Major))
 			if i == 0 {
-				for _, ret := range p.Program.Evaluate(st.f).Returns() {
+				for _, ret := range p.evaluate(st.f).Returns() {
 					bi := blockIndex(st.f, ret.Block)
 					if !g[bi] && retFeasible(st.f, feas, ret) && ret.Value.MayBe(preopPending) {
 						emit(pagingHit{kind: hitPending, site: ret.Block.Start, path: pathTo(i, ret.Block.Start)})
@@ -195,14 +195,15 @@ func dataArg(c *cfg.CallSite, data int) int {
 // IRP_PAGING_IO (0x2, or 0x42 with IRP_SYNCHRONOUS_PAGING_IO). A test of
 // 0x40 alone is no guard: asynchronous paging writes (the modified and
 // mapped page writers) and prefetch reads have only IRP_PAGING_IO set.
-func guardedBlocks(f *cfg.Func, data int) []bool {
+func (p *Pass) guardedBlocks(f *cfg.Func, data int) []bool {
 	guarded := make([]bool, len(f.Blocks))
 	if data == noDataParam {
 		return guarded
 	}
+	conds := p.conds(f)
 	var dom *domTree
 	for u, b := range f.Blocks {
-		c := b.Cond
+		c := conds[u]
 		if c == nil || c.Mask&irpPagingIO == 0 || !c.Value.IsParamField(data, offIopb, offIrpFlags) {
 			continue
 		}
@@ -248,7 +249,8 @@ func guardedBlocks(f *cfg.Func, data int) []bool {
 // counts, for each operation, only the code that operation can reach.
 // Blocks without predecessors (__except blocks, entered by the exception
 // dispatcher) are roots too. major < 0 prunes nothing.
-func feasibleBlocks(f *cfg.Func, data, major int) []bool {
+func (p *Pass) feasibleBlocks(f *cfg.Func, data, major int) []bool {
+	conds := p.conds(f)
 	n := len(f.Blocks)
 	feas := make([]bool, n)
 	index := make(map[uint32]int, n)
@@ -274,7 +276,7 @@ func feasibleBlocks(f *cfg.Func, data, major int) []bool {
 		i := work[len(work)-1]
 		work = work[:len(work)-1]
 		b := f.Blocks[i]
-		c := b.Cond
+		c := conds[i]
 		onMajor := major >= 0 && data != noDataParam && c != nil && c.Value.IsParamField(data, offIopb, offMajor)
 		for _, e := range b.Succs {
 			if onMajor {
@@ -292,6 +294,26 @@ func feasibleBlocks(f *cfg.Func, data, major int) []bool {
 	return feas
 }
 
+// conds returns the branch conditions of f as the memory-tracking
+// evaluation sees them (it understands compares of spilled stack slots);
+// evaluations are cached for the pass.
+func (p *Pass) conds(f *cfg.Func) []*cfg.Cond {
+	return p.evaluate(f).Conds()
+}
+
+// evaluate returns the cached evaluation of f.
+func (p *Pass) evaluate(f *cfg.Func) *cfg.Evaluation {
+	if e, ok := p.evals[f]; ok {
+		return e
+	}
+	if p.evals == nil {
+		p.evals = map[*cfg.Func]*cfg.Evaluation{}
+	}
+	e := p.Program.Evaluate(f)
+	p.evals[f] = e
+	return e
+}
+
 // retFeasible reports whether a return can happen under the feasible
 // blocks: its ret block, and the predecessor it was evaluated through.
 func retFeasible(f *cfg.Func, feas []bool, ret cfg.Return) bool {
@@ -306,9 +328,10 @@ func retFeasible(f *cfg.Func, feas []bool, ret cfg.Return) bool {
 // result that DISPATCH_LEVEL (2) cannot take.
 func (p *Pass) lowIRQLBlocks(f *cfg.Func) []bool {
 	low := make([]bool, len(f.Blocks))
+	conds := p.conds(f)
 	var dom *domTree
 	for u, b := range f.Blocks {
-		c := b.Cond
+		c := conds[u]
 		if c == nil || c.Value.Kind != cfg.Returned {
 			continue
 		}

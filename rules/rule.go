@@ -59,6 +59,7 @@ type Pass struct {
 
 	paging []pagingHit // the paging-path walk, shared by the MF20xx rules
 	walked bool
+	evals  map[*cfg.Func]*cfg.Evaluation // memory-tracking evaluations, by function
 }
 
 // CallbackRef names the registered callback a finding starts from.
