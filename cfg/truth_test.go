@@ -148,6 +148,12 @@ func TestGroundTruth(t *testing.T) {
 				totalExtra += len(extra)
 				t.Logf("%d/%d functions (%.1f%%) missing %v; %d not in the symbol file %v", found, len(all),
 					100*float64(found)/float64(max(len(all), 1)), missing, len(extra), extra)
+				// Every fixture is small enough to be exact: a function the
+				// linker does not know (a string or a jump-table entry taken
+				// for code) cuts a real one short.
+				if len(extra) > 0 {
+					t.Errorf("%d functions reported that the linker does not know: %v", len(extra), extra)
+				}
 				totalEdges += checkTruth(t, p, readTruth(t, tp, v.toolchain), byName)
 			})
 		}
@@ -159,9 +165,7 @@ func TestGroundTruth(t *testing.T) {
 	if pct < 99 {
 		t.Errorf("function discovery %.2f%% is below 99%%", pct)
 	}
-	if totalExtra*100 > totalFuncs {
-		t.Errorf("%d functions reported that the linker does not know (over 1%% of %d)", totalExtra, totalFuncs)
-	}
+
 }
 
 // checkTruth checks every line of a truth file against p and returns the

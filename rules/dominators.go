@@ -98,3 +98,24 @@ func (t *domTree) dominates(a, b int) bool {
 	}
 	return false
 }
+
+// markEdgeRegion marks the blocks that run only after the edge from block u
+// to the block starting at to: those dominated by its target, provided every
+// other way into the target comes from below it (a loop back edge), never
+// around the edge.
+func (t *domTree) markEdgeRegion(u int, to uint32, mark []bool) {
+	v, ok := t.index[to]
+	if !ok {
+		return
+	}
+	for _, pr := range t.preds[v] {
+		if pr != u && !t.dominates(v, pr) {
+			return
+		}
+	}
+	for w := range mark {
+		if t.dominates(v, w) {
+			mark[w] = true
+		}
+	}
+}

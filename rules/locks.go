@@ -141,6 +141,11 @@ func runMF3001Locks(p *Pass, r *Rule) []Finding {
 				if cb, ok := owners[f]; ok {
 					cb := cb
 					fd.Callback = &cb
+					name := cb.Name
+					if name == "" {
+						name = fmt.Sprintf("sub_%x", cb.RVA)
+					}
+					fd.Message = fmt.Sprintf("%s %s-operation callback %s: %s", cb.Major, cb.Kind, name, fd.Message)
 				}
 				out = append(out, fd)
 			}

@@ -217,25 +217,8 @@ func (p *Pass) guardedBlocks(f *cfg.Func, data int) []bool {
 			dom = dominators(f)
 		}
 		for _, e := range b.Succs {
-			v, ok := dom.index[e.To]
-			if e.Kind != want || !ok {
-				continue
-			}
-			// The edge dominates what v dominates only if every other way
-			// into v comes from below v (a loop), never around the test.
-			only := true
-			for _, pr := range dom.preds[v] {
-				if pr != u && !dom.dominates(v, pr) {
-					only = false
-				}
-			}
-			if !only {
-				continue
-			}
-			for w := range f.Blocks {
-				if dom.dominates(v, w) {
-					guarded[w] = true
-				}
+			if e.Kind == want {
+				dom.markEdgeRegion(u, e.To, guarded)
 			}
 		}
 	}
@@ -344,23 +327,8 @@ func (p *Pass) lowIRQLBlocks(f *cfg.Func) []bool {
 		}
 		atDispatch := c.TakenFor(dispatchLevel)
 		for _, e := range b.Succs {
-			v, ok := dom.index[e.To]
-			if !ok || (e.Kind == cfg.EdgeTaken) == atDispatch {
-				continue // DISPATCH_LEVEL can take this edge
-			}
-			only := true
-			for _, pr := range dom.preds[v] {
-				if pr != u && !dom.dominates(v, pr) {
-					only = false
-				}
-			}
-			if !only {
-				continue
-			}
-			for w := range f.Blocks {
-				if dom.dominates(v, w) {
-					low[w] = true
-				}
+			if (e.Kind == cfg.EdgeTaken) != atDispatch { // DISPATCH_LEVEL cannot take this edge
+				dom.markEdgeRegion(u, e.To, low)
 			}
 		}
 	}
