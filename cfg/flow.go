@@ -209,8 +209,14 @@ func (ps *pass) step(in *inst, st *state) {
 		if d < 0 {
 			break
 		}
-		if _, fromReg := in.Args[1].(x86asm.Reg); fromReg && in.Op != x86asm.MOV {
-			st.r[d] = Value{} // movzx/movsx of a narrower register: not tracked
+		if src, fromReg := in.Args[1].(x86asm.Reg); fromReg && in.Op != x86asm.MOV {
+			// movzx/movsx of a narrower register: only a boolean (setcc)
+			// or a parameter survives the widening.
+			if v := st.r[regIndex(src)]; regIndex(src) >= 0 && (v.Kind == TestBit || v.Kind == Param) {
+				st.r[d] = v
+			} else {
+				st.r[d] = Value{}
+			}
 			break
 		}
 		st.r[d] = ps.operand(in, st, in.Args[1], opSize(in))
@@ -319,6 +325,18 @@ func (ps *pass) step(in *inst, st *state) {
 			unknown(d)
 		default:
 			ps.clobberMem(in, st)
+		}
+	case x86asm.SETNE, x86asm.SETE:
+		f := st.flags
+		if d >= 0 && f.ok && !f.cmp && !f.bt && f.value.Kind == Param && f.value.Depth > 0 && f.value.V == 0 {
+			v := f.value
+			v.Kind, v.V, v.W = TestBit, f.mask, 0
+			if in.Op == x86asm.SETNE {
+				v.W = 1
+			}
+			st.r[d] = v
+		} else if d >= 0 {
+			unknown(d)
 		}
 	case x86asm.SAR:
 		// sar r,31 (r32) or sar r,63 (r64): 0 or -1 by the sign.
@@ -688,7 +706,8 @@ func opSize(in *inst) int {
 func preservesFlags(op x86asm.Op) bool {
 	switch op {
 	case x86asm.MOV, x86asm.MOVZX, x86asm.MOVSX, x86asm.MOVSXD, x86asm.LEA, x86asm.PUSH, x86asm.POP, x86asm.NOP,
-		x86asm.MOVQ, x86asm.MOVUPS, x86asm.MOVAPS, x86asm.MOVDQU, x86asm.MOVDQA:
+		x86asm.MOVQ, x86asm.MOVUPS, x86asm.MOVAPS, x86asm.MOVDQU, x86asm.MOVDQA,
+		x86asm.SETE, x86asm.SETNE, x86asm.CMOVE, x86asm.CMOVNE: // these read the flags
 		return true
 	}
 	return isJcc(op)
@@ -706,22 +725,19 @@ func narrow(st *state, d, width int) {
 			st.r[d].V = int64(uint32(st.r[d].V))
 		case Choice:
 			st.r[d].V, st.r[d].W = int64(uint32(st.r[d].V)), int64(uint32(st.r[d].W))
-		case Param:
-			if st.r[d].Depth == 0 {
-				st.r[d] = Value{}
-			}
 		case TableEntry:
 			if st.r[d].P != 4 {
 				st.r[d] = Value{}
 			}
-		case Returned:
+		case Param, Returned, TestBit: // fields, results and booleans fit in 32 bits
 		default:
 			st.r[d] = Value{}
 		}
 	default:
 		// A field loaded into a partial register (mov al,[rax+4]) is still
-		// that field for the compare that follows (cmp al,3).
-		if v := st.r[d]; v.Kind != Param || v.Depth == 0 {
+		// that field for the compare that follows (cmp al,3), and a boolean
+		// copied byte-wise (mov dl,bpl) is still that boolean.
+		if v := st.r[d]; v.Kind != Param && v.Kind != TestBit {
 			st.r[d] = Value{}
 		}
 	}

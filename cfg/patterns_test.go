@@ -209,3 +209,23 @@ func TestIRQLWrites(t *testing.T) {
 		t.Errorf("IRQL writes %+v, want a raise to 2 at 0x1005 and a restore at 0x1009", w)
 	}
 }
+
+// paging = (Data->Iopb->IrpFlags & 0x42) != 0, passed on as a byte.
+func TestPagingBoolean(t *testing.T) {
+	code := cat(
+		[]byte{0x48, 0x8b, 0x42, 0x10},    // 1000 mov rax,[rdx+0x10]   (Data in rdx)
+		[]byte{0x44, 0x8b, 0x00},          // 1004 mov r8d,[rax]
+		[]byte{0x41, 0xf6, 0xc0, 0x42},    // 1007 test r8b,0x42
+		[]byte{0x40, 0x0f, 0x95, 0xc5},    // 100b setne bpl
+		[]byte{0x40, 0x88, 0xea},          // 100f mov dl,bpl
+		[]byte{0xe8}, le32(0x1030-0x1017), // 1012 call 1030
+		[]byte{0xc3}, // 1017 ret
+	)
+	code = at(code, 0x30, 0xc3)
+	p := buildCode(t, code, nil, nil)
+	c := p.Func(0x1000).Calls[0]
+	v := c.Args[1]
+	if v.Kind != TestBit || v.V != 0x42 || v.W != 1 || !v.Field().IsParamField(1, 0x10, 0) {
+		t.Errorf("rdx at the call = %v, want the paging test of arg1's IrpFlags", v)
+	}
+}

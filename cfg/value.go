@@ -29,6 +29,12 @@ const (
 	// V. (KeGetCurrentIrql() compared with a constant guards IRQL-bound
 	// work.)
 	Returned
+	// TestBit is the boolean a setcc made of a bit test of a parameter
+	// field: the field is P/Depth/Path as for Param, the mask is V, and W
+	// is 1 when the boolean is true for a non-zero field&mask (setne), 0
+	// when it is true for zero (sete). `paging = FlagOn(IrpFlags,
+	// IRP_PAGING_IO)` passed to a helper is one.
+	TestBit
 )
 
 // MaxDepth is how many loads through a parameter a Value follows:
@@ -54,6 +60,13 @@ type Value struct {
 // Choice with c as one of its values.
 func (v Value) MayBe(c int64) bool {
 	return v.Kind == Const && v.V == c || v.Kind == Choice && (v.V == c || v.W == c)
+}
+
+// Field returns the parameter field a TestBit tests, as a Param value.
+func (v Value) Field() Value {
+	f := v
+	f.Kind, f.V, f.W = Param, 0, 0
+	return f
 }
 
 // IsParamField reports whether v is the value loaded through parameter p at
@@ -86,6 +99,14 @@ func (v Value) String() string {
 		return fmt.Sprintf("%#x|%#x", v.V, v.W)
 	case Returned:
 		return fmt.Sprintf("ret[rva:%#x]", v.V)
+	case TestBit:
+		f := v
+		f.Kind, f.V = Param, 0
+		op := "!= 0"
+		if v.W == 0 {
+			op = "== 0"
+		}
+		return fmt.Sprintf("(%v & %#x %s)", f, v.V, op)
 	case SwitchTarget:
 		return fmt.Sprintf("rva:%#x+[rva:%#x+idx]", v.Path[0], v.V)
 	case Param:

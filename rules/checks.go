@@ -82,7 +82,7 @@ func (p *Pass) postWalk(visit func(cb CallbackRef, f *cfg.Func, feas []bool, pat
 				st   walkState
 				path []Step
 			}
-			start := walkState{post, 0}
+			start := startState(post)
 			queue := []node{{start, []Step{{RVA: post.Entry, Name: post.Name}}}}
 			seen := map[walkState]bool{start: true}
 			for len(queue) > 0 {
@@ -102,7 +102,7 @@ func (p *Pass) postWalk(visit func(cb CallbackRef, f *cfg.Func, feas []bool, pat
 						if ce.Import != nil || g == nil {
 							continue
 						}
-						next := walkState{g, dataArg(c, n.st.data)}
+						next := n.st.next(g, c)
 						if seen[next] {
 							continue
 						}
@@ -240,7 +240,7 @@ func runMF4001(p *Pass, r *Rule) []Finding {
 				return best{}
 			}
 			onStack[st] = true
-			g := p.guardedBlocks(st.f, st.data)
+			g := p.guardedBlocks(st)
 			feas := p.feasibleBlocks(st.f, st.data, int(start.op.Major))
 			here := best{bytes: uint64(st.f.FrameSize) + 8, path: []Step{{RVA: st.f.Entry, Name: st.f.Name}}}
 			for _, c := range st.f.Calls {
@@ -252,7 +252,7 @@ func runMF4001(p *Pass, r *Rule) []Finding {
 					if ce.Import != nil || callee == nil {
 						continue
 					}
-					sub := deepest(walkState{callee, dataArg(c, st.data)})
+					sub := deepest(st.next(callee, c))
 					if total := uint64(st.f.FrameSize) + 8 + sub.bytes; total > here.bytes {
 						path := append([]Step{{RVA: st.f.Entry, Name: st.f.Name, Call: c.Site}}, sub.path...)
 						here = best{bytes: total, path: path}
@@ -263,7 +263,7 @@ func runMF4001(p *Pass, r *Rule) []Finding {
 			memo[st] = here
 			return here
 		}
-		b := deepest(walkState{pre, 0})
+		b := deepest(startState(pre))
 		if b.bytes <= uint64(budget) {
 			continue
 		}

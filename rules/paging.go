@@ -76,13 +76,36 @@ func (p *Pass) callbackRef(op Operation, kind string, rva uint32) CallbackRef {
 type walkState struct {
 	f    *cfg.Func
 	data int
+	// paging is the parameter holding a boolean made from the paging test
+	// (noDataParam if none); pagingSet says the boolean is true for paging
+	// I/O (setne after the test) rather than for non-paging I/O.
+	paging    int
+	pagingSet bool
 }
 
-// guards caches the blocks of a function that only run when the callback
-// data's IrpFlags say "not paging I/O".
-type guardKey struct {
-	f    *cfg.Func
-	data int
+// start returns the walk state of a callback: Data in rcx, no boolean.
+func startState(f *cfg.Func) walkState { return walkState{f: f, data: 0, paging: noDataParam} }
+
+// next returns the state of a callee reached through call c: where the call
+// passes the callback data and the paging boolean.
+func (st walkState) next(callee *cfg.Func, c *cfg.CallSite) walkState {
+	n := walkState{f: callee, data: dataArg(c, st.data), paging: noDataParam}
+	for j, a := range c.Args {
+		switch {
+		case isPagingTest(a, st.data):
+			n.paging, n.pagingSet = j, a.W == 1
+		case st.paging != noDataParam && a.Kind == cfg.Param && int(a.P) == st.paging && a.Depth == 0 && a.V == 0:
+			n.paging, n.pagingSet = j, st.pagingSet
+		}
+	}
+	return n
+}
+
+// isPagingTest reports a boolean made from a test of the callback data's
+// IrpFlags against IRP_PAGING_IO.
+func isPagingTest(v cfg.Value, data int) bool {
+	return v.Kind == cfg.TestBit && data != noDataParam && v.V&irpPagingIO != 0 &&
+		v.Field().IsParamField(data, offIopb, offIrpFlags)
 }
 
 // pagingHits walks the call graph from every paging-path callback once and
@@ -92,7 +115,7 @@ func (p *Pass) pagingHits() []pagingHit {
 		return p.paging
 	}
 	p.walked = true
-	guards := map[guardKey][]bool{}
+	guards := map[walkState][]bool{}
 	for _, start := range p.pagingCallbacks() {
 		pre := p.Program.Func(start.op.Pre)
 		if pre == nil {
@@ -103,7 +126,7 @@ func (p *Pass) pagingHits() []pagingHit {
 			parent int
 			call   uint32 // call in the parent that reached this node
 		}
-		nodes := []node{{st: walkState{pre, 0}, parent: -1}}
+		nodes := []node{{st: startState(pre), parent: -1}}
 		seen := map[walkState]bool{nodes[0].st: true}
 		pathTo := func(i int, call uint32) []Step {
 			var rev []Step
@@ -126,11 +149,16 @@ func (p *Pass) pagingHits() []pagingHit {
 			if sec := p.Image.Section(st.f.Entry); sec != nil && sec.Pageable() {
 				emit(pagingHit{kind: hitPageCode, site: st.f.Entry, path: pathTo(i, st.f.Entry)})
 			}
-			key := guardKey(st)
-			g, ok := guards[key]
+			g, ok := guards[st]
 			if !ok {
-				g = p.guardedBlocks(st.f, st.data)
-				guards[key] = g
+				g = p.guardedBlocks(st)
+				guards[st] = g
+			}
+			if start.mmcc {
+				// FsFilter operations are not IRPs: their IrpFlags are 0, so
+				// a paging test always takes its "not paging" edge and
+				// guards nothing.
+				g = make([]bool, len(st.f.Blocks))
 			}
 			feas := p.feasibleBlocks(st.f, st.data, int(start.op.Major))
 			if i == 0 {
@@ -163,7 +191,7 @@ func (p *Pass) pagingHits() []pagingHit {
 						emit(pagingHit{kind: hitCall, api: api, sink: callee.Name, call: c, site: c.Site, path: pathTo(i, c.Site)})
 						continue
 					}
-					next := walkState{callee, dataArg(c, st.data)}
+					next := st.next(callee, c)
 					if !seen[next] {
 						seen[next] = true
 						nodes = append(nodes, node{st: next, parent: i, call: c.Site})
@@ -189,29 +217,56 @@ func dataArg(c *cfg.CallSite, data int) int {
 	return noDataParam
 }
 
-// guardedBlocks marks the blocks of f that run only when the callback data
-// in parameter data is not paging I/O: those dominated by the "bit clear"
-// edge of a test of Data->Iopb->IrpFlags with a mask that includes
+// guardedBlocks marks the blocks of st.f that run only when the callback
+// data in parameter st.data is not paging I/O: those dominated by the "bit
+// clear" edge of a test of Data->Iopb->IrpFlags (or of a boolean made from
+// that test, here or passed in as st.paging) with a mask that includes
 // IRP_PAGING_IO (0x2, or 0x42 with IRP_SYNCHRONOUS_PAGING_IO). A test of
 // 0x40 alone is no guard: asynchronous paging writes (the modified and
 // mapped page writers) and prefetch reads have only IRP_PAGING_IO set.
-func (p *Pass) guardedBlocks(f *cfg.Func, data int) []bool {
+func (p *Pass) guardedBlocks(st walkState) []bool {
+	f, data := st.f, st.data
 	guarded := make([]bool, len(f.Blocks))
-	if data == noDataParam {
+	if data == noDataParam && st.paging == noDataParam {
 		return guarded
 	}
 	conds := p.conds(f)
 	var dom *domTree
 	for u, b := range f.Blocks {
 		c := conds[u]
-		if c == nil || c.Mask&irpPagingIO == 0 || !c.Value.IsParamField(data, offIopb, offIrpFlags) {
+		if c == nil {
 			continue
 		}
-		// The "not paging" successor: taken when the bit test is zero for
-		// je-style branches, the fall-through otherwise.
-		want := cfg.EdgeNotTaken
-		if c.TakenIfZero {
-			want = cfg.EdgeTaken
+		// want is the kind of the edge taken for non-paging I/O.
+		var want cfg.EdgeKind
+		zeroEdge := cfg.EdgeNotTaken
+		if c.TakenFor(0) {
+			zeroEdge = cfg.EdgeTaken
+		}
+		nonZeroEdge := cfg.EdgeTaken + cfg.EdgeNotTaken - zeroEdge
+		switch {
+		case !c.Cmp && c.Mask&irpPagingIO != 0 && c.Value.IsParamField(data, offIopb, offIrpFlags):
+			// The paging bits clear: the non-paging edge.
+			want = cfg.EdgeNotTaken
+			if c.TakenIfZero {
+				want = cfg.EdgeTaken
+			}
+		case isPagingTest(c.Value, data) && (!c.Cmp || c.Imm == 0):
+			// A boolean made from the test, tested here: false is non-paging
+			// when it was set for paging I/O.
+			want = zeroEdge
+			if c.Value.W == 0 {
+				want = nonZeroEdge
+			}
+		case st.paging != noDataParam && c.Value.Kind == cfg.Param && int(c.Value.P) == st.paging &&
+			c.Value.Depth == 0 && (!c.Cmp || c.Imm == 0):
+			// The boolean passed in as a parameter.
+			want = zeroEdge
+			if !st.pagingSet {
+				want = nonZeroEdge
+			}
+		default:
+			continue
 		}
 		if dom == nil {
 			dom = dominators(f)
