@@ -107,7 +107,7 @@ func (b *builder) flow(f *Func, a *analysis) {
 		if !reached[i] {
 			st = state{chk: -1} // unreachable by the edges we know: no facts
 		}
-		blk.Cond = nil
+		blk.Cond, blk.CondOnStack = nil, false
 		rec.blk = blk
 		for k := range runs[i] {
 			in := &runs[i][k]
@@ -278,6 +278,7 @@ func (ps *pass) step(in *inst, st *state) {
 		switch src := in.Args[1].(type) {
 		case x86asm.Imm:
 			st.flags = flagTest{ok: true, value: ps.operand(in, st, in.Args[0], opSize(in)), mask: int64(src)}
+			st.flags.stack = ps.onStack(in, st)
 		case x86asm.Reg:
 			if r, ok := in.Args[0].(x86asm.Reg); ok && r == src {
 				st.flags = flagTest{ok: true, value: st.r[regIndex(r)], mask: -1}
@@ -296,6 +297,7 @@ func (ps *pass) step(in *inst, st *state) {
 		}
 		if isImm {
 			st.flags = flagTest{ok: true, cmp: true, value: ps.operand(in, st, in.Args[0], opSize(in)), mask: imm, size: opSize(in)}
+			st.flags.stack = ps.onStack(in, st)
 		}
 	case x86asm.BT:
 		if imm, ok := in.Args[1].(x86asm.Imm); ok && imm >= 0 && imm < 64 {
@@ -689,6 +691,20 @@ func (ps *pass) clobberMem(in *inst, st *state) {
 	}
 }
 
+// onStack reports whether the first operand is a stack slot (rsp- or
+// rbp-based memory, or any address the pass knows is on the stack).
+func (ps *pass) onStack(in *inst, st *state) bool {
+	m, ok := in.Args[0].(x86asm.Mem)
+	if !ok || m.Index != 0 {
+		return false
+	}
+	if m.Base == x86asm.RSP || m.Base == x86asm.RBP {
+		return true
+	}
+	bi := regIndex(m.Base)
+	return bi >= 0 && st.r[bi].Kind == StackAddr
+}
+
 // opSize is the size in bytes of an instruction's operands: the memory
 // operand's when there is one, else the first register's.
 func opSize(in *inst) int {
@@ -771,6 +787,7 @@ func (b *builder) record(a *analysis, in *inst, st *state, rec *recorder) {
 	case in.Op == x86asm.JMP || isJcc(in.Op):
 		if isJcc(in.Op) && st.flags.ok {
 			rec.blk.Cond = branchCond(in.Op, st.flags)
+			rec.blk.CondOnStack = rec.blk.Cond == nil && st.flags.stack
 		}
 		if targets := a.tails[in.rva]; len(targets) > 0 {
 			callees := make([]Callee, len(targets))

@@ -102,6 +102,10 @@ type Block struct {
 	// Cond is the test deciding a TermCond block's branch, when the forward
 	// pass recognised it (test/and/bt of a known value); nil otherwise.
 	Cond *Cond
+	// CondOnStack is set when the branch tests a stack slot the forward
+	// pass did not track (a Debug build's spilled field): Evaluation.Conds,
+	// which tracks memory, may know it.
+	CondOnStack bool
 	// Insts is the number of instructions.
 	Insts int
 }
@@ -170,6 +174,17 @@ type IRQLWrite struct {
 // A Ref is a code address taken by an instruction.
 type Ref struct {
 	Site, Target uint32
+}
+
+// NeedsMemoryConds reports whether some branch of f tests a stack slot, so
+// that only Evaluation.Conds can read it.
+func (f *Func) NeedsMemoryConds() bool {
+	for _, b := range f.Blocks {
+		if b.CondOnStack {
+			return true
+		}
+	}
+	return false
 }
 
 // Func returns the function with the given entry, or nil.

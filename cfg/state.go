@@ -24,6 +24,9 @@ type flagTest struct {
 	bt    bool // bt sets CF, not ZF
 	cmp   bool // cmp value,imm (or sub value,imm): imm in mask
 	size  int
+	// stack is set when the tested operand is a stack slot whose value the
+	// pass does not know (memory is not tracked in Build).
+	stack bool
 }
 
 func (s *state) clone() state {

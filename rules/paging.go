@@ -336,7 +336,14 @@ func (p *Pass) feasibleBlocks(f *cfg.Func, data, major int) []bool {
 // evaluation sees them (it understands compares of spilled stack slots);
 // evaluations are cached for the pass.
 func (p *Pass) conds(f *cfg.Func) []*cfg.Cond {
-	return p.evaluate(f).Conds()
+	if f.NeedsMemoryConds() {
+		return p.evaluate(f).Conds()
+	}
+	out := make([]*cfg.Cond, len(f.Blocks))
+	for i, b := range f.Blocks {
+		out[i] = b.Cond
+	}
+	return out
 }
 
 // evaluate returns the cached evaluation of f.
