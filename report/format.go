@@ -15,10 +15,11 @@ type Format string
 const (
 	Table Format = "table"
 	JSON  Format = "json"
+	SARIF Format = "sarif"
 )
 
 // Formats lists the formats in the order help shows them.
-var Formats = []Format{Table, JSON}
+var Formats = []Format{Table, JSON, SARIF}
 
 // ParseFormat validates a format name; an unknown one is an error, never a
 // silent fallback.
@@ -40,6 +41,9 @@ type Options struct {
 	ToolVersion string
 	// Functions lists every function in the table output (JSON always does).
 	Functions bool
+	// SourceRoot is the directory SARIF artifact URIs are relative to, the
+	// repository root for GitHub code scanning; "" is the current directory.
+	SourceRoot string
 }
 
 // Write formats results in f to w.
@@ -49,6 +53,8 @@ func Write(w io.Writer, f Format, results []*rules.Result, opt Options) error {
 		return WriteJSON(w, results, opt)
 	case Table:
 		return WriteTable(w, results, opt)
+	case SARIF:
+		return WriteSARIF(w, results, opt)
 	}
 	return fmt.Errorf("unknown format %q", f)
 }

@@ -146,7 +146,8 @@ func TestUsageErrors(t *testing.T) {
 		{nil, exitError, "Usage:"},
 		{[]string{"frobnicate"}, exitError, `unknown command "frobnicate"`},
 		{[]string{"scan"}, exitError, "no FILE or DIR given"},
-		{[]string{"scan", "--format", "yaml", "x.sys"}, exitError, `unknown format "yaml" (want one of: table, json)`},
+		{[]string{"scan", "--format", "yaml", "x.sys"}, exitError, `unknown format "yaml" (want one of: table, json, sarif)`},
+		{[]string{"scan", "--format", "sarif", "--source-root", "no/such/dir", "x.sys"}, exitError, "--source-root no/such/dir is not a directory"},
 		{[]string{"scan", "--bogus", "x.sys"}, exitError, "flag provided but not defined: -bogus"},
 		{[]string{"scan", "-j", "0", "x.sys"}, exitError, "-j must be at least 1"},
 		{[]string{"scan", "does-not-exist.sys"}, exitError, "does-not-exist.sys"},
@@ -167,7 +168,7 @@ func TestHelpAndVersion(t *testing.T) {
 		}
 	}
 	_, out, _ := runCLI(t, "scan", "--help")
-	for _, want := range []string{"Examples:", "-format", "table|json", "-functions"} {
+	for _, want := range []string{"Examples:", "-format", "table|json|sarif", "-functions", "-source-root"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("scan --help lacks %q", want)
 		}
@@ -243,5 +244,56 @@ func TestConfigFile(t *testing.T) {
 	}
 	if code, _, errs := runCLI(t, "scan", "--config", filepath.Join(dir, "missing.yaml"), "x.sys"); code != exitError || !strings.Contains(errs, "missing.yaml") {
 		t.Errorf("missing config: exit %d, stderr %q", code, errs)
+	}
+}
+
+func TestScanSARIF(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "drivers"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{
+		"drivers/good.sys": mustRead(t, "../../testdata/bin/mf_rdata.gcc.sys"),
+		"drivers/bad.sys":  []byte("not a driver"),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out, errs := runCLI(t, "scan", "--format", "sarif", "--source-root", dir, filepath.Join(dir, "drivers"))
+	if code != exitError {
+		t.Errorf("exit %d, want %d when a file fails (stderr %q)", code, exitError, errs)
+	}
+	var log struct {
+		Runs []struct {
+			Invocations []struct {
+				ExecutionSuccessful        bool
+				ToolExecutionNotifications []struct {
+					Level     string
+					Locations []struct {
+						PhysicalLocation struct{ ArtifactLocation struct{ URI string } }
+					}
+				}
+			}
+			Results []struct {
+				RuleID    string
+				Locations []struct {
+					PhysicalLocation struct{ ArtifactLocation struct{ URI string } }
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &log); err != nil || len(log.Runs) != 1 {
+		t.Fatalf("output is not a SARIF log with one run (%v):\n%s", err, out)
+	}
+	run := log.Runs[0]
+	if len(run.Results) == 0 || run.Results[0].Locations[0].PhysicalLocation.ArtifactLocation.URI != "drivers/good.sys" {
+		t.Errorf("results %+v, want findings in drivers/good.sys", run.Results)
+	}
+	inv := run.Invocations
+	if len(inv) != 1 || inv[0].ExecutionSuccessful || len(inv[0].ToolExecutionNotifications) != 1 ||
+		inv[0].ToolExecutionNotifications[0].Level != "error" ||
+		inv[0].ToolExecutionNotifications[0].Locations[0].PhysicalLocation.ArtifactLocation.URI != "drivers/bad.sys" {
+		t.Errorf("invocations %+v, want one unsuccessful with an error for drivers/bad.sys", inv)
 	}
 }

@@ -31,6 +31,12 @@ Directories are walked recursively for *.sys files; files named on the
 command line are analysed whatever their extension. A file that cannot be
 analysed is reported with its error and the scan goes on.
 
+--format sarif writes a SARIF 2.1.0 log for GitHub code scanning: one run,
+each finding located in its .sys file (line 1) with the RVA, the function
+and the call path. File URIs are relative to --source-root (the repository
+root; default the current directory). Files that cannot be analysed become
+error notifications.
+
 Exit status: 0 no finding at or above --fail-on, 1 such findings, 2 usage
 errors or files that could not be analysed.
 
@@ -50,6 +56,7 @@ Examples:
   drvhazard scan testdata/bin/mf_rdata.clang.sys
   drvhazard scan --fail-on warning drivers/
   drvhazard scan --format json drivers/ > scan.json
+  drvhazard scan --format sarif --source-root . drivers/ > drvhazard.sarif
   drvhazard scan --functions mydriver.sys
 
 Flags:
@@ -101,6 +108,7 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 	fs.Var(failOn, "fail-on", "exit 1 when a finding has at least this severity: note|warning|error")
 	budget := fs.Uint("stack-budget", 0, "MF4001: bytes of stack a paging-path call chain may use (default 4096, or the config's stack_budget)")
 	configPath := fs.String("config", "", "configuration file (default: "+config.DefaultFile+" in the current directory, if present)")
+	sourceRoot := fs.String("source-root", ".", "SARIF: the repository root; file URIs are made relative to it")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), scanUsage)
 		fs.PrintDefaults()
@@ -122,6 +130,10 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "drvhazard scan: -j must be at least 1, got %d\n", *jobs)
 		return exitError
 	}
+	if st, err := os.Stat(*sourceRoot); err != nil || !st.IsDir() {
+		fmt.Fprintf(stderr, "drvhazard scan: --source-root %s is not a directory\n", *sourceRoot)
+		return exitError
+	}
 
 	path, explicit := *configPath, *configPath != ""
 	if !explicit {
@@ -141,7 +153,7 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 	results = append(results, walkErrs...)
 	sort.SliceStable(results, func(i, j int) bool { return results[i].Path < results[j].Path })
 
-	if err := report.Write(stdout, format.f, results, report.Options{ToolVersion: toolVersion(), Functions: *functions}); err != nil {
+	if err := report.Write(stdout, format.f, results, report.Options{ToolVersion: toolVersion(), Functions: *functions, SourceRoot: *sourceRoot}); err != nil {
 		fmt.Fprintf(stderr, "drvhazard scan: writing output: %v\n", err)
 		return exitError
 	}
