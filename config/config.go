@@ -32,6 +32,16 @@ type File struct {
 	Rules map[string]RuleSetting `yaml:"rules"`
 	// StackBudget is MF4001's budget in bytes.
 	StackBudget uint32 `yaml:"stack_budget"`
+	// Suppressions accept reviewed findings, each with a reason.
+	Suppressions []SuppressionEntry `yaml:"suppressions"`
+}
+
+// SuppressionEntry accepts findings by fingerprint or by function.
+type SuppressionEntry struct {
+	Rule        string `yaml:"rule"`
+	Fingerprint string `yaml:"fingerprint"`
+	Function    string `yaml:"function"`
+	Reason      string `yaml:"reason"`
 }
 
 // APIEntry is one routine of the user's.
@@ -64,6 +74,12 @@ rules:
   MF4001: {severity: error}      # raise or lower a rule's severity
   KD5002: {enabled: false}       # or turn it off
 stack_budget: 8192               # MF4001's budget in bytes (default 4096)
+suppressions:                    # accepted findings stay in JSON/SARIF, marked, and do not fail the build
+  - fingerprint: 3bca990f0c53ea208a6e7d8c9e352bbf
+    reason: "paging reads of this volume never reach the lookup (ticket 123)"
+  - function: LegacyAuditPath    # every finding whose path goes through this function ...
+    rule: MF2003                 # ... of this rule only
+    reason: "removed in 2.0"
 `
 
 // Load reads a configuration file. A missing file at the default path is
@@ -110,6 +126,18 @@ func Parse(data []byte) (rules.Options, error) {
 	}
 	opt.Catalogue = rules.NewCatalogue(extra...)
 	opt.Budget = f.StackBudget
+	for i, e := range f.Suppressions {
+		if e.Reason == "" {
+			return rules.Options{}, fmt.Errorf("suppressions[%d]: reason is required", i)
+		}
+		if e.Fingerprint == "" && e.Function == "" {
+			return rules.Options{}, fmt.Errorf("suppressions[%d]: give a fingerprint or a function", i)
+		}
+		if e.Rule != "" && rules.ByID(e.Rule) == nil {
+			return rules.Options{}, fmt.Errorf("suppressions[%d]: unknown rule %q", i, e.Rule)
+		}
+		opt.Suppress = append(opt.Suppress, rules.Suppress{Rule: e.Rule, Fingerprint: e.Fingerprint, Function: e.Function, Reason: e.Reason})
+	}
 
 	ids := make([]string, 0, len(f.Rules))
 	for id := range f.Rules {

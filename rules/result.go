@@ -25,6 +25,11 @@ type Options struct {
 	Rules     []*Rule    // nil: All()
 	Catalogue *Catalogue // nil: the built-in catalogue
 	Budget    uint32     // MF4001 stack budget; 0: DefaultBudget
+	// Suppress accepts findings the project reviewed (from .drvhazard.yaml).
+	Suppress []Suppress
+	// Baseline holds the fingerprints of an earlier run's findings: only
+	// new findings count.
+	Baseline map[string]bool
 }
 
 // Analyze runs the pipeline on a loaded image: CFG, model, rules.
@@ -40,8 +45,27 @@ func Analyze(path, sha string, img *loader.Image, opt Options) *Result {
 		rs = All()
 	}
 	pass := &Pass{Image: img, Program: prog, Model: model, Catalogue: cat, Budget: opt.Budget}
+	findings := Run(pass, rs)
+	suppress(findings, opt)
 	return &Result{
 		Path: path, SHA256: sha, Image: img, Program: prog, Kind: model.Kind, Model: model,
-		Findings: Run(pass, rs),
+		Findings: findings,
+	}
+}
+
+// suppress marks the findings the configuration or the baseline accepts.
+func suppress(findings []Finding, opt Options) {
+	for i := range findings {
+		f := &findings[i]
+		if opt.Baseline[f.Fingerprint] {
+			f.Suppressed = &Suppression{Kind: "baseline", Reason: "present in the baseline"}
+			continue
+		}
+		for j := range opt.Suppress {
+			if s := &opt.Suppress[j]; s.matches(f) {
+				f.Suppressed = &Suppression{Kind: "config", Reason: s.Reason}
+				break
+			}
+		}
 	}
 }

@@ -90,4 +90,45 @@ type Finding struct {
 	// Fingerprint identifies the finding across rebuilds that do not change
 	// the code path: it hashes names and structure, not addresses.
 	Fingerprint string
+	// Suppressed is set when the project accepted the finding: it stays in
+	// JSON and SARIF (marked), but does not count for --fail-on.
+	Suppressed *Suppression
 }
+
+// Suppression says why a finding is accepted.
+type Suppression struct {
+	Kind   string // "config" (a suppression in .drvhazard.yaml) or "baseline" (in an earlier run)
+	Reason string
+}
+
+// Suppress matches findings to accept, from the configuration. At least
+// one of Fingerprint and Function is set; Rule narrows either.
+type Suppress struct {
+	Rule        string // a rule id, or empty for any
+	Fingerprint string // a finding's fingerprint
+	Function    string // a function on the finding's path, or its callback, by name
+	Reason      string // required: why the finding is accepted
+}
+
+// matches reports whether s accepts f.
+func (s *Suppress) matches(f *Finding) bool {
+	if s.Rule != "" && !strings.EqualFold(s.Rule, f.Rule.ID) {
+		return false
+	}
+	if s.Fingerprint != "" && s.Fingerprint != f.Fingerprint {
+		return false
+	}
+	if s.Function != "" {
+		on := f.Callback != nil && f.Callback.Name == s.Function
+		for _, st := range f.Path {
+			on = on || st.Name == s.Function
+		}
+		if !on {
+			return false
+		}
+	}
+	return s.Fingerprint != "" || s.Function != ""
+}
+
+// Active reports whether the finding counts: it is not suppressed.
+func (f *Finding) Active() bool { return f.Suppressed == nil }

@@ -1,0 +1,105 @@
+package config
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/drvhazard/drvhazard/loader"
+	"github.com/drvhazard/drvhazard/report"
+	"github.com/drvhazard/drvhazard/rules"
+)
+
+func analyseSeed(t *testing.T, opt rules.Options) *rules.Result {
+	t.Helper()
+	img, err := loader.Load("../testdata/bin/mf_rdata.gcc.sys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rules.Analyze("mf_rdata.gcc.sys", "", img, opt)
+}
+
+func states(r *rules.Result) map[string]string {
+	out := map[string]string{}
+	for _, f := range r.Findings {
+		k := f.Rule.ID
+		if f.Callback != nil {
+			k += " " + f.Callback.Name
+		}
+		out[k] = "active"
+		if f.Suppressed != nil {
+			out[k] = f.Suppressed.Kind + ": " + f.Suppressed.Reason
+		}
+	}
+	return out
+}
+
+func TestSuppressions(t *testing.T) {
+	plain := analyseSeed(t, rules.Options{})
+	var readFP string
+	for _, f := range plain.Findings {
+		if f.Rule.ID == "MF2001" && f.Callback.Name == "PreRead" {
+			readFP = f.Fingerprint
+		}
+	}
+	doc := "suppressions:\n" +
+		"  - fingerprint: " + readFP + "\n    reason: reviewed\n" +
+		"  - function: ProcessXid\n    rule: KD5002\n    reason: not on this path\n"
+	opt, err := Parse([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := states(analyseSeed(t, opt))
+	want := map[string]string{
+		"MF2001 PreRead":  "config: reviewed",
+		"MF2001 PreWrite": "active", // same sink, other callback: another fingerprint
+		"KD5002":          "active", // the rule matches, the function is not on its path
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %q, want %q (all: %v)", k, got[k], v, got)
+		}
+	}
+}
+
+func TestBaseline(t *testing.T) {
+	dir := t.TempDir()
+	var b bytes.Buffer
+	if err := report.WriteJSON(&b, []*rules.Result{analyseSeed(t, rules.Options{})}, report.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "before.json")
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fps, err := LoadBaseline(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := analyseSeed(t, rules.Options{Baseline: fps})
+	for _, f := range r.Findings {
+		if f.Active() {
+			t.Errorf("%s not suppressed by a baseline of the same build", f.Rule.ID)
+		}
+	}
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"tool": {}}`), 0o644)
+	if _, err := LoadBaseline(bad); err == nil || !strings.Contains(err.Error(), "bad.json") {
+		t.Errorf("a JSON file without files or runs: %v", err)
+	}
+}
+
+func TestSuppressionErrors(t *testing.T) {
+	for _, tc := range []struct{ doc, want string }{
+		{"suppressions:\n  - fingerprint: abc\n", "reason is required"},
+		{"suppressions:\n  - rule: MF2001\n    reason: x\n", "give a fingerprint or a function"},
+		{"suppressions:\n  - function: F\n    rule: MF9\n    reason: x\n", `unknown rule "MF9"`},
+		{"suppressions:\n  - function: F\n    reasn: x\n", "field reasn not found"},
+	} {
+		if _, err := Parse([]byte(tc.doc)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want %q", tc.doc, err, tc.want)
+		}
+	}
+}
