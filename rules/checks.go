@@ -21,7 +21,7 @@ func runMF1001(p *Pass, r *Rule) []Finding {
 			out = append(out, Finding{
 				Rule: r, Severity: r.Severity, Site: reg.Site, Path: path, Sink: "FLTMGR.SYS!FltRegisterFilter",
 				Message:     fmt.Sprintf("FLT_REGISTRATION passed by %s at %#x (%s): %s", stepName(path[0]), reg.Site, reg.Where, prob),
-				Fingerprint: fingerprint(r.ID, reg.Where, prob, path),
+				Fingerprint: fingerprint(r.ID, reg.Where, prob, p.pathKey(path)),
 			})
 		}
 	}
@@ -55,7 +55,7 @@ func runMF1002(p *Pass, r *Rule) []Finding {
 					Rule: r, Severity: r.Severity, Callback: &cb, Site: ret.Block.Start, Path: path, Sink: status,
 					Message: fmt.Sprintf("%s pre-operation callback %s returns %s (%d) but the operation has no post-operation callback (bugcheck 0xF5, argument 0x66)",
 						cb.Major, stepName(path[0]), status, code),
-					Fingerprint: fingerprint(r.ID, cb.Major, status, path),
+					Fingerprint: fingerprint(r.ID, cb.Major, status, p.pathKey(path)),
 				})
 				break // one finding per callback
 			}
@@ -178,7 +178,7 @@ func runMF3001(p *Pass, r *Rule) []Finding {
 			Rule: r, Severity: r.Severity, Callback: &cb2, Site: f.Entry, Path: path, Sink: "PAGE:" + stepName(path[len(path)-1]),
 			Message: fmt.Sprintf("%s post-operation callback reaches %s in pageable section %s via %s; post-operation callbacks may run at DISPATCH_LEVEL",
 				cb.Major, stepName(path[len(path)-1]), sec.Name, pathString(path)),
-			Fingerprint: fingerprint(r.ID, cb.Major, path),
+			Fingerprint: fingerprint(r.ID, cb.Major, p.pathKey(path)),
 		})
 	})
 	return append(out, dedupePostOps(post)...)
@@ -203,7 +203,7 @@ func runMF3002(p *Pass, r *Rule) []Finding {
 					Rule: r, Severity: r.Severity, Callback: &cb2, Site: c.Site, Path: full, Sink: ce.Import.String(),
 					Message: fmt.Sprintf("%s post-operation callback calls %s (%s) via %s; post-operation callbacks may run at DISPATCH_LEVEL",
 						cb.Major, ce.Import.Name, irqlWhy(api, c), pathString(full)),
-					Fingerprint: fingerprint(r.ID, cb.Major, ce.Import.String(), full),
+					Fingerprint: fingerprint(r.ID, cb.Major, ce.Import.String(), p.pathKey(full)),
 				})
 			}
 		}
@@ -272,7 +272,7 @@ func runMF4001(p *Pass, r *Rule) []Finding {
 			Rule: r, Severity: r.Severity, Callback: &cb, Site: pre.Entry, Path: b.path, Sink: fmt.Sprintf("stack:%d", b.bytes),
 			Message: fmt.Sprintf("%s pre-operation callback %s can use %d bytes of stack on the paging path (budget %d of the 24576-byte kernel stack) via %s",
 				cb.Major, stepName(b.path[0]), b.bytes, budget, pathString(b.path)),
-			Fingerprint: fingerprint(r.ID, cb.Major, b.path),
+			Fingerprint: fingerprint(r.ID, cb.Major, p.pathKey(b.path)),
 		})
 	}
 	return out
@@ -328,7 +328,7 @@ func runKD5002(p *Pass, r *Rule) []Finding {
 				out = append(out, Finding{
 					Rule: r, Severity: r.Severity, Site: c.Site, Path: path, Sink: ce.Import.String(),
 					Message:     fmt.Sprintf("%s calls %s with %s", stepName(path[0]), ce.Import.Name, kind),
-					Fingerprint: fingerprint(r.ID, ce.Import.String(), path),
+					Fingerprint: fingerprint(r.ID, ce.Import.String(), p.pathKey(path)),
 				})
 			}
 		}

@@ -136,7 +136,7 @@ func runMF3001Locks(p *Pass, r *Rule) []Finding {
 					Rule: r, Severity: r.Severity, Site: c.Site, Path: path, Sink: "PAGE:" + stepName(last),
 					Message: fmt.Sprintf("%s calls into pageable code (%s, section %s) via %s after %s at %#x, at DISPATCH_LEVEL",
 						stepName(path[0]), stepName(last), p.Image.Section(last.RVA).Name, pathString(path), raise.what, raise.site),
-					Fingerprint: fingerprint(r.ID, "lock", path),
+					Fingerprint: fingerprint(r.ID, "lock", p.pathKey(path)),
 				}
 				if cb, ok := owners[f]; ok {
 					cb := cb

@@ -294,7 +294,7 @@ func (p *Pass) pagingFinding(r *Rule, h pagingHit, what string) Finding {
 	if what != "" {
 		f.Message += " (" + what + ")"
 	}
-	f.Fingerprint = fingerprint(r.ID, h.cb.Major, h.cb.Kind, f.Sink, h.path)
+	f.Fingerprint = fingerprint(r.ID, h.cb.Major, h.cb.Kind, f.Sink, p.pathKey(h.path))
 	return f
 }
 
@@ -317,16 +317,34 @@ func pathString(path []Step) string {
 	return strings.Join(names, " -> ")
 }
 
+// pathKey is what a finding's fingerprint keeps of its path: each step's
+// function name, or for an unnamed function (a stripped image) its shape:
+// code size, blocks and call sites, which survive rebuilds that do not touch
+// the function, where its address does not.
+type pathKey []string
+
+func (p *Pass) pathKey(path []Step) pathKey {
+	k := make(pathKey, len(path))
+	for i, s := range path {
+		k[i] = s.Name
+		if s.Name == "" {
+			if f := p.Program.Func(s.RVA); f != nil {
+				k[i] = fmt.Sprintf("?%d/%d/%d", f.Size, len(f.Blocks), len(f.Calls))
+			}
+		}
+	}
+	return k
+}
+
 // fingerprint hashes what stays the same across rebuilds: the rule, the
-// callback's major and kind, the sink, and the names along the path (an
-// unnamed function counts only as a step).
+// callback's major and kind, the sink, and the path's key.
 func fingerprint(parts ...any) string {
 	h := sha256.New()
 	for _, p := range parts {
 		switch v := p.(type) {
-		case []Step:
+		case pathKey:
 			for _, s := range v {
-				fmt.Fprintf(h, "%s>", s.Name)
+				fmt.Fprintf(h, "%s>", s)
 			}
 		default:
 			fmt.Fprintf(h, "%v|", v)
