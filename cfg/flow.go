@@ -937,7 +937,12 @@ func (b *builder) valueCallees(v Value) (CallKind, []Callee) {
 }
 
 // tableCallees reads a handler table: consecutive relocated pointers to code
-// (or IAT slots) starting at rva.
+// (or IAT slots) starting at rva. When the first entry is not one, the table
+// may be an array of structures indexed by a scaled row number
+// (mov rax,[rax+r13*8+8] with r13 = 3*index), whose stride the instruction
+// does not say: then every code pointer of the table-shaped region that
+// follows (relocated code pointers, NULLs and small integers) is a callee, an
+// over-approximation that keeps the handlers reachable.
 func (b *builder) tableCallees(rva uint32) (CallKind, []Callee) {
 	var out []Callee
 	for i := uint32(0); i < maxHandlerTable; i++ {
@@ -948,9 +953,40 @@ func (b *builder) tableCallees(rva uint32) (CallKind, []Callee) {
 		out = append(out, Callee{Func: t})
 	}
 	if len(out) == 0 {
+		out = b.structTableCallees(rva)
+	}
+	if len(out) == 0 {
 		return CallUnresolved, nil
 	}
 	return CallTable, out
+}
+
+// maxStructTable bounds the region read by structTableCallees, in qwords.
+const maxStructTable = 512
+
+func (b *builder) structTableCallees(rva uint32) []Callee {
+	var out []Callee
+	seen := map[uint32]bool{}
+	for i := uint32(0); i < maxStructTable; i++ {
+		at := rva + 8*i
+		if t, ok := b.img.PointerAt(at); ok {
+			if !b.img.Executable(t) {
+				break
+			}
+			if !seen[t] {
+				seen[t] = true
+				out = append(out, Callee{Func: t})
+			}
+			continue
+		}
+		// A NULL or a small integer (a row's id or flags) continues the
+		// table; anything else ends it.
+		v, ok := b.img.Uint64(at)
+		if !ok || v >= 0x10000 {
+			break
+		}
+	}
+	return out
 }
 
 // branchCond turns the flags a jcc reads into a Cond: je/jne after test or

@@ -229,3 +229,27 @@ func TestPagingBoolean(t *testing.T) {
 		t.Errorf("rdx at the call = %v, want the paging test of arg1's IrpFlags", v)
 	}
 }
+
+// A table of 24-byte rows {id, handler, other} whose first row is empty,
+// called through [table + row*8 + 8] with row = 3*index.
+func TestStructHandlerTable(t *testing.T) {
+	code := cat(
+		[]byte{0x48, 0x8d, 0x05}, le32(0x100000-0x1007), // 1000 lea rax,[rip+table]
+		[]byte{0x4a, 0x8b, 0x44, 0xe8, 0x08}, // 1007 mov rax,[rax+r13*8+8]
+		[]byte{0xff, 0xd0},                   // 100c call rax
+		[]byte{0xc3},                         // 100e ret
+	)
+	code = at(code, 0x20, 0xc3) // 1020 handler 1
+	code = at(code, 0x30, 0xc3) // 1030 handler 2
+	table := cat(
+		le64(0), le64(0), le64(0), // row 0: empty
+		le64(1), le64(0x140001020), le64(0), // row 1
+		le64(2), le64(0x140001030), le64(0), // row 2
+		le64(0xffffffffffffffff), // not a table any more
+	)
+	p := buildCode(t, code, table, []uint32{32, 56})
+	c := callsOf(p, 0x1000)[0x100c]
+	if c == nil || c.Kind != CallTable || len(c.Callees) != 2 || c.Callees[0].Func != 0x1020 || c.Callees[1].Func != 0x1030 {
+		t.Errorf("call through the row table = %+v, want a table call to 0x1020 and 0x1030", c)
+	}
+}
