@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -20,6 +21,9 @@ import (
 
 // DefaultFile is read from the current directory when no --config is given.
 const DefaultFile = ".drvhazard.yaml"
+
+// goTypeSuffix matches the Go type yaml.v3 names in its errors.
+var goTypeSuffix = regexp.MustCompile(` in type [\w.\[\]*]+`)
 
 // maxFileSize bounds a configuration file.
 const maxFileSize = 1 << 20
@@ -113,7 +117,10 @@ func Parse(data []byte) (rules.Options, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-		return rules.Options{}, fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "yaml: "))
+		// "line 3: field enabld not found in type config.RuleSetting": the
+		// Go type means nothing to the user.
+		msg := goTypeSuffix.ReplaceAllString(strings.TrimPrefix(err.Error(), "yaml: "), "")
+		return rules.Options{}, errors.New(msg)
 	}
 	var opt rules.Options
 	var extra []rules.API

@@ -13,13 +13,14 @@ type Format string
 
 // Output formats.
 const (
-	Table Format = "table"
-	JSON  Format = "json"
-	SARIF Format = "sarif"
+	Table    Format = "table"
+	JSON     Format = "json"
+	SARIF    Format = "sarif"
+	Markdown Format = "markdown"
 )
 
 // Formats lists the formats in the order help shows them.
-var Formats = []Format{Table, JSON, SARIF}
+var Formats = []Format{Table, JSON, SARIF, Markdown}
 
 // ParseFormat validates a format name; an unknown one is an error, never a
 // silent fallback.
@@ -44,6 +45,11 @@ type Options struct {
 	// SourceRoot is the directory SARIF artifact URIs are relative to, the
 	// repository root for GitHub code scanning; "" is the current directory.
 	SourceRoot string
+	// Color marks severities in the table output with ANSI colours (error
+	// red, warning yellow, note cyan). The CLI sets it only when stdout is a
+	// terminal and NO_COLOR is unset; without it the output has no escape
+	// codes at all.
+	Color bool
 }
 
 // Write formats results in f to w.
@@ -55,8 +61,33 @@ func Write(w io.Writer, f Format, results []*rules.Result, opt Options) error {
 		return WriteTable(w, results, opt)
 	case SARIF:
 		return WriteSARIF(w, results, opt)
+	case Markdown:
+		return WriteMarkdown(w, results, opt)
 	}
 	return fmt.Errorf("unknown format %q", f)
 }
 
 func hex(v uint64) string { return fmt.Sprintf("%#x", v) }
+
+// unsuppressed returns shallow copies of the results holding only the
+// findings that count: the table and Markdown show what needs attention,
+// while JSON and SARIF keep suppressed findings, marked. It also returns
+// how many findings of each copy were suppressed.
+func unsuppressed(results []*rules.Result) ([]*rules.Result, map[*rules.Result]int) {
+	out := make([]*rules.Result, len(results))
+	hidden := map[*rules.Result]int{}
+	for i, r := range results {
+		c := *r
+		c.Findings = nil
+		for _, f := range r.Findings {
+			if f.Active() {
+				c.Findings = append(c.Findings, f)
+			}
+		}
+		if n := len(r.Findings) - len(c.Findings); n > 0 {
+			hidden[&c] = n
+		}
+		out[i] = &c
+	}
+	return out, hidden
+}

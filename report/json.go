@@ -106,6 +106,13 @@ type jsonFinding struct {
 	SiteRVA     string        `json:"site_rva"`
 	Path        []jsonStep    `json:"path"`
 	Fingerprint string        `json:"fingerprint"`
+	// Suppressed is null for a finding that counts, else why it is accepted.
+	Suppressed *jsonSuppression `json:"suppressed"`
+}
+
+type jsonSuppression struct {
+	Kind   string `json:"kind"` // "config" or "baseline"
+	Reason string `json:"reason"`
 }
 
 type jsonImage struct {
@@ -355,6 +362,9 @@ func findingsJSON(r *rules.Result) []jsonFinding {
 		}
 		if mod, name, ok := strings.Cut(f.Sink, "!"); ok {
 			jf.Sink, jf.SinkModule = name, &mod
+		}
+		if s := f.Suppressed; s != nil {
+			jf.Suppressed = &jsonSuppression{Kind: s.Kind, Reason: s.Reason}
 		}
 		if cb := f.Callback; cb != nil {
 			jf.Callback = &jsonCallback{Major: cb.Major, Kind: cb.Kind, RVA: hex(uint64(cb.RVA)), Name: nullable(cb.Name)}

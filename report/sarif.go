@@ -127,14 +127,23 @@ type sarifAddress struct {
 }
 
 type sarifResult struct {
-	RuleID              string            `json:"ruleId"`
-	RuleIndex           int               `json:"ruleIndex"`
-	Level               string            `json:"level"`
-	Message             sarifMessage      `json:"message"`
-	Locations           []sarifLocation   `json:"locations"`
-	CodeFlows           []sarifCodeFlow   `json:"codeFlows,omitempty"`
-	PartialFingerprints map[string]string `json:"partialFingerprints"`
-	Properties          *sarifResultProps `json:"properties,omitempty"`
+	RuleID              string             `json:"ruleId"`
+	RuleIndex           int                `json:"ruleIndex"`
+	Level               string             `json:"level"`
+	Message             sarifMessage       `json:"message"`
+	Locations           []sarifLocation    `json:"locations"`
+	CodeFlows           []sarifCodeFlow    `json:"codeFlows,omitempty"`
+	PartialFingerprints map[string]string  `json:"partialFingerprints"`
+	Suppressions        []sarifSuppression `json:"suppressions,omitempty"`
+	Properties          *sarifResultProps  `json:"properties,omitempty"`
+}
+
+// sarifSuppression is SARIF 2.1.0 §3.35: a finding the project accepted
+// outside the source (our configuration or baseline).
+type sarifSuppression struct {
+	Kind          string `json:"kind"`
+	Status        string `json:"status"`
+	Justification string `json:"justification"`
 }
 
 type sarifResultProps struct {
@@ -353,6 +362,9 @@ func (l fileLocations) result(f *rules.Finding, ruleIndex int) sarifResult {
 	}
 	if len(f.Path) > 0 {
 		res.CodeFlows = []sarifCodeFlow{{ThreadFlows: []sarifThreadFlow{l.threadFlow(f)}}}
+	}
+	if s := f.Suppressed; s != nil {
+		res.Suppressions = []sarifSuppression{{Kind: "external", Status: "accepted", Justification: s.Kind + ": " + s.Reason}}
 	}
 	return res
 }

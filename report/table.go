@@ -5,28 +5,69 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/drvhazard/drvhazard/cfg"
 	"github.com/drvhazard/drvhazard/rules"
 )
 
-// WriteTable writes a human-readable summary of each file.
+// TableWidth is the width the table output keeps to. Only what cannot be
+// broken goes past it: a single word longer than a line (a long path or
+// symbol name), or a table cell holding one.
+const TableWidth = 80
+
+// ANSI colours of the severities (SGR foreground codes).
+const (
+	ansiRed    = "31"
+	ansiYellow = "33"
+	ansiCyan   = "36"
+)
+
+// WriteTable writes a human-readable report of each file: its findings
+// first, grouped by severity, most severe first; then what the analysis
+// recovered (sections, imports, registrations, pool tags and, with
+// opt.Functions, every function and its calls). Lines are wrapped at
+// TableWidth; with opt.Color the severities are coloured.
 func WriteTable(w io.Writer, results []*rules.Result, opt Options) error {
+	results, hidden := unsuppressed(results)
+	o := &textOut{w: w, color: opt.Color, suppressed: hidden}
+	counts := map[rules.Severity]int{}
+	failed := 0
 	for i, r := range results {
 		if i > 0 {
-			fmt.Fprintln(w)
+			o.line("")
 		}
 		if r.Err != nil {
-			fmt.Fprintf(w, "%s: error: %v\n", r.Path, unprefixed(r))
+			failed++
+			// "path: error: message", greppable; the message wraps.
+			o.para("", "  ", append([]string{r.Path + ":", "error:"}, strings.Fields(unprefixed(r))...),
+				map[int]string{1: ansiRed})
 			continue
 		}
-		if err := fileTable(w, r, opt); err != nil {
+		for _, f := range r.Findings {
+			counts[f.Severity]++
+		}
+		if err := fileTable(o, r, opt); err != nil {
 			return err
 		}
 	}
-	return nil
+	if len(results) > 1 {
+		o.line("")
+		n := 0
+		for _, c := range counts {
+			n += c
+		}
+		summary := fmt.Sprintf("%s, %d analysed, %d failed; %s", plural(len(results), "file"), len(results)-failed, failed,
+			plural(n, "finding"))
+		if n > 0 {
+			summary += ": " + severityCounts(counts)
+		}
+		o.para("", "  ", strings.Fields(summary), nil)
+	}
+	return o.err
 }
 
 // unprefixed drops the path the loader puts in front of its errors, since
@@ -35,11 +76,99 @@ func unprefixed(r *rules.Result) string {
 	return strings.TrimPrefix(r.Err.Error(), r.Path+": ")
 }
 
-func fileTable(w io.Writer, r *rules.Result, opt Options) error {
+// textOut writes lines, wrapped and optionally coloured, and keeps the
+// first write error.
+type textOut struct {
+	w          io.Writer
+	color      bool
+	err        error
+	suppressed map[*rules.Result]int // findings left out per file
+}
+
+func (o *textOut) line(s string) {
+	if o.err == nil {
+		_, o.err = io.WriteString(o.w, s+"\n")
+	}
+}
+
+// paint colours s with an SGR code when colour is on.
+func (o *textOut) paint(s, code string) string {
+	if !o.color || code == "" {
+		return s
+	}
+	return "\x1b[" + code + "m" + s + "\x1b[0m"
+}
+
+// para writes words as a paragraph wrapped at TableWidth: the first line
+// starts with first, the others with rest. paint colours words by index;
+// widths count the words' text only.
+func (o *textOut) para(first, rest string, words []string, paint map[int]string) {
+	for _, l := range wrapWords(first, rest, words) {
+		var b strings.Builder
+		b.WriteString(l.indent)
+		for k, i := range l.words {
+			if k > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(o.paint(words[i], paint[i]))
+		}
+		o.line(b.String())
+	}
+}
+
+// wrapped is one line of a paragraph: its indent and the indexes of its words.
+type wrapped struct {
+	indent string
+	words  []int
+}
+
+// wrapWords fills lines of at most TableWidth columns with words; a word
+// longer than a line stands alone on its line.
+func wrapWords(first, rest string, words []string) []wrapped {
+	var out []wrapped
+	cur := wrapped{indent: first}
+	width := utf8.RuneCountInString(first)
+	for i, w := range words {
+		n := utf8.RuneCountInString(w)
+		if len(cur.words) > 0 && width+1+n > TableWidth {
+			out = append(out, cur)
+			cur = wrapped{indent: rest}
+			width = utf8.RuneCountInString(rest)
+		}
+		if len(cur.words) > 0 {
+			width++
+		}
+		cur.words = append(cur.words, i)
+		width += n
+	}
+	return append(out, cur)
+}
+
+// text writes a plain paragraph.
+func (o *textOut) text(first, rest, s string) { o.para(first, rest, strings.Fields(s), nil) }
+
+func severityColor(s rules.Severity) string {
+	switch s {
+	case rules.Error:
+		return ansiRed
+	case rules.Warning:
+		return ansiYellow
+	}
+	return ansiCyan
+}
+
+func fileTable(o *textOut, r *rules.Result, opt Options) error {
 	img, p := r.Image, r.Program
-	fmt.Fprintf(w, "%s\n  kind %s, machine %s, %d bytes, sha256 %s\n", r.Path, r.Kind, img.Machine, r.Size, r.SHA256)
+	o.line(r.Path)
+	o.text("  ", "    ", fmt.Sprintf("kind %s, machine %s, %d bytes", r.Kind, img.Machine, r.Size))
+	writeFindings(o, r)
+
+	o.line("")
+	if r.SHA256 != "" {
+		o.line("  sha256 " + r.SHA256)
+	}
 	if cv := img.CodeView; cv != nil {
-		fmt.Fprintf(w, "  pdb %s (guid %s, age %d)\n", cv.Path, cv.GUIDString(), cv.Age)
+		o.text("  ", "    ", fmt.Sprintf("pdb %s (guid %s, age %d)", cv.Path, cv.GUIDString(), cv.Age))
 	}
 	unresolved, sites := 0, 0
 	for _, f := range p.Funcs {
@@ -50,13 +179,12 @@ func fileTable(w io.Writer, r *rules.Result, opt Options) error {
 			}
 		}
 	}
-	fmt.Fprintf(w, "  %d functions, %d call sites (%d unresolved), %d bytes of code decoded\n",
-		len(p.Funcs), sites, unresolved, p.CodeBytes())
-	writeFindings(w, r)
-	fmt.Fprintln(w)
+	o.text("  ", "    ", fmt.Sprintf("%d functions, %d call sites (%d unresolved), %d bytes of code decoded",
+		len(p.Funcs), sites, unresolved, p.CodeBytes()))
+	o.line("")
 
-	t := tablewriter.NewWriter(w)
-	t.Header("Section", "RVA", "Size", "Attributes")
+	t := newTable(o, tw.AlignLeft, tw.AlignLeft, tw.AlignRight, tw.AlignLeft)
+	t.Header("SECTION", "RVA", "SIZE", "ATTRIBUTES")
 	for i := range img.Sections {
 		s := &img.Sections[i]
 		var attrs []string
@@ -90,36 +218,61 @@ func fileTable(w io.Writer, r *rules.Result, opt Options) error {
 		byMod[imp.Module] = append(byMod[imp.Module], name)
 	}
 	sort.Strings(mods)
-	fmt.Fprintln(w)
+	if len(mods) > 0 {
+		o.line("")
+	}
 	for _, m := range mods {
 		names := byMod[m]
 		sort.Strings(names)
-		fmt.Fprintf(w, "  imports %s (%d): %s\n", m, len(names), strings.Join(names, ", "))
+		words := []string{"imports", m, fmt.Sprintf("(%d):", len(names))}
+		for i, n := range names {
+			if i < len(names)-1 {
+				n += ","
+			}
+			words = append(words, n)
+		}
+		o.para("  ", "    ", words, nil)
 	}
-	writeModel(w, r)
+	writeModel(o, r)
 	if len(img.Warnings) > 0 {
-		fmt.Fprintln(w)
+		o.line("")
 		for _, warn := range img.Warnings {
-			fmt.Fprintf(w, "  warning: %s\n", warn)
+			o.text("  ", "    ", "warning: "+warn)
 		}
 	}
 	if !opt.Functions {
-		return nil
+		return o.err
 	}
-	fmt.Fprintln(w)
-	ft := tablewriter.NewWriter(w)
-	ft.Header("Function", "RVA", "Blocks", "Frame", "Calls")
+	o.line("")
+	return functionTable(o, r)
+}
+
+// newTable is a table in the report's style, cells taken as they are (the
+// caller breaks them into lines), columns aligned as given.
+func newTable(o *textOut, align ...tw.Align) *tablewriter.Table {
+	return tablewriter.NewTable(o.w,
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithRowAutoWrap(tw.WrapNone),
+		tablewriter.WithTrimSpace(tw.Off),
+		tablewriter.WithRowAlignmentConfig(tw.CellAlignment{PerColumn: align}))
+}
+
+// functionTable lists every function with, under its name, the functions
+// and imports it calls, one per line. (A separate calls column would not
+// fit: a 33-character function name beside a 44-character import such as
+// FLTMGR.SYS!FltDoCompletionProcessingWhenSafe makes 110 columns.)
+func functionTable(o *textOut, r *rules.Result) error {
+	img, p := r.Image, r.Program
+	t := newTable(o, tw.AlignLeft, tw.AlignLeft, tw.AlignRight, tw.AlignRight)
+	t.Header("FUNCTION → CALLS", "RVA", "BLOCKS", "FRAME")
+	// The first column gets what the others leave of the width: 4 columns
+	// have 5 borders and 8 spaces of padding.
+	rvaWidth := len("RVA")
 	for _, f := range p.Funcs {
-		var callees []string
-		for _, ce := range p.Callees(f) {
-			if ce.Import == nil {
-				if cf := p.Func(ce.Func); cf != nil {
-					callees = append(callees, cf.DisplayName())
-					continue
-				}
-			}
-			callees = append(callees, calleeName(p, ce))
-		}
+		rvaWidth = max(rvaWidth, len(hex(uint64(f.Entry))))
+	}
+	nameWidth := TableWidth - 13 - rvaWidth - len("BLOCKS") - len("FRAME")
+	for _, f := range p.Funcs {
 		name := f.DisplayName()
 		switch {
 		case f.Entry == img.EntryRVA:
@@ -127,17 +280,44 @@ func fileTable(w io.Writer, r *rules.Result, opt Options) error {
 		case f.Thunk != nil:
 			name += " (thunk)"
 		}
-		// One callee per line keeps the table near 80 columns.
-		if err := ft.Append(name, hex(uint64(f.Entry)), fmt.Sprint(len(f.Blocks)), fmt.Sprint(f.FrameSize),
-			strings.Join(callees, "\n")); err != nil {
+		lines := wrapCell(name, nameWidth)
+		for _, ce := range p.Callees(f) {
+			callee := calleeName(p, ce)
+			if ce.Import == nil {
+				if cf := p.Func(ce.Func); cf != nil {
+					callee = cf.DisplayName()
+				}
+			}
+			lines = append(lines, "→ "+callee)
+		}
+		if err := t.Append(strings.Join(lines, "\n"), hex(uint64(f.Entry)), fmt.Sprint(len(f.Blocks)),
+			fmt.Sprint(f.FrameSize)); err != nil {
 			return err
 		}
 	}
-	return ft.Render()
+	return t.Render()
+}
+
+// wrapCell breaks a cell's text into lines of at most width columns at
+// spaces; a longer word keeps its own line.
+func wrapCell(s string, width int) []string {
+	var lines []string
+	var cur string
+	for _, w := range strings.Fields(s) {
+		if cur != "" && utf8.RuneCountInString(cur)+1+utf8.RuneCountInString(w) > width {
+			lines = append(lines, cur)
+			cur = ""
+		}
+		if cur != "" {
+			cur += " "
+		}
+		cur += w
+	}
+	return append(lines, cur)
 }
 
 // writeModel prints the recovered registrations and pool tags.
-func writeModel(w io.Writer, r *rules.Result) {
+func writeModel(o *textOut, r *rules.Result) {
 	p := r.Program
 	name := func(rva uint32) string {
 		if rva == 0 {
@@ -149,24 +329,28 @@ func writeModel(w io.Writer, r *rules.Result) {
 		return hex(uint64(rva))
 	}
 	for _, reg := range r.Model.Registrations {
-		fmt.Fprintf(w, "\n  FLT_REGISTRATION (%s", reg.Where)
+		o.line("")
+		where := reg.Where
 		if reg.RVA != 0 {
-			fmt.Fprintf(w, " at %s", hex(uint64(reg.RVA)))
+			where += " at " + hex(uint64(reg.RVA))
 		}
-		fmt.Fprintf(w, ") size %#x version 0x%04x flags %#x, passed by %s at %s\n",
-			reg.Size, reg.Version, reg.Flags, reg.Caller.DisplayName(), hex(uint64(reg.Site)))
-		for _, op := range reg.Operations {
-			fmt.Fprintf(w, "    %-42s flags %#x  pre %-22s post %s\n", rules.MajorName(op.Major), op.Flags, name(op.Pre), name(op.Post))
+		o.text("  ", "    ", fmt.Sprintf("FLT_REGISTRATION (%s) passed by %s at %s",
+			where, reg.Caller.DisplayName(), hex(uint64(reg.Site))))
+		o.text("    ", "      ", fmt.Sprintf("size %#x version 0x%04x flags %#x", reg.Size, reg.Version, reg.Flags))
+		rows := make([][]string, len(reg.Operations))
+		for i, op := range reg.Operations {
+			rows[i] = []string{rules.MajorName(op.Major), fmt.Sprintf("flags %#x", op.Flags), "pre " + name(op.Pre), "post " + name(op.Post)}
 		}
+		writeAligned(o, "    ", "      ", rows)
 		for _, c := range reg.Contexts {
-			fmt.Fprintf(w, "    context type %#x size %#x tag %s\n", c.Type, c.Size, rules.TagString(c.PoolTag))
+			o.text("    ", "      ", fmt.Sprintf("context type %#x size %#x tag %s", c.Type, c.Size, rules.TagString(c.PoolTag)))
 		}
 		for _, prob := range reg.Problems {
-			fmt.Fprintf(w, "    problem: %s\n", prob)
+			o.text("    ", "      ", "problem: "+prob)
 		}
 	}
 	if len(r.Model.PoolTags) > 0 {
-		fmt.Fprintln(w)
+		o.line("")
 		for _, t := range r.Model.PoolTags {
 			attrs := ""
 			switch {
@@ -175,25 +359,88 @@ func writeModel(w io.Writer, r *rules.Result) {
 			case t.Paged():
 				attrs = " (paged)"
 			}
-			fmt.Fprintf(w, "  pool tag %s  %s in %s at %s%s\n", rules.TagString(t.Tag), t.API.Name, t.Func.DisplayName(), hex(uint64(t.Site)), attrs)
+			o.text("  ", "    ", fmt.Sprintf("pool tag %s  %s in %s at %s%s", rules.TagString(t.Tag), t.API.Name,
+				t.Func.DisplayName(), hex(uint64(t.Site)), attrs))
 		}
 	}
 }
 
-// writeFindings prints the findings, most severe first.
-func writeFindings(w io.Writer, r *rules.Result) {
-	fmt.Fprintln(w)
+// writeAligned writes rows in columns two spaces apart, aligning as many
+// leading columns as keep every row within TableWidth; a row that does not
+// fit even unaligned is wrapped as a paragraph.
+func writeAligned(o *textOut, first, rest string, rows [][]string) {
+	var widths []int
+	for _, row := range rows {
+		for i, cell := range row {
+			if i == len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], utf8.RuneCountInString(cell))
+		}
+	}
+	// render lays a row out with its first k cells padded to their column.
+	render := func(row []string, k int) string {
+		var b strings.Builder
+		b.WriteString(first)
+		for i, cell := range row {
+			if i > 0 {
+				b.WriteString("  ")
+			}
+			b.WriteString(cell)
+			if i < k && i < len(row)-1 {
+				b.WriteString(strings.Repeat(" ", widths[i]-utf8.RuneCountInString(cell)))
+			}
+		}
+		return b.String()
+	}
+	k := len(widths)
+	for ; k > 0; k-- {
+		fits := true
+		for _, row := range rows {
+			if utf8.RuneCountInString(render(row, k)) > TableWidth {
+				fits = false
+				break
+			}
+		}
+		if fits {
+			break
+		}
+	}
+	for _, row := range rows {
+		if l := render(row, k); utf8.RuneCountInString(l) <= TableWidth {
+			o.line(l)
+		} else {
+			o.text(first, rest, strings.Join(row, " "))
+		}
+	}
+}
+
+// writeFindings prints the findings, grouped by severity, most severe
+// first (rules.Run sorts them so; results built otherwise are grouped
+// here too). Each starts with its severity, coloured, so that a finding
+// stays whole under grep.
+func writeFindings(o *textOut, r *rules.Result) {
+	if n := o.suppressed[r]; n > 0 {
+		o.line(fmt.Sprintf("  %s accepted by the configuration or the baseline (listed in JSON and SARIF)", plural(n, "suppressed finding")))
+	}
 	if len(r.Findings) == 0 {
-		fmt.Fprintln(w, "  no findings")
+		o.line("  no findings")
 		return
 	}
 	counts := map[rules.Severity]int{}
 	for _, f := range r.Findings {
 		counts[f.Severity]++
 	}
-	fmt.Fprintf(w, "  %d findings: %d error, %d warning, %d note\n", len(r.Findings), counts[rules.Error], counts[rules.Warning], counts[rules.Note])
-	for _, f := range r.Findings {
-		fmt.Fprintf(w, "\n  %s %s %s at %s\n", strings.ToUpper(f.Severity.String()), f.Rule.ID, f.Rule.Name, hex(uint64(f.Site)))
-		fmt.Fprintf(w, "    %s\n", f.Message)
+	o.line(fmt.Sprintf("  %s: %s", plural(len(r.Findings), "finding"), severityCounts(counts)))
+	for _, sev := range severitiesDown {
+		for _, f := range r.Findings {
+			if f.Severity != sev {
+				continue
+			}
+			o.line("")
+			o.para("  ", "    ", []string{strings.ToUpper(sev.String()), f.Rule.ID, f.Rule.Name, "at", hex(uint64(f.Site))},
+				map[int]string{0: severityColor(sev)})
+			o.text("    ", "    ", f.Message)
+		}
 	}
 }

@@ -20,6 +20,7 @@ func TestGolden(t *testing.T) {
 		{"scan_mf_rdata.gcc.json", []string{"scan", "--format", "json", "../../testdata/bin/mf_rdata.gcc.sys"}},
 		{"scan_mf_rdata.gcc.txt", []string{"scan", "--functions", "../../testdata/bin/mf_rdata.gcc.sys"}},
 		{"scan_mf_rdata.gcc.sarif", []string{"scan", "--format", "sarif", "--source-root", "../..", "../../testdata/bin/mf_rdata.gcc.sys"}},
+		{"scan_mf_rdata.gcc.md", []string{"scan", "--format", "markdown", "../../testdata/bin/mf_rdata.gcc.sys"}},
 	} {
 		t.Run(tc.golden, func(t *testing.T) {
 			_, out, _ := runCLI(t, tc.args...)

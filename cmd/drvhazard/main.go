@@ -42,7 +42,8 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 const usage = `drvhazard: static analysis of x64 Windows kernel drivers (.sys)
 
 Usage:
-  drvhazard scan [flags] FILE|DIR...   analyse drivers (directories: every .sys below them)
+  drvhazard scan [flags] FILE|DIR...   analyse drivers (directories: every .sys below them,
+                                       or what --include says)
   drvhazard rules                      list the rules
   drvhazard explain RULE               explain a rule: why it matters, how to fix, sources
   drvhazard version                    print the version
@@ -50,6 +51,13 @@ Usage:
 
 Run 'drvhazard help scan' for the flags of scan.
 `
+
+// Usage lines of the commands other than scan, for their --help.
+const (
+	rulesUsage   = "Usage: drvhazard rules\n\nLists the rules: id, default severity, name and summary.\n'drvhazard explain RULE' explains one.\n"
+	explainUsage = "Usage: drvhazard explain RULE\n\nExplains a rule, by id or name: why it matters, how to fix it, the sources.\nExample: drvhazard explain MF2001\n"
+	versionUsage = "Usage: drvhazard version\n\nPrints the version of drvhazard.\n"
+)
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -60,22 +68,65 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "scan":
 		return runScan(rest, stdout, stderr)
 	case "rules":
+		if code, done := simpleArgs("rules", rulesUsage, rest, 0, stdout, stderr); done {
+			return code
+		}
 		return runRules(stdout)
 	case "explain":
+		if code, done := simpleArgs("explain", explainUsage, rest, 1, stdout, stderr); done {
+			return code
+		}
 		return runExplain(rest, stdout, stderr)
 	case "version", "--version", "-version":
+		if code, done := simpleArgs("version", versionUsage, rest, 0, stdout, stderr); done {
+			return code
+		}
 		fmt.Fprintf(stdout, "drvhazard %s\n", toolVersion())
 		return exitOK
 	case "help", "-h", "--help", "-help":
-		if len(rest) > 0 && rest[0] == "scan" {
-			return runScan([]string{"--help"}, stdout, stderr)
+		if len(rest) == 0 {
+			fmt.Fprint(stdout, usage)
+			return exitOK
 		}
-		fmt.Fprint(stdout, usage)
-		return exitOK
+		switch rest[0] {
+		case "scan", "rules", "explain", "version":
+			return run([]string{rest[0], "--help"}, stdout, stderr)
+		}
+		fmt.Fprintf(stderr, "drvhazard help: unknown command %q\n\n%s", rest[0], usage)
+		return exitError
 	default:
 		fmt.Fprintf(stderr, "drvhazard: unknown command %q\n\n%s", cmd, usage)
 		return exitError
 	}
+}
+
+// simpleArgs checks the arguments of a command without flags: -h or --help
+// prints its usage (exit 0); anything but n arguments is a usage error. done
+// says whether the command should stop with code.
+func simpleArgs(cmd, usage string, args []string, n int, stdout, stderr io.Writer) (code int, done bool) {
+	for _, a := range args {
+		switch a {
+		case "-h", "-help", "--help":
+			fmt.Fprint(stdout, usage)
+			return exitOK, true
+		}
+	}
+	if len(args) == n {
+		return exitOK, false
+	}
+	var msg string
+	switch {
+	case len(args) > 0 && strings.HasPrefix(args[0], "-"):
+		msg = "unknown flag " + args[0]
+	case n == 0:
+		msg = fmt.Sprintf("takes no arguments, got %q", strings.Join(args, " "))
+	case len(args) == 0:
+		msg = "no RULE given"
+	default:
+		msg = fmt.Sprintf("one RULE at a time, got %d", len(args))
+	}
+	fmt.Fprintf(stderr, "drvhazard %s: %s\n\n%s", cmd, msg, usage)
+	return exitError, true
 }
 
 func runRules(stdout io.Writer) int {
@@ -86,10 +137,6 @@ func runRules(stdout io.Writer) int {
 }
 
 func runExplain(args []string, stdout, stderr io.Writer) int {
-	if len(args) != 1 {
-		fmt.Fprintln(stderr, "usage: drvhazard explain RULE (e.g. drvhazard explain MF2001; 'drvhazard rules' lists them)")
-		return exitError
-	}
 	r := rules.ByID(args[0])
 	if r == nil {
 		for _, c := range rules.All() {

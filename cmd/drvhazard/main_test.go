@@ -146,29 +146,49 @@ func TestUsageErrors(t *testing.T) {
 		{nil, exitError, "Usage:"},
 		{[]string{"frobnicate"}, exitError, `unknown command "frobnicate"`},
 		{[]string{"scan"}, exitError, "no FILE or DIR given"},
-		{[]string{"scan", "--format", "yaml", "x.sys"}, exitError, `unknown format "yaml" (want one of: table, json, sarif)`},
+		{[]string{"scan", "--format", "yaml", "x.sys"}, exitError, `unknown format "yaml" (want one of: table, json, sarif`}, // more may follow
 		{[]string{"scan", "--format", "sarif", "--source-root", "no/such/dir", "x.sys"}, exitError, "--source-root no/such/dir is not a directory"},
 		{[]string{"scan", "--bogus", "x.sys"}, exitError, "flag provided but not defined: -bogus"},
 		{[]string{"scan", "-j", "0", "x.sys"}, exitError, "-j must be at least 1"},
 		{[]string{"scan", "does-not-exist.sys"}, exitError, "does-not-exist.sys"},
-		{[]string{"scan", t.TempDir()}, exitError, "no .sys files found"},
+		{[]string{"scan", t.TempDir()}, exitError, "no files matching *.sys found in"},
+		{[]string{"scan", "--include", "*.dll", t.TempDir()}, exitError, "no files matching *.dll found in"},
+		{[]string{"scan", "--include", "[a-", "x.sys"}, exitError, `invalid value "[a-" for flag -include: pattern "[a-": syntax error in pattern`},
+		{[]string{"scan", "--include", "drivers/*.sys", "x.sys"}, exitError, "has a path separator; patterns match file names"},
+		{[]string{"scan", "--include", "", "x.sys"}, exitError, "empty pattern"},
+		{[]string{"scan", "x.sys", "--bogus"}, exitError, "flag provided but not defined: -bogus"},
+		{[]string{"scan", "--format"}, exitError, "flag needs an argument: -format"},
+		{[]string{"help", "frobnicate"}, exitError, `drvhazard help: unknown command "frobnicate"`},
+		{[]string{"rules", "MF2001"}, exitError, `drvhazard rules: takes no arguments, got "MF2001"`},
+		{[]string{"rules", "--json"}, exitError, "drvhazard rules: unknown flag --json"},
+		{[]string{"explain"}, exitError, "drvhazard explain: no RULE given"},
+		{[]string{"explain", "MF2001", "MF2002"}, exitError, "one RULE at a time, got 2"},
+		{[]string{"version", "now"}, exitError, "drvhazard version: takes no arguments"},
 	} {
 		code, out, errs := runCLI(t, tc.args...)
 		if code != tc.code || !strings.Contains(out+errs, tc.want) {
 			t.Errorf("%v: exit %d, output %q %q; want exit %d mentioning %q", tc.args, code, out, errs, tc.code, tc.want)
 		}
+		// A usage error is a few lines, not the whole of --help, and its
+		// output is on stderr alone.
+		if strings.HasPrefix(errs, "drvhazard scan: ") && (strings.Count(errs, "\n") > 3 || strings.Contains(errs, "Examples:") || out != "") {
+			t.Errorf("%v: a usage error should be short and on stderr; stdout %q, stderr:\n%s", tc.args, out, errs)
+		}
 	}
 }
 
 func TestHelpAndVersion(t *testing.T) {
-	for _, args := range [][]string{{"help"}, {"--help"}, {"help", "scan"}, {"scan", "--help"}, {"version"}} {
-		code, out, _ := runCLI(t, args...)
-		if code != exitOK || out == "" {
-			t.Errorf("%v: exit %d, output %q", args, code, out)
+	for _, args := range [][]string{{"help"}, {"--help"}, {"-h"}, {"version"},
+		{"help", "scan"}, {"scan", "--help"}, {"scan", "-h"}, {"scan", "x.sys", "--help"},
+		{"help", "rules"}, {"rules", "--help"}, {"help", "explain"}, {"explain", "--help"}, {"explain", "-h"},
+		{"help", "version"}, {"version", "--help"}} {
+		code, out, errs := runCLI(t, args...)
+		if code != exitOK || out == "" || errs != "" {
+			t.Errorf("%v: exit %d, output %q, stderr %q; want help on stdout alone", args, code, out, errs)
 		}
 	}
 	_, out, _ := runCLI(t, "scan", "--help")
-	for _, want := range []string{"Examples:", "-format", "table|json|sarif", "-functions", "-source-root"} {
+	for _, want := range []string{"Examples:", "-format", "table|json|sarif", "-functions", "-source-root", "-include GLOB", "(default *.sys)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("scan --help lacks %q", want)
 		}
@@ -245,6 +265,178 @@ func TestConfigFile(t *testing.T) {
 	if code, _, errs := runCLI(t, "scan", "--config", filepath.Join(dir, "missing.yaml"), "x.sys"); code != exitError || !strings.Contains(errs, "missing.yaml") {
 		t.Errorf("missing config: exit %d, stderr %q", code, errs)
 	}
+	// A misspelt key, an unknown rule, broken YAML and a directory: each is
+	// one message naming the file and the problem, before anything is
+	// analysed.
+	for _, tc := range []struct{ name, text, want string }{
+		{"key.yaml", "rulez:\n  MF2001: {enabled: false}\n", "rulez"},
+		{"rule.yaml", "rules:\n  MF2010: {enabled: false}\n", `unknown rule "MF2010"`},
+		{"yaml.yaml", "rules: [\n", "line 1"},
+		{"severity.yaml", "rules:\n  MF2001: {severity: fatal}\n", `unknown severity "fatal"`},
+	} {
+		p := filepath.Join(dir, tc.name)
+		if err := os.WriteFile(p, []byte(tc.text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errs := runCLI(t, "scan", "--config", p, "../../testdata/bin/mf_rdata.gcc.sys")
+		if code != exitError || out != "" || !strings.Contains(errs, tc.name) || !strings.Contains(errs, tc.want) {
+			t.Errorf("config %s: exit %d, stdout %q, stderr %q; want exit 2 and a message with %q", tc.name, code, out, errs, tc.want)
+		}
+	}
+	if code, _, errs := runCLI(t, "scan", "--config", dir, "x.sys"); code != exitError || !strings.Contains(errs, "is a directory") {
+		t.Errorf("config that is a directory: exit %d, stderr %q", code, errs)
+	}
+}
+
+// TestScanInclude: directories are searched for files matching --include
+// (default *.sys), ignoring case; files named on the command line are
+// analysed whatever their name.
+func TestScanInclude(t *testing.T) {
+	dir := t.TempDir()
+	good := mustRead(t, "../../testdata/bin/thunks.clang.sys")
+	for _, name := range []string{"a.sys", "b.SYS", "sub/c.dll", "sub/d.DLL", "sub/e.exe", "sub/deeper/f.Sys"} {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, good, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{dir}, "a.sys b.SYS f.Sys"},
+		{[]string{"--include", "*.dll", dir}, "c.dll d.DLL"},
+		{[]string{"--include", "*.sys", "--include", "*.DLL", dir}, "a.sys b.SYS c.dll d.DLL f.Sys"},
+		{[]string{"--include", "?.sys", "--include", "[ce].*", dir}, "a.sys b.SYS c.dll f.Sys e.exe"}, // sorted by path: sub/deeper/ before sub/e
+		{[]string{"--include", "*.dll", dir, filepath.Join(dir, "sub/e.exe")}, "c.dll d.DLL e.exe"},
+		{[]string{filepath.Join(dir, "sub/e.exe"), "--include", "*.nothing"}, "e.exe"},
+		{[]string{dir, filepath.Join(dir, "a.sys"), filepath.Join(dir, "sub", "..") + "/./a.sys"}, "a.sys b.SYS f.Sys"}, // each file once
+	} {
+		code, out, errs := runCLI(t, append([]string{"scan", "--format", "json"}, tc.args...)...)
+		if code != exitFindings && code != exitOK {
+			t.Errorf("%v: exit %d, stderr %q", tc.args, code, errs)
+			continue
+		}
+		var doc scanDoc
+		if err := json.Unmarshal([]byte(out), &doc); err != nil {
+			t.Fatalf("%v: output is not JSON: %v", tc.args, err)
+		}
+		var got []string
+		for _, f := range doc.Files {
+			got = append(got, filepath.Base(f.Path))
+		}
+		if strings.Join(got, " ") != tc.want {
+			t.Errorf("%v: analysed %v, want %s", tc.args, got, tc.want)
+		}
+	}
+}
+
+// TestScanFlagsAfterOperands: flags may follow the files, as in most tools;
+// after "--" everything is a file.
+func TestScanFlagsAfterOperands(t *testing.T) {
+	code, out, errs := runCLI(t, "scan", "../../testdata/bin/mf_rdata.gcc.sys", "--format", "json", "--fail-on", "warning")
+	if code != exitFindings || !strings.HasPrefix(out, "{") {
+		t.Errorf("exit %d, stderr %q, output starts %.20q", code, errs, out)
+	}
+	code, _, errs = runCLI(t, "scan", "--", "--format")
+	if code != exitError || !strings.Contains(errs, "--format: no such file or directory") {
+		t.Errorf("after --: exit %d, stderr %q", code, errs)
+	}
+}
+
+// TestNoProgressWithoutTerminal: with stderr a buffer (a file, a pipe, a CI
+// log), a scan writes nothing there but errors.
+func TestNoProgressWithoutTerminal(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"a.sys", "b.sys", "c.sys"} {
+		if err := os.WriteFile(filepath.Join(dir, name), mustRead(t, "../../testdata/bin/mf_stack.clang.sys"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out, errs := runCLI(t, "scan", "-j", "2", dir)
+	if code != exitOK || out == "" || errs != "" {
+		t.Errorf("exit %d, stderr %q; want exit 0 and nothing on stderr", code, errs)
+	}
+	f, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if p := newProgress(f, func(string) string { return "" }); p != (noProgress{}) {
+		t.Errorf("progress on a regular file: %T", p)
+	}
+}
+
+func TestTerminalDecisions(t *testing.T) {
+	env := func(kv ...string) func(string) string {
+		return func(k string) string {
+			for i := 0; i+1 < len(kv); i += 2 {
+				if kv[i] == k {
+					return kv[i+1]
+				}
+			}
+			return ""
+		}
+	}
+	for _, tc := range []struct {
+		tty             bool
+		env             func(string) string
+		color, progress bool
+	}{
+		{true, env(), true, true},
+		{false, env(), false, false},
+		{true, env("NO_COLOR", "1"), false, true},
+		{true, env("NO_COLOR", ""), true, true}, // no-color.org: set and not empty
+		{true, env("CI", "true"), true, false},
+		{true, env("TERM", "dumb"), true, false},
+		{false, env("TERM", "xterm-256color"), false, false},
+	} {
+		if got := wantColor(tc.tty, tc.env); got != tc.color {
+			t.Errorf("tty %v %+v: colour %v, want %v", tc.tty, tc, got, tc.color)
+		}
+		if got := wantProgress(tc.tty, tc.env); got != tc.progress {
+			t.Errorf("tty %v %+v: progress %v, want %v", tc.tty, tc, got, tc.progress)
+		}
+	}
+	if useColor(&bytes.Buffer{}, env()) {
+		t.Error("colour into a buffer")
+	}
+}
+
+// TestProgressBar draws the bar into a buffer, as it would on a terminal:
+// counts, the current file shortened to fit, erased at the end.
+func TestProgressBar(t *testing.T) {
+	var buf bytes.Buffer
+	p := &barProgress{w: &buf, width: 80} // no throttle: every step is drawn
+	p.begin(2)
+	p.start("drivers/some/very/long/directory/name/that/will/not/fit/filter.sys")
+	p.done()
+	p.start("b.sys")
+	p.done()
+	p.end()
+	out := buf.String()
+	for _, want := range []string{"(0/2)", "(1/2)", "…", "fit/filter.sys"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("progress output lacks %q: %q", want, out)
+		}
+	}
+	for _, line := range strings.Split(out, "\r") {
+		if n := len([]rune(line)); n >= 80 {
+			t.Errorf("a progress line of %d columns would wrap: %q", n, line)
+		}
+	}
+	if !strings.HasSuffix(out, "\r") || strings.TrimSpace(out[strings.LastIndex(strings.TrimRight(out, "\r"), "\r"):]) != "" {
+		t.Errorf("the bar is not erased at the end: %q", out)
+	}
+	p = &barProgress{w: &buf, width: 80}
+	p.begin(0) // an empty scan draws nothing
+	p.end()
+	if fit("abcdefghij", 8) != "…defghij" || fit("abc", 8) != "abc" || fit("abcdefghij", 5) != "" {
+		t.Errorf("fit: %q %q %q", fit("abcdefghij", 8), fit("abc", 8), fit("abcdefghij", 5))
+	}
 }
 
 func TestScanSARIF(t *testing.T) {
@@ -295,5 +487,27 @@ func TestScanSARIF(t *testing.T) {
 		inv[0].ToolExecutionNotifications[0].Level != "error" ||
 		inv[0].ToolExecutionNotifications[0].Locations[0].PhysicalLocation.ArtifactLocation.URI != "drivers/bad.sys" {
 		t.Errorf("invocations %+v, want one unsuccessful with an error for drivers/bad.sys", inv)
+	}
+}
+
+// A baseline taken from an earlier run accepts its findings: the same build
+// scanned against it exits 0, and the JSON still lists them, marked.
+func TestBaselineFlag(t *testing.T) {
+	dir := t.TempDir()
+	_, out, _ := runCLI(t, "scan", "--format", "json", "../../testdata/bin/mf_rdata.gcc.sys")
+	base := filepath.Join(dir, "base.json")
+	if err := os.WriteFile(base, []byte(out), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runCLI(t, "scan", "--format", "json", "--baseline", base, "../../testdata/bin/mf_rdata.gcc.sys")
+	if code != exitOK || strings.Count(out, `"kind": "baseline"`) != 3 {
+		t.Errorf("against its own baseline: exit %d, %d baseline marks; stderr %q", code, strings.Count(out, `"kind": "baseline"`), errs)
+	}
+	// Another driver's findings are new.
+	if code, _, _ := runCLI(t, "scan", "--baseline", base, "../../testdata/bin/mf_hazards.gcc.sys"); code != exitFindings {
+		t.Errorf("a different driver against the baseline: exit %d, want %d", code, exitFindings)
+	}
+	if code, _, errs := runCLI(t, "scan", "--baseline", filepath.Join(dir, "none.json"), "x.sys"); code != exitError || !strings.Contains(errs, "none.json") {
+		t.Errorf("missing baseline: exit %d, %q", code, errs)
 	}
 }

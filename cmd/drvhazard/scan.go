@@ -27,8 +27,12 @@ Analyses each driver: loads the PE image, recovers its functions and call
 graph and its minifilter registrations, runs the rules ('drvhazard rules'),
 and reports the findings with the call path that proves each one, then the
 driver's kind, registrations, pool tags, sections and imports.
-Directories are walked recursively for *.sys files; files named on the
-command line are analysed whatever their extension. A file that cannot be
+Directories are walked recursively for files whose name matches an
+--include pattern (default *.sys; case-insensitive, e.g. --include '*.sys'
+--include '*.dll'); symbolic links to files are followed, to directories
+not. Files named on the command line are analysed whatever their name.
+Files are analysed on -j workers; on a terminal, a progress bar on standard
+error shows files done and the file being analysed. A file that cannot be
 analysed is reported with its error and the scan goes on.
 
 --format sarif writes a SARIF 2.1.0 log for GitHub code scanning: one run,
@@ -58,9 +62,13 @@ Examples:
   drvhazard scan --format json drivers/ > scan.json
   drvhazard scan --format sarif --source-root . drivers/ > drvhazard.sarif
   drvhazard scan --functions mydriver.sys
+  drvhazard scan --include '*.sys' --include '*.dll' build/
 
 Flags:
 `
+
+// scanHint follows a usage error.
+const scanHint = "usage: drvhazard scan [flags] FILE|DIR... ('drvhazard scan --help' lists the flags)\n"
 
 // formatValue is a flag.Value whose allowed values come from report.Formats,
 // so help and validation cannot disagree.
@@ -89,6 +97,66 @@ func (v *severityValue) Set(s string) error {
 	return nil
 }
 
+// includeValue is the repeatable --include flag: glob patterns matched
+// case-insensitively against the base names of files found in directories.
+// The first --include replaces the default.
+type includeValue struct {
+	globs []string // as given, for messages
+	set   bool
+}
+
+// defaultInclude is what directories are searched for without --include.
+const defaultInclude = "*.sys"
+
+func (v *includeValue) String() string { return strings.Join(v.globs, ", ") }
+func (v *includeValue) Set(s string) error {
+	if err := checkGlob(s); err != nil {
+		return err
+	}
+	if !v.set {
+		v.globs, v.set = nil, true
+	}
+	v.globs = append(v.globs, s)
+	return nil
+}
+
+// checkGlob rejects what filepath.Match cannot match: a malformed pattern,
+// or one with a separator (patterns see base names only).
+func checkGlob(g string) error {
+	if g == "" {
+		return errors.New("empty pattern")
+	}
+	if strings.ContainsRune(g, '/') || (filepath.Separator != '/' && strings.ContainsRune(g, filepath.Separator)) {
+		return fmt.Errorf("pattern %q has a path separator; patterns match file names, not paths (directories are searched recursively)", g)
+	}
+	if _, err := filepath.Match(strings.ToLower(g), ""); err != nil {
+		return fmt.Errorf("pattern %q: %w", g, err)
+	}
+	return nil
+}
+
+// matcher reports whether a file name matches one of the patterns, ignoring
+// case as Windows does.
+type matcher []string
+
+func newMatcher(globs []string) matcher {
+	m := make(matcher, len(globs))
+	for i, g := range globs {
+		m[i] = strings.ToLower(g)
+	}
+	return m
+}
+
+func (m matcher) match(name string) bool {
+	name = strings.ToLower(name)
+	for _, g := range m {
+		if ok, _ := filepath.Match(g, name); ok { // patterns were checked by checkGlob
+			return true
+		}
+	}
+	return false
+}
+
 func formatNames() string {
 	var names []string
 	for _, f := range report.Formats {
@@ -99,7 +167,6 @@ func formatNames() string {
 
 func runScan(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("scan", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	format := &formatValue{report.Table}
 	fs.Var(format, "format", "output format: "+formatNames())
 	functions := fs.Bool("functions", false, "list every function in table output (JSON always lists them)")
@@ -109,21 +176,27 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 	budget := fs.Uint("stack-budget", 0, "MF4001: bytes of stack a paging-path call chain may use (default 4096, or the config's stack_budget)")
 	configPath := fs.String("config", "", "configuration file (default: "+config.DefaultFile+" in the current directory, if present)")
 	sourceRoot := fs.String("source-root", ".", "SARIF: the repository root; file URIs are made relative to it")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), scanUsage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	baseline := fs.String("baseline", "", "an earlier run's JSON or SARIF output: its findings are marked suppressed and only new ones count")
+	include := &includeValue{globs: []string{defaultInclude}}
+	fs.Var(include, "include", "`GLOB` for the files to analyse in directories, matched against the file name ignoring case; repeatable")
+	// The flag package prints its error and then the usage; the usage is
+	// long, so a mistake gets the error and a pointer to --help instead, and
+	// --help gets the usage on standard output.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	operands, err := parseInterspersed(fs, args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, scanUsage)
 			fs.SetOutput(stdout)
-			fs.Usage()
+			fs.PrintDefaults()
 			return exitOK
 		}
+		fmt.Fprintf(stderr, "drvhazard scan: %v\n%s", err, scanHint)
 		return exitError
 	}
-	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "drvhazard scan: no FILE or DIR given")
-		fs.Usage()
+	if len(operands) == 0 {
+		fmt.Fprintf(stderr, "drvhazard scan: no FILE or DIR given\n%s", scanHint)
 		return exitError
 	}
 	if *jobs < 1 {
@@ -147,21 +220,33 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 	if *budget != 0 {
 		opt.Budget = uint32(*budget)
 	}
+	if *baseline != "" {
+		fps, err := config.LoadBaseline(*baseline)
+		if err != nil {
+			fmt.Fprintf(stderr, "drvhazard scan: baseline: %v\n", err)
+			return exitError
+		}
+		opt.Baseline = fps
+	}
 
-	paths, walkErrs := collect(fs.Args())
-	results := analyseAll(paths, *jobs, opt)
-	results = append(results, walkErrs...)
-	sort.SliceStable(results, func(i, j int) bool { return results[i].Path < results[j].Path })
+	results := scan(operands, scanOptions{
+		include:  newMatcher(include.globs),
+		jobs:     *jobs,
+		analysis: opt,
+		progress: newProgress(stderr, os.Getenv),
+	})
 
-	if err := report.Write(stdout, format.f, results, report.Options{ToolVersion: toolVersion(), Functions: *functions, SourceRoot: *sourceRoot}); err != nil {
+	ropt := report.Options{ToolVersion: toolVersion(), Functions: *functions, SourceRoot: *sourceRoot,
+		Color: useColor(stdout, os.Getenv)}
+	if err := report.Write(stdout, format.f, results, ropt); err != nil {
 		fmt.Fprintf(stderr, "drvhazard scan: writing output: %v\n", err)
 		return exitError
 	}
 	code := exitOK
 	for _, r := range results {
 		for _, f := range r.Findings {
-			if f.Severity >= failOn.s && code == exitOK {
-				code = exitFindings
+			if f.Active() && f.Severity >= failOn.s && code == exitOK {
+				code = exitFindings // suppressed findings (config, baseline) do not count
 			}
 		}
 	}
@@ -172,10 +257,33 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if len(results) == 0 {
-		fmt.Fprintln(stderr, "drvhazard scan: no .sys files found")
+		fmt.Fprintf(stderr, "drvhazard scan: no files matching %s found in %s\n",
+			strings.Join(include.globs, " or "), strings.Join(operands, ", "))
 		code = exitError
 	}
 	return code
+}
+
+// parseInterspersed parses flags before, between and after the operands
+// (drvhazard scan drivers/ --format json), as users of other tools expect;
+// the flag package alone stops at the first operand. After "--" everything
+// is an operand.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var operands []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			return append(operands, rest...), nil
+		}
+		if len(rest) == 0 {
+			return operands, nil
+		}
+		operands = append(operands, rest[0])
+		args = rest[1:]
+	}
 }
 
 func errorLine(r *rules.Result) string {
@@ -186,63 +294,178 @@ func errorLine(r *rules.Result) string {
 	return r.Path + ": " + msg
 }
 
+// scanOptions configure scan.
+type scanOptions struct {
+	include  matcher // files to analyse in directories
+	jobs     int     // workers, at least 1
+	analysis rules.Options
+	progress progress // nil: none
+}
+
+// scan analyses the files named by args (files, or directories searched for
+// files matching the include patterns) and returns one result per file,
+// sorted by path; files that could not be found or read are results with
+// Err set.
+func scan(args []string, opt scanOptions) []*rules.Result {
+	files, results := collect(args, opt.include)
+	// Largest first, so that a big driver found last does not leave the
+	// other workers idle while it is analysed alone.
+	sort.SliceStable(files, func(i, j int) bool { return files[i].size > files[j].size })
+	results = append(results, analyseAll(files, opt.jobs, opt.analysis, opt.progress)...)
+	sort.SliceStable(results, func(i, j int) bool { return results[i].Path < results[j].Path })
+	return results
+}
+
+// file is a file to analyse.
+type file struct {
+	path string
+	size int64
+}
+
 // collect expands the arguments into files. Errors (a missing path, an
-// unreadable directory) become results so they are reported in order.
-func collect(args []string) ([]string, []*rules.Result) {
-	var paths []string
+// unreadable directory, a pipe or a broken link where a driver was expected)
+// become results so they are reported in order with the others.
+func collect(args []string, include matcher) ([]file, []*rules.Result) {
+	var files []file
 	var errs []*rules.Result
 	seen := map[string]bool{}
-	add := func(p string) {
-		if !seen[p] {
-			seen[p] = true
-			paths = append(paths, p)
+	add := func(p string, size int64) {
+		if key := filepath.Clean(p); !seen[key] {
+			seen[key] = true
+			files = append(files, file{p, size})
 		}
+	}
+	fail := func(p string, err error) {
+		errs = append(errs, &rules.Result{Path: p, Err: err})
 	}
 	for _, arg := range args {
 		st, err := os.Stat(arg)
 		if err != nil {
-			errs = append(errs, &rules.Result{Path: arg, Err: err})
+			fail(arg, statError(arg, err))
 			continue
 		}
 		if !st.IsDir() {
-			add(arg)
+			if !st.Mode().IsRegular() {
+				fail(arg, notRegular(st.Mode()))
+				continue
+			}
+			add(arg, st.Size())
 			continue
 		}
-		err = filepath.WalkDir(arg, func(p string, d fs.DirEntry, err error) error {
+		root := arg
+		if lst, err := os.Lstat(arg); err == nil && lst.Mode()&fs.ModeSymlink != 0 {
+			// WalkDir does not follow a link given as the root; with a
+			// trailing separator the system resolves it.
+			root = arg + string(filepath.Separator)
+		}
+		err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
-				errs = append(errs, &rules.Result{Path: p, Err: err})
+				fail(p, unwrapPath(err))
 				if d != nil && d.IsDir() {
 					return fs.SkipDir
 				}
 				return nil
 			}
-			if d.Type().IsRegular() && strings.EqualFold(filepath.Ext(p), ".sys") {
-				add(p)
+			if d.IsDir() || !include.match(d.Name()) {
+				return nil
 			}
+			mode := d.Type()
+			if mode&fs.ModeSymlink != 0 {
+				// A link to a file is followed; one to a directory is not
+				// (it could loop), and a broken one is an error.
+				st, err := os.Stat(p)
+				switch {
+				case err != nil:
+					fail(p, statError(p, err))
+				case st.Mode().IsRegular():
+					add(p, st.Size())
+				case !st.IsDir():
+					fail(p, notRegular(st.Mode()))
+				}
+				return nil
+			}
+			if !mode.IsRegular() {
+				fail(p, notRegular(mode))
+				return nil
+			}
+			var size int64
+			if info, err := d.Info(); err == nil {
+				size = info.Size()
+			}
+			add(p, size)
 			return nil
 		})
 		if err != nil {
-			errs = append(errs, &rules.Result{Path: arg, Err: err})
+			fail(arg, unwrapPath(err))
 		}
 	}
-	return paths, errs
+	return files, errs
 }
 
-// analyseAll analyses files on up to jobs goroutines.
-func analyseAll(paths []string, jobs int, opt rules.Options) []*rules.Result {
-	results := make([]*rules.Result, len(paths))
+// statError says why a path cannot be analysed, without repeating the path
+// (the report names the file): "broken symbolic link" rather than the
+// "no such file or directory" of the link's target.
+func statError(p string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		if lst, lerr := os.Lstat(p); lerr == nil && lst.Mode()&fs.ModeSymlink != 0 {
+			if target, rerr := os.Readlink(p); rerr == nil {
+				return fmt.Errorf("broken symbolic link (to %s)", target)
+			}
+			return errors.New("broken symbolic link")
+		}
+	}
+	return unwrapPath(err)
+}
+
+// unwrapPath drops the "stat PATH: " of an *fs.PathError.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// notRegular is the error for a pipe, socket or device where a driver file
+// was expected; opening a pipe would block the scan.
+func notRegular(m fs.FileMode) error {
+	kind := "special file"
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		kind = "named pipe"
+	case m&fs.ModeSocket != 0:
+		kind = "socket"
+	case m&fs.ModeCharDevice != 0:
+		kind = "character device"
+	case m&fs.ModeDevice != 0:
+		kind = "device"
+	}
+	return fmt.Errorf("not a regular file (a %s)", kind)
+}
+
+// analyseAll analyses files on up to jobs goroutines, reporting each file's
+// start and end to p (which may be nil). Results are in the order of files.
+func analyseAll(files []file, jobs int, opt rules.Options, p progress) []*rules.Result {
+	if p == nil {
+		p = noProgress{}
+	}
+	p.begin(len(files))
+	defer p.end()
+	results := make([]*rules.Result, len(files))
 	next := make(chan int)
 	var wg sync.WaitGroup
-	for w := 0; w < jobs && w < len(paths); w++ {
+	for w := 0; w < jobs && w < len(files); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				results[i] = analyse(paths[i], opt)
+				p.start(files[i].path)
+				results[i] = analyse(files[i].path, opt)
+				p.done()
 			}
 		}()
 	}
-	for i := range paths {
+	for i := range files {
 		next <- i
 	}
 	close(next)
