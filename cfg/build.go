@@ -44,7 +44,7 @@ type builder struct {
 // cannot decode is recorded in Program.Notes and the rest goes on.
 func Build(img *loader.Image) *Program {
 	b := &builder{
-		pass:       pass{img: img},
+		pass:       newPass(img),
 		img:        img,
 		prog:       &Program{Image: img, byEntry: map[uint32]*Func{}},
 		queued:     map[*Func]bool{},

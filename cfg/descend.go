@@ -470,6 +470,15 @@ func (b *builder) callNoReturn(in *inst) bool {
 
 // thunkImport returns the import when the code at rva is jmp [rip+IAT].
 func (ps *pass) thunkImport(rva uint32) *loader.Import {
+	if imp, ok := ps.thunks[rva]; ok {
+		return imp
+	}
+	imp := ps.decodeThunk(rva)
+	ps.thunks[rva] = imp
+	return imp
+}
+
+func (ps *pass) decodeThunk(rva uint32) *loader.Import {
 	code := ps.img.Bytes(rva, 16)
 	if len(code) < 6 {
 		return nil

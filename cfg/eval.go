@@ -20,7 +20,7 @@ type Evaluation struct {
 
 // Evaluate runs the forward pass over f with memory tracked.
 func (p *Program) Evaluate(f *Func) *Evaluation {
-	e := &Evaluation{f: f, ps: pass{img: p.Image}, insts: make([][]inst, len(f.Blocks))}
+	e := &Evaluation{f: f, ps: newPass(p.Image), insts: make([][]inst, len(f.Blocks))}
 	for i, blk := range f.Blocks {
 		e.insts[i] = p.decodeBlock(blk)
 	}

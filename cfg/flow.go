@@ -15,6 +15,13 @@ const maxHandlerTable = 256
 // pass holds what the transfer function needs besides the state.
 type pass struct {
 	img *loader.Image
+	// thunks caches thunkImport by target: every direct call asks it, in
+	// every pass over every block.
+	thunks map[uint32]*loader.Import
+}
+
+func newPass(img *loader.Image) pass {
+	return pass{img: img, thunks: map[uint32]*loader.Import{}}
 }
 
 // entryState is the state at a function's entry: parameters in rcx, rdx, r8
