@@ -1,8 +1,6 @@
 package cfg
 
 import (
-	"sort"
-
 	"github.com/drvhazard/drvhazard/loader"
 )
 
@@ -190,22 +188,6 @@ func (f *Func) NeedsMemoryConds() bool {
 // Func returns the function with the given entry, or nil.
 func (p *Program) Func(entry uint32) *Func { return p.byEntry[entry] }
 
-// FuncAt returns the function whose blocks contain rva, or nil. When blocks
-// of several functions share the address (shared tails), the one with the
-// greatest entry not above rva wins.
-func (p *Program) FuncAt(rva uint32) *Func {
-	i := sort.Search(len(p.Funcs), func(i int) bool { return p.Funcs[i].Entry > rva })
-	for j := i - 1; j >= 0 && j >= i-64; j-- {
-		f := p.Funcs[j]
-		for _, b := range f.Blocks {
-			if rva >= b.Start && rva < b.End {
-				return f
-			}
-		}
-	}
-	return nil
-}
-
 // Callees returns the distinct functions and imports f calls or tail-jumps
 // to, thunks resolved to their imports.
 func (p *Program) Callees(f *Func) []Callee {
@@ -220,15 +202,6 @@ func (p *Program) Callees(f *Func) []Callee {
 		}
 	}
 	return out
-}
-
-// Edges counts the call edges (distinct caller, callee pairs).
-func (p *Program) Edges() int {
-	n := 0
-	for _, f := range p.Funcs {
-		n += len(p.Callees(f))
-	}
-	return n
 }
 
 // CodeBytes sums the decoded bytes of all functions.

@@ -403,16 +403,6 @@ func (img *Image) Section(rva uint32) *Section {
 	return nil
 }
 
-// SectionByName returns the first section with the given name, or nil.
-func (img *Image) SectionByName(name string) *Section {
-	for i := range img.Sections {
-		if img.Sections[i].Name == name {
-			return &img.Sections[i]
-		}
-	}
-	return nil
-}
-
 // Data returns the file-backed bytes of s as they appear in memory. The part
 // of a section past its raw data (zero-filled by the loader) is not included.
 func (img *Image) Data(s *Section) []byte {
