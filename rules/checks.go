@@ -71,6 +71,27 @@ func runMF1002(p *Pass, r *Rule) []Finding {
 // whose pre-operation callback never asks for them asynchronously (see
 // postNotAtDispatch) do not run at DISPATCH_LEVEL: neither is walked.
 func (p *Pass) postWalk(visit func(cb CallbackRef, f *cfg.Func, feas []bool, path []Step)) {
+	if !p.postWalked {
+		p.postWalked = true
+		p.walkPost(func(cb CallbackRef, f *cfg.Func, feas []bool, path []Step) {
+			p.postVisits = append(p.postVisits, postVisit{cb, f, feas, path})
+		})
+	}
+	for _, v := range p.postVisits {
+		visit(v.cb, v.f, v.feas, v.path)
+	}
+}
+
+// postVisit is one function reached by the post-operation walk.
+type postVisit struct {
+	cb   CallbackRef
+	f    *cfg.Func
+	feas []bool
+	path []Step
+}
+
+// walkPost does the walk postWalk replays; MF3001 and MF3002 share it.
+func (p *Pass) walkPost(visit func(cb CallbackRef, f *cfg.Func, feas []bool, path []Step)) {
 	for _, reg := range p.Model.Registrations {
 		for _, op := range reg.Operations {
 			post := p.Program.Func(op.Post)

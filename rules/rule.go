@@ -60,6 +60,9 @@ type Pass struct {
 	paging []pagingHit // the paging-path walk, shared by the MF20xx rules
 	walked bool
 	evals  map[*cfg.Func]*cfg.Evaluation // memory-tracking evaluations, by function
+
+	postVisits []postVisit // the post-operation walk, shared by MF3001 and MF3002
+	postWalked bool
 }
 
 // CallbackRef names the registered callback a finding starts from.
