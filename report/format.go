@@ -2,7 +2,6 @@ package report
 
 import (
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/drvhazard/drvhazard/rules"
@@ -50,21 +49,6 @@ type Options struct {
 	// terminal and NO_COLOR is unset; without it the output has no escape
 	// codes at all.
 	Color bool
-}
-
-// Write formats results in f to w.
-func Write(w io.Writer, f Format, results []*rules.Result, opt Options) error {
-	switch f {
-	case JSON:
-		return WriteJSON(w, results, opt)
-	case Table:
-		return WriteTable(w, results, opt)
-	case SARIF:
-		return WriteSARIF(w, results, opt)
-	case Markdown:
-		return WriteMarkdown(w, results, opt)
-	}
-	return fmt.Errorf("unknown format %q", f)
 }
 
 func hex(v uint64) string { return fmt.Sprintf("%#x", v) }

@@ -14,8 +14,9 @@ import (
 // The JSON document. Field names and shapes are a contract (DESIGN.md): add,
 // never rename. RVAs are hex strings; unknown names are null.
 type jsonDoc struct {
-	Tool  jsonTool   `json:"tool"`
-	Files []jsonFile `json:"files"`
+	Tool jsonTool `json:"tool"`
+	// Files is a []jsonFile, written a file at a time (jsonWriter).
+	Files json.RawMessage `json:"files"`
 }
 
 type jsonTool struct {
@@ -179,15 +180,26 @@ type jsonFunction struct {
 
 // WriteJSON writes the JSON document for results.
 func WriteJSON(w io.Writer, results []*rules.Result, opt Options) error {
-	doc := jsonDoc{Tool: jsonTool{Name: "drvhazard", Version: opt.ToolVersion}, Files: []jsonFile{}}
-	for _, r := range results {
-		doc.Files = append(doc.Files, fileJSON(r))
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false) // messages say "IRQL <= APC_LEVEL", not \u003c=
-	return enc.Encode(doc)
+	return Write(w, JSON, results, opt)
 }
+
+// jsonWriter streams the document's files.
+type jsonWriter struct {
+	doc   jsonDoc
+	files *jsonArrayStream
+}
+
+func newJSONWriter(w io.Writer, opt Options) (*jsonWriter, error) {
+	doc := jsonDoc{Tool: jsonTool{Name: "drvhazard", Version: opt.ToolVersion}, Files: json.RawMessage(streamMarker)}
+	files, err := openJSONArray(w, doc)
+	if err != nil {
+		return nil, err
+	}
+	return &jsonWriter{doc: doc, files: files}, nil
+}
+
+func (j *jsonWriter) Add(r *rules.Result) error { return j.files.add(fileJSON(r)) }
+func (j *jsonWriter) Close() error              { return j.files.close(j.doc) }
 
 func fileJSON(r *rules.Result) jsonFile {
 	jf := jsonFile{Path: r.Path, SHA256: r.SHA256,

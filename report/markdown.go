@@ -42,27 +42,40 @@ var severitiesDown = []rules.Severity{rules.Error, rules.Warning, rules.Note}
 // not fit, the least severe are left out, whole, and the report says how
 // many. It is deterministic: no times, results in the order given.
 func WriteMarkdown(w io.Writer, results []*rules.Result, opt Options) error {
-	results, hidden := unsuppressed(results)
-	report := markdownReport(results, opt, MarkdownLimit)
-	if n := sumValues(hidden); n > 0 {
-		report += fmt.Sprintf("\n_%s accepted by the configuration or the baseline are not shown (they are in the JSON and SARIF output)._\n", plural(n, "suppressed finding"))
+	return Write(w, Markdown, results, opt)
+}
+
+// markdownWriter collects the report: its counts come first and its length
+// is capped, so nothing can be written before the last file. It keeps the
+// rendered text of each file, never the result.
+type markdownWriter struct {
+	w      io.Writer
+	opt    Options
+	report mdReport
+}
+
+func newMarkdownWriter(w io.Writer, opt Options) *markdownWriter {
+	return &markdownWriter{w: w, opt: opt, report: mdReport{tally: mdTally{bySeverity: map[rules.Severity]int{}}}}
+}
+
+func (m *markdownWriter) Add(r *rules.Result) error {
+	m.report.add(r)
+	return nil
+}
+
+func (m *markdownWriter) Close() error {
+	text := m.report.render(m.opt, MarkdownLimit)
+	if n := m.report.suppressed; n > 0 {
+		text += fmt.Sprintf("\n_%s accepted by the configuration or the baseline are not shown (they are in the JSON and SARIF output)._\n", plural(n, "suppressed finding"))
 	}
-	_, err := io.WriteString(w, report)
+	_, err := io.WriteString(m.w, text)
 	return err
 }
 
-func sumValues(m map[*rules.Result]int) int {
-	n := 0
-	for _, v := range m {
-		n += v
-	}
-	return n
-}
-
-// mdFile is a file with findings, and the order its findings are shown in.
+// mdFile is a file with findings, rendered, its sections in the order they
+// are shown (most severe first).
 type mdFile struct {
-	r      *rules.Result
-	order  []int // indexes into r.Findings, most severe first
+	sevs   []rules.Severity // the severity of each section
 	worst  rules.Severity
 	header string   // the file's heading and counts, without the shown/left-out note
 	parts  []string // finding sections, in order
@@ -82,30 +95,51 @@ func (t mdTally) findings() int {
 	return n
 }
 
-func markdownReport(results []*rules.Result, opt Options, limit int) string {
-	t := mdTally{files: len(results), bySeverity: map[rules.Severity]int{}}
-	var files []*mdFile
-	var failed, clean []*rules.Result
-	for _, r := range results {
-		switch {
-		case r.Err != nil:
-			t.failed++
-			failed = append(failed, r)
-		case len(r.Findings) == 0:
-			clean = append(clean, r)
-		default:
-			t.withFindings++
-			files = append(files, newMDFile(r))
-			for _, f := range r.Findings {
-				t.bySeverity[f.Severity]++
-			}
+// mdReport is what a Markdown report needs of the files added so far: the
+// failed and clean files are kept by path and error alone.
+type mdReport struct {
+	tally         mdTally
+	files         []*mdFile
+	failed, clean []*rules.Result
+	suppressed    int
+}
+
+func (m *mdReport) add(r *rules.Result) {
+	shown, hidden := unsuppressed([]*rules.Result{r})
+	r = shown[0]
+	m.suppressed += sumValues(hidden)
+	m.tally.files++
+	switch {
+	case r.Err != nil:
+		m.tally.failed++
+		m.failed = append(m.failed, &rules.Result{Path: r.Path, Err: r.Err})
+	case len(r.Findings) == 0:
+		m.clean = append(m.clean, &rules.Result{Path: r.Path})
+	default:
+		m.tally.withFindings++
+		m.files = append(m.files, newMDFile(r))
+		for _, f := range r.Findings {
+			m.tally.bySeverity[f.Severity]++
 		}
 	}
+}
+
+// markdownReport renders results as one report of at most limit bytes.
+func markdownReport(results []*rules.Result, opt Options, limit int) string {
+	m := mdReport{tally: mdTally{bySeverity: map[rules.Severity]int{}}}
+	for _, r := range results {
+		m.add(r)
+	}
+	return m.render(opt, limit)
+}
+
+func (m *mdReport) render(opt Options, limit int) string {
+	t, files := m.tally, append([]*mdFile(nil), m.files...)
 	// Files with the most severe findings first; the order given otherwise.
 	sort.SliceStable(files, func(i, j int) bool { return files[i].worst > files[j].worst })
 
 	head := mdHead(t)
-	tail := mdFailed(failed) + mdClean(clean) + mdFooter(opt)
+	tail := mdFailed(m.failed) + mdClean(m.clean) + mdFooter(opt)
 
 	// Which findings are shown: all if they fit, else the most severe that
 	// fit, whole sections, so that what is left out is the tail of the
@@ -114,8 +148,8 @@ func markdownReport(results []*rules.Result, opt Options, limit int) string {
 	var order []pick
 	for _, sev := range severitiesDown {
 		for fi, mf := range files {
-			for pi, i := range mf.order {
-				if mf.r.Findings[i].Severity == sev {
+			for pi, s := range mf.sevs {
+				if s == sev {
 					order = append(order, pick{fi, pi})
 				}
 			}
@@ -148,7 +182,7 @@ func markdownReport(results []*rules.Result, opt Options, limit int) string {
 				left = len(order) - k
 				for _, q := range order[k:] {
 					mf := files[q.file]
-					leftOut[mf.r.Findings[mf.order[q.part]].Severity]++
+					leftOut[mf.sevs[q.part]]++
 				}
 				break
 			}
@@ -190,16 +224,17 @@ func markdownReport(results []*rules.Result, opt Options, limit int) string {
 }
 
 func newMDFile(r *rules.Result) *mdFile {
-	mf := &mdFile{r: r, worst: rules.Note}
+	mf := &mdFile{worst: rules.Note}
+	order := make([]int, len(r.Findings))
 	for i, f := range r.Findings {
-		mf.order = append(mf.order, i)
+		order[i] = i
 		if f.Severity > mf.worst {
 			mf.worst = f.Severity
 		}
 	}
 	// rules.Run sorts already; results built otherwise get the same order.
-	sort.SliceStable(mf.order, func(a, b int) bool {
-		return r.Findings[mf.order[a]].Severity > r.Findings[mf.order[b]].Severity
+	sort.SliceStable(order, func(a, b int) bool {
+		return r.Findings[order[a]].Severity > r.Findings[order[b]].Severity
 	})
 	counts := map[rules.Severity]int{}
 	for _, f := range r.Findings {
@@ -212,7 +247,8 @@ func newMDFile(r *rules.Result) *mdFile {
 	}
 	fmt.Fprintf(&h, "%s: %s", plural(len(r.Findings), "finding"), severityCounts(counts))
 	mf.header = h.String()
-	for _, i := range mf.order {
+	for _, i := range order {
+		mf.sevs = append(mf.sevs, r.Findings[i].Severity)
 		mf.parts = append(mf.parts, mdFinding(r, &r.Findings[i]))
 	}
 	return mf
@@ -653,4 +689,12 @@ func codeSpan(s string) string {
 		return fence + " " + s + " " + fence
 	}
 	return fence + s + fence
+}
+
+func sumValues(m map[*rules.Result]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
 }

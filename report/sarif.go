@@ -47,11 +47,14 @@ type sarifLog struct {
 }
 
 type sarifRun struct {
-	Tool              sarifTool         `json:"tool"`
-	AutomationDetails sarifAutomation   `json:"automationDetails"`
-	Invocations       []sarifInvocation `json:"invocations"`
-	Addresses         []sarifAddress    `json:"addresses,omitempty"`
-	Results           []sarifResult     `json:"results"` // GitHub wants it even when empty
+	Tool              sarifTool       `json:"tool"`
+	AutomationDetails sarifAutomation `json:"automationDetails"`
+	// Results is a []sarifResult, written a file at a time (sarifWriter);
+	// GitHub wants it even when empty. What follows it is known only at the
+	// end of a scan.
+	Results     json.RawMessage   `json:"results"`
+	Addresses   []sarifAddress    `json:"addresses,omitempty"`
+	Invocations []sarifInvocation `json:"invocations"`
 }
 
 type sarifTool struct {
@@ -213,66 +216,78 @@ type sarifThreadFlowLocation struct {
 // root (artifact URIs are relative to opt.SourceRoot), results in the order
 // of the findings.
 func WriteSARIF(w io.Writer, results []*rules.Result, opt Options) error {
-	log, err := buildSARIF(results, opt)
-	if err != nil {
-		return err
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false) // messages say "IRQL <= APC_LEVEL", not \u003c=
-	return enc.Encode(log)
+	return Write(w, SARIF, results, opt)
 }
 
-func buildSARIF(results []*rules.Result, opt Options) (*sarifLog, error) {
+// sarifWriter streams the run's results; the addresses of the modules and
+// the notifications of files that failed are kept for the end.
+type sarifWriter struct {
+	root      string // absolute source root
+	log       sarifLog
+	run       *sarifRun
+	ruleIndex map[string]int
+	inv       sarifInvocation
+	results   *jsonArrayStream
+}
+
+func newSARIFWriter(w io.Writer, opt Options) (*sarifWriter, error) {
 	root, err := filepath.Abs(opt.SourceRoot)
 	if err != nil {
 		return nil, fmt.Errorf("source root: %w", err)
 	}
-	run := sarifRun{
+	s := &sarifWriter{root: root, ruleIndex: map[string]int{}, inv: sarifInvocation{ExecutionSuccessful: true}}
+	s.log = sarifLog{Schema: sarifSchema, Version: "2.1.0", Runs: []sarifRun{{
 		Tool: sarifTool{Driver: sarifDriver{
 			Name: "drvhazard", Version: sarifVersion(opt.ToolVersion), InformationURI: InformationURI, Rules: []sarifRule{},
 		}},
 		AutomationDetails: sarifAutomation{ID: SARIFCategory},
-		Results:           []sarifResult{},
+		Results:           json.RawMessage(streamMarker),
+	}}}
+	s.run = &s.log.Runs[0]
+	// Every rule is described up front, findings or not: the rule list
+	// comes before the results in the log.
+	for i, r := range rules.All() {
+		s.ruleIndex[r.ID] = i
+		s.run.Tool.Driver.Rules = append(s.run.Tool.Driver.Rules, sarifRuleOf(r))
 	}
-	ruleIndex := map[string]int{}
-	addRule := func(r *rules.Rule) int {
-		i, ok := ruleIndex[r.ID]
-		if !ok {
-			i = len(run.Tool.Driver.Rules)
-			ruleIndex[r.ID] = i
-			run.Tool.Driver.Rules = append(run.Tool.Driver.Rules, sarifRuleOf(r))
-		}
-		return i
+	if s.results, err = openJSONArray(w, s.log); err != nil {
+		return nil, err
 	}
-	for _, r := range rules.All() {
-		addRule(r)
-	}
+	return s, nil
+}
 
-	inv := sarifInvocation{ExecutionSuccessful: true}
-	for _, r := range results {
-		uri := artifactURI(root, r.Path)
-		if r.Err != nil {
-			inv.ExecutionSuccessful = false
-			inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, sarifNotification{
-				Level:     "error",
-				Message:   sarifMessage{Text: sentence(errorText(r))},
-				Locations: []sarifLocation{{PhysicalLocation: sarifPhysical{ArtifactLocation: sarifArtifact{URI: uri}}}},
-			})
-			continue
+func (s *sarifWriter) Add(r *rules.Result) error {
+	uri := artifactURI(s.root, r.Path)
+	if r.Err != nil {
+		s.inv.ExecutionSuccessful = false
+		s.inv.ToolExecutionNotifications = append(s.inv.ToolExecutionNotifications, sarifNotification{
+			Level:     "error",
+			Message:   sarifMessage{Text: sentence(errorText(r))},
+			Locations: []sarifLocation{{PhysicalLocation: sarifPhysical{ArtifactLocation: sarifArtifact{URI: uri}}}},
+		})
+		return nil
+	}
+	if len(r.Findings) == 0 {
+		return nil
+	}
+	file := fileLocations{uri: uri, base: filepath.Base(r.Path), module: len(s.run.Addresses)}
+	s.run.Addresses = append(s.run.Addresses, sarifAddress{Name: file.base, Kind: "module"})
+	for i := range r.Findings {
+		f := &r.Findings[i]
+		ri, ok := s.ruleIndex[f.Rule.ID]
+		if !ok {
+			return fmt.Errorf("finding of rule %s, which is not in the catalogue", f.Rule.ID)
 		}
-		if len(r.Findings) == 0 {
-			continue
-		}
-		file := fileLocations{uri: uri, base: filepath.Base(r.Path), module: len(run.Addresses)}
-		run.Addresses = append(run.Addresses, sarifAddress{Name: file.base, Kind: "module"})
-		for i := range r.Findings {
-			f := &r.Findings[i]
-			run.Results = append(run.Results, file.result(f, addRule(f.Rule)))
+		if err := s.results.add(file.result(f, ri)); err != nil {
+			return err
 		}
 	}
-	run.Invocations = []sarifInvocation{inv}
-	return &sarifLog{Schema: sarifSchema, Version: "2.1.0", Runs: []sarifRun{run}}, nil
+	return nil
+}
+
+func (s *sarifWriter) Close() error {
+	s.run.Invocations = []sarifInvocation{s.inv}
+	return s.results.close(s.log)
 }
 
 // sarifRuleOf is the reportingDescriptor of a rule, all of it from the Rule

@@ -32,38 +32,60 @@ const (
 // opt.Functions, every function and its calls). Lines are wrapped at
 // TableWidth; with opt.Color the severities are coloured.
 func WriteTable(w io.Writer, results []*rules.Result, opt Options) error {
-	results, hidden := unsuppressed(results)
-	o := &textOut{w: w, color: opt.Color, suppressed: hidden}
-	counts := map[rules.Severity]int{}
-	failed := 0
-	for i, r := range results {
-		if i > 0 {
-			o.line("")
-		}
-		if r.Err != nil {
-			failed++
-			// "path: error: message", greppable; the message wraps.
-			o.para("", "  ", append([]string{r.Path + ":", "error:"}, strings.Fields(unprefixed(r))...),
-				map[int]string{1: ansiRed})
-			continue
-		}
-		for _, f := range r.Findings {
-			counts[f.Severity]++
-		}
-		if err := fileTable(o, r, opt); err != nil {
-			return err
-		}
+	return Write(w, Table, results, opt)
+}
+
+// tableWriter writes each file's part as it comes and a summary at the end.
+type tableWriter struct {
+	o      *textOut
+	opt    Options
+	counts map[rules.Severity]int
+	files  int
+	failed int
+}
+
+func newTableWriter(w io.Writer, opt Options) *tableWriter {
+	return &tableWriter{o: &textOut{w: w, color: opt.Color}, opt: opt, counts: map[rules.Severity]int{}}
+}
+
+func (t *tableWriter) Add(r *rules.Result) error {
+	shown, hidden := unsuppressed([]*rules.Result{r})
+	r = shown[0]
+	o := t.o
+	o.suppressed = hidden
+	if t.files > 0 {
+		o.line("")
 	}
-	if len(results) > 1 {
+	t.files++
+	if r.Err != nil {
+		t.failed++
+		// "path: error: message", greppable; the message wraps.
+		o.para("", "  ", append([]string{r.Path + ":", "error:"}, strings.Fields(unprefixed(r))...),
+			map[int]string{1: ansiRed})
+		return o.err
+	}
+	for _, f := range r.Findings {
+		t.counts[f.Severity]++
+	}
+	if err := fileTable(o, r, t.opt); err != nil {
+		return err
+	}
+	return o.err
+}
+
+// Close writes the summary of a scan of several files.
+func (t *tableWriter) Close() error {
+	o := t.o
+	if t.files > 1 {
 		o.line("")
 		n := 0
-		for _, c := range counts {
+		for _, c := range t.counts {
 			n += c
 		}
-		summary := fmt.Sprintf("%s, %d analysed, %d failed; %s", plural(len(results), "file"), len(results)-failed, failed,
+		summary := fmt.Sprintf("%s, %d analysed, %d failed; %s", plural(t.files, "file"), t.files-t.failed, t.failed,
 			plural(n, "finding"))
 		if n > 0 {
-			summary += ": " + severityCounts(counts)
+			summary += ": " + severityCounts(t.counts)
 		}
 		o.para("", "  ", strings.Fields(summary), nil)
 	}

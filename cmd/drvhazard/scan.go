@@ -229,34 +229,46 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		opt.Baseline = fps
 	}
 
-	results := scan(operands, scanOptions{
+	ropt := report.Options{ToolVersion: toolVersion(), Functions: *functions, SourceRoot: *sourceRoot,
+		Color: useColor(stdout, os.Getenv)}
+	out, err := report.NewWriter(stdout, format.f, ropt)
+	if err != nil {
+		fmt.Fprintf(stderr, "drvhazard scan: %v\n", err)
+		return exitError
+	}
+	// Each result is written as soon as it and those before it are ready,
+	// then dropped; errors are listed on standard error after the report.
+	code, files := exitOK, 0
+	var failed []string
+	err = scan(operands, scanOptions{
 		include:  newMatcher(include.globs),
 		jobs:     *jobs,
 		analysis: opt,
 		progress: newProgress(stderr, os.Getenv),
+	}, func(r *rules.Result) error {
+		files++
+		for _, f := range r.Findings {
+			if f.Active() && f.Severity >= failOn.s {
+				code = max(code, exitFindings) // suppressed findings (config, baseline) do not count
+			}
+		}
+		if r.Err != nil {
+			failed = append(failed, errorLine(r))
+		}
+		return out.Add(r)
 	})
-
-	ropt := report.Options{ToolVersion: toolVersion(), Functions: *functions, SourceRoot: *sourceRoot,
-		Color: useColor(stdout, os.Getenv)}
-	if err := report.Write(stdout, format.f, results, ropt); err != nil {
+	if err == nil {
+		err = out.Close()
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "drvhazard scan: writing output: %v\n", err)
 		return exitError
 	}
-	code := exitOK
-	for _, r := range results {
-		for _, f := range r.Findings {
-			if f.Active() && f.Severity >= failOn.s && code == exitOK {
-				code = exitFindings // suppressed findings (config, baseline) do not count
-			}
-		}
+	for _, line := range failed {
+		fmt.Fprintf(stderr, "drvhazard: %s\n", line)
+		code = exitError
 	}
-	for _, r := range results {
-		if r.Err != nil {
-			fmt.Fprintf(stderr, "drvhazard: %s\n", errorLine(r))
-			code = exitError
-		}
-	}
-	if len(results) == 0 {
+	if files == 0 {
 		fmt.Fprintf(stderr, "drvhazard scan: no files matching %s found in %s\n",
 			strings.Join(include.globs, " or "), strings.Join(operands, ", "))
 		code = exitError
@@ -303,17 +315,153 @@ type scanOptions struct {
 }
 
 // scan analyses the files named by args (files, or directories searched for
-// files matching the include patterns) and returns one result per file,
-// sorted by path; files that could not be found or read are results with
-// Err set.
-func scan(args []string, opt scanOptions) []*rules.Result {
-	files, results := collect(args, opt.include)
-	// Largest first, so that a big driver found last does not leave the
-	// other workers idle while it is analysed alone.
-	sort.SliceStable(files, func(i, j int) bool { return files[i].size > files[j].size })
-	results = append(results, analyseAll(files, opt.jobs, opt.analysis, opt.progress)...)
-	sort.SliceStable(results, func(i, j int) bool { return results[i].Path < results[j].Path })
-	return results
+// files matching the include patterns) and passes one result per file to
+// emit, in path order, each as soon as it and all before it are ready, so
+// that the caller can write it and drop it. Files that could not be found or
+// read are results with Err set. An error from emit stops the scan.
+func scan(args []string, opt scanOptions, emit func(*rules.Result) error) error {
+	files, failed := collect(args, opt.include)
+	items := make([]scanItem, 0, len(files)+len(failed))
+	for _, f := range files {
+		items = append(items, scanItem{file: f})
+	}
+	for _, r := range failed {
+		items = append(items, scanItem{file: file{path: r.Path}, started: true, result: r})
+	}
+	sort.SliceStable(items, func(i, j int) bool { return items[i].path < items[j].path })
+	s := newScheduler(items, pendingBudget)
+	p := opt.progress
+	if p == nil {
+		p = noProgress{}
+	}
+	p.begin(len(files))
+	var wg sync.WaitGroup
+	for w := 0; w < opt.jobs && w < len(files); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := s.take(); i >= 0; i = s.take() {
+				p.start(items[i].path)
+				s.finish(i, analyse(items[i].path, opt.analysis))
+				p.done()
+			}
+		}()
+	}
+	var err error
+	for r := s.next(); r != nil; r = s.next() {
+		if err = emit(r); err != nil {
+			s.stop()
+			break
+		}
+	}
+	wg.Wait()
+	p.end()
+	return err
+}
+
+// pendingBudget bounds the bytes of the files started but not yet emitted
+// (but the one whose turn it is, which may always start): a result finished
+// ahead of its turn waits in memory, and a result's size grows with its
+// file's.
+const pendingBudget = 16 << 20
+
+// lookahead is how many files past the first one not started the scheduler
+// considers when it picks the largest to start next.
+const lookahead = 256
+
+// scanItem is a file to analyse, or a failure found while collecting.
+type scanItem struct {
+	file
+	started bool
+	result  *rules.Result // set when done, cleared when emitted
+}
+
+// scheduler hands files to the workers and the results back in path order.
+// Workers get the largest file that fits in the pending budget among the
+// next ones, so that a big file met last does not leave the other workers
+// idle while it is analysed alone.
+type scheduler struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	items   []scanItem
+	cursor  int   // the first item not yet emitted
+	first   int   // the first item not yet started
+	pending int64 // bytes of the files started and not yet emitted
+	budget  int64
+	stopped bool
+}
+
+func newScheduler(items []scanItem, budget int64) *scheduler {
+	s := &scheduler{items: items, budget: budget}
+	s.cond = sync.NewCond(&s.mu)
+	return s
+}
+
+// take returns the next file to analyse, waiting while the budget is
+// spent, or -1 when no file is left to start.
+func (s *scheduler) take() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		for s.first < len(s.items) && s.items[s.first].started {
+			s.first++
+		}
+		if s.stopped || s.first == len(s.items) {
+			return -1
+		}
+		best := -1
+		for i := s.first; i < len(s.items) && i < s.first+lookahead; i++ {
+			it := &s.items[i]
+			if it.started || (i != s.cursor && s.pending+it.size > s.budget) {
+				continue
+			}
+			if best < 0 || it.size > s.items[best].size {
+				best = i
+			}
+		}
+		if best >= 0 {
+			s.items[best].started = true
+			s.pending += s.items[best].size
+			return best
+		}
+		s.cond.Wait()
+	}
+}
+
+// finish records the result of item i.
+func (s *scheduler) finish(i int, r *rules.Result) {
+	s.mu.Lock()
+	s.items[i].result = r
+	s.mu.Unlock()
+	s.cond.Broadcast()
+}
+
+// next waits for the result at the cursor and returns it, or nil after the
+// last one.
+func (s *scheduler) next() *rules.Result {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cursor == len(s.items) {
+		return nil
+	}
+	it := &s.items[s.cursor]
+	for it.result == nil {
+		s.cond.Wait()
+	}
+	r := it.result
+	it.result = nil
+	s.pending -= it.size
+	s.cursor++
+	s.cond.Broadcast()
+	return r
+}
+
+// stop makes take return -1 from now on.
+func (s *scheduler) stop() {
+	s.mu.Lock()
+	s.stopped = true
+	s.mu.Unlock()
+	s.cond.Broadcast()
 }
 
 // file is a file to analyse.
@@ -441,36 +589,6 @@ func notRegular(m fs.FileMode) error {
 		kind = "device"
 	}
 	return fmt.Errorf("not a regular file (a %s)", kind)
-}
-
-// analyseAll analyses files on up to jobs goroutines, reporting each file's
-// start and end to p (which may be nil). Results are in the order of files.
-func analyseAll(files []file, jobs int, opt rules.Options, p progress) []*rules.Result {
-	if p == nil {
-		p = noProgress{}
-	}
-	p.begin(len(files))
-	defer p.end()
-	results := make([]*rules.Result, len(files))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < jobs && w < len(files); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				p.start(files[i].path)
-				results[i] = analyse(files[i].path, opt)
-				p.done()
-			}
-		}()
-	}
-	for i := range files {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	return results
 }
 
 func analyse(path string, opt rules.Options) *rules.Result {
