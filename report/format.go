@@ -49,6 +49,24 @@ type Options struct {
 	// terminal and NO_COLOR is unset; without it the output has no escape
 	// codes at all.
 	Color bool
+	// Stacks are crash stacks that show findings (drvhazard correlate):
+	// SARIF results carry them as result.stacks.
+	Stacks map[*rules.Finding][]Stack
+}
+
+// Stack is a crash's stack as evidence for a finding.
+type Stack struct {
+	Message string // where the crash comes from and what it is
+	Frames  []StackFrame
+}
+
+// StackFrame is one frame of a Stack. Function is "" for a frame without
+// symbols; Offset is then from the module base.
+type StackFrame struct {
+	Module, Function string
+	Offset           uint64
+	Address          uint64
+	HasAddress       bool
 }
 
 func hex(v uint64) string { return fmt.Sprintf("%#x", v) }

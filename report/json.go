@@ -367,24 +367,28 @@ func poolTagsJSON(r *rules.Result) []jsonPoolTag {
 
 func findingsJSON(r *rules.Result) []jsonFinding {
 	out := []jsonFinding{}
-	for _, f := range r.Findings {
-		jf := jsonFinding{
-			Rule: f.Rule.ID, Name: f.Rule.Name, Severity: f.Severity.String(), Message: f.Message,
-			Sink: f.Sink, SiteRVA: hex(uint64(f.Site)), Path: []jsonStep{}, Fingerprint: f.Fingerprint,
-		}
-		if mod, name, ok := strings.Cut(f.Sink, "!"); ok {
-			jf.Sink, jf.SinkModule = name, &mod
-		}
-		if s := f.Suppressed; s != nil {
-			jf.Suppressed = &jsonSuppression{Kind: s.Kind, Reason: s.Reason}
-		}
-		if cb := f.Callback; cb != nil {
-			jf.Callback = &jsonCallback{Major: cb.Major, Kind: cb.Kind, RVA: hex(uint64(cb.RVA)), Name: nullable(cb.Name)}
-		}
-		for _, s := range f.Path {
-			jf.Path = append(jf.Path, jsonStep{RVA: hex(uint64(s.RVA)), Name: nullable(s.Name), CallRVA: hex(uint64(s.Call))})
-		}
-		out = append(out, jf)
+	for i := range r.Findings {
+		out = append(out, findingJSON(&r.Findings[i]))
 	}
 	return out
+}
+
+func findingJSON(f *rules.Finding) jsonFinding {
+	jf := jsonFinding{
+		Rule: f.Rule.ID, Name: f.Rule.Name, Severity: f.Severity.String(), Message: f.Message,
+		Sink: f.Sink, SiteRVA: hex(uint64(f.Site)), Path: []jsonStep{}, Fingerprint: f.Fingerprint,
+	}
+	if mod, name, ok := strings.Cut(f.Sink, "!"); ok {
+		jf.Sink, jf.SinkModule = name, &mod
+	}
+	if s := f.Suppressed; s != nil {
+		jf.Suppressed = &jsonSuppression{Kind: s.Kind, Reason: s.Reason}
+	}
+	if cb := f.Callback; cb != nil {
+		jf.Callback = &jsonCallback{Major: cb.Major, Kind: cb.Kind, RVA: hex(uint64(cb.RVA)), Name: nullable(cb.Name)}
+	}
+	for _, s := range f.Path {
+		jf.Path = append(jf.Path, jsonStep{RVA: hex(uint64(s.RVA)), Name: nullable(s.Name), CallRVA: hex(uint64(s.Call))})
+	}
+	return jf
 }

@@ -323,6 +323,9 @@ func plural(n int, word string) string {
 	if n == 1 {
 		return "1 " + word
 	}
+	if strings.HasSuffix(word, "sh") || strings.HasSuffix(word, "ch") || strings.HasSuffix(word, "s") {
+		return fmt.Sprintf("%d %ses", n, word) // crashes, matches
+	}
 	return fmt.Sprintf("%d %ss", n, word)
 }
 

@@ -136,6 +136,7 @@ type sarifResult struct {
 	Message             sarifMessage       `json:"message"`
 	Locations           []sarifLocation    `json:"locations"`
 	CodeFlows           []sarifCodeFlow    `json:"codeFlows,omitempty"`
+	Stacks              []sarifStack       `json:"stacks,omitempty"`
 	PartialFingerprints map[string]string  `json:"partialFingerprints"`
 	Suppressions        []sarifSuppression `json:"suppressions,omitempty"`
 	Properties          *sarifResultProps  `json:"properties,omitempty"`
@@ -228,6 +229,7 @@ type sarifWriter struct {
 	ruleIndex map[string]int
 	inv       sarifInvocation
 	results   *jsonArrayStream
+	stacks    map[*rules.Finding][]Stack
 }
 
 func newSARIFWriter(w io.Writer, opt Options) (*sarifWriter, error) {
@@ -235,7 +237,8 @@ func newSARIFWriter(w io.Writer, opt Options) (*sarifWriter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("source root: %w", err)
 	}
-	s := &sarifWriter{root: root, ruleIndex: map[string]int{}, inv: sarifInvocation{ExecutionSuccessful: true}}
+	s := &sarifWriter{root: root, ruleIndex: map[string]int{}, inv: sarifInvocation{ExecutionSuccessful: true},
+		stacks: opt.Stacks}
 	s.log = sarifLog{Schema: sarifSchema, Version: "2.1.0", Runs: []sarifRun{{
 		Tool: sarifTool{Driver: sarifDriver{
 			Name: "drvhazard", Version: sarifVersion(opt.ToolVersion), InformationURI: InformationURI, Rules: []sarifRule{},
@@ -278,7 +281,9 @@ func (s *sarifWriter) Add(r *rules.Result) error {
 		if !ok {
 			return fmt.Errorf("finding of rule %s, which is not in the catalogue", f.Rule.ID)
 		}
-		if err := s.results.add(file.result(f, ri)); err != nil {
+		res := file.result(f, ri)
+		res.Stacks = sarifStacks(s.stacks[f])
+		if err := s.results.add(res); err != nil {
 			return err
 		}
 	}
@@ -577,4 +582,59 @@ func artifactURI(root, p string) string {
 // relativeURI escapes a slash-separated relative path as a URI reference.
 func relativeURI(p string) string {
 	return (&url.URL{Path: p}).String()
+}
+
+// sarifStack is SARIF 2.1.0 §3.44, a call stack; frames innermost first.
+type sarifStack struct {
+	Message sarifMessage      `json:"message"`
+	Frames  []sarifStackFrame `json:"frames"`
+}
+
+type sarifStackFrame struct {
+	Location sarifStackLocation `json:"location"`
+	Module   string             `json:"module,omitempty"`
+}
+
+// sarifStackLocation names a crash frame. The frame's address is in the
+// message, not in address.absoluteAddress: kernel addresses do not fit the
+// signed 64-bit integer that SARIF readers (the .NET SDK) parse it into.
+type sarifStackLocation struct {
+	Message          *sarifMessage  `json:"message,omitempty"`
+	LogicalLocations []sarifLogical `json:"logicalLocations"`
+}
+
+// Bounds on the crash stacks attached to one result.
+const (
+	maxStacksPerResult = 8
+	maxStackFrames     = 64
+)
+
+func sarifStacks(stacks []Stack) []sarifStack {
+	var out []sarifStack
+	for i, st := range stacks {
+		if i == maxStacksPerResult {
+			break
+		}
+		s := sarifStack{Message: sarifMessage{Text: sentence(st.Message)}, Frames: []sarifStackFrame{}}
+		for j, f := range st.Frames {
+			if j == maxStackFrames {
+				break
+			}
+			short := fmt.Sprintf("%s+%#x", f.Module, f.Offset)
+			name := short
+			if f.Function != "" {
+				short = f.Function
+				name = fmt.Sprintf("%s!%s+%#x", f.Module, f.Function, f.Offset)
+			}
+			sf := sarifStackFrame{Module: f.Module, Location: sarifStackLocation{
+				LogicalLocations: []sarifLogical{{Name: short, FullyQualifiedName: name, Kind: "function"}},
+			}}
+			if f.HasAddress {
+				sf.Location.Message = &sarifMessage{Text: fmt.Sprintf("Address %#x.", f.Address)}
+			}
+			s.Frames = append(s.Frames, sf)
+		}
+		out = append(out, s)
+	}
+	return out
 }

@@ -9,6 +9,12 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
+// correlateArgs correlates the crash texts written for the seed fixture.
+func correlateArgs(format string) []string {
+	return []string{"correlate", "--format", format, "--source-root", "../..", "../../testdata/crash",
+		"--driver", "../../testdata/bin/mf_rdata.gcc.sys"}
+}
+
 // TestGolden pins the complete output of a scan, byte for byte. After a
 // deliberate change, run `go test ./cmd/drvhazard -run TestGolden -update`
 // and review the diff of testdata/golden before committing it.
@@ -21,6 +27,12 @@ func TestGolden(t *testing.T) {
 		{"scan_mf_rdata.gcc.txt", []string{"scan", "--functions", "../../testdata/bin/mf_rdata.gcc.sys"}},
 		{"scan_mf_rdata.gcc.sarif", []string{"scan", "--format", "sarif", "--source-root", "../..", "../../testdata/bin/mf_rdata.gcc.sys"}},
 		{"scan_mf_rdata.gcc.md", []string{"scan", "--format", "markdown", "../../testdata/bin/mf_rdata.gcc.sys"}},
+		{"correlate_mf_rdata.gcc.json", correlateArgs("json")},
+		{"correlate_mf_rdata.gcc.txt", correlateArgs("table")},
+		{"correlate_mf_rdata.gcc.md", correlateArgs("markdown")},
+		// One crash: every match carries its whole stack.
+		{"correlate_mf_rdata.gcc.sarif", []string{"correlate", "--format", "sarif", "--source-root", "../..",
+			"../../testdata/crash/mf_rdata_analyze.txt", "--driver", "../../testdata/bin/mf_rdata.gcc.sys"}},
 	} {
 		t.Run(tc.golden, func(t *testing.T) {
 			_, out, _ := runCLI(t, tc.args...)

@@ -44,12 +44,15 @@ const usage = `drvhazard: static analysis of x64 Windows kernel drivers (.sys)
 Usage:
   drvhazard scan [flags] FILE|DIR...   analyse drivers (directories: every .sys below them,
                                        or what --include says)
+  drvhazard correlate [flags] CRASH... --driver FILE.sys
+                                       match crash stacks (WinDbg text, kernel dumps)
+                                       to the findings of drivers
   drvhazard rules                      list the rules
   drvhazard explain RULE               explain a rule: why it matters, how to fix, sources
   drvhazard version                    print the version
   drvhazard help [COMMAND]             show help
 
-Run 'drvhazard help scan' for the flags of scan.
+Run 'drvhazard help scan' or 'drvhazard help correlate' for their flags.
 `
 
 // Usage lines of the commands other than scan, for their --help.
@@ -67,6 +70,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "scan":
 		return runScan(rest, stdout, stderr)
+	case "correlate":
+		return runCorrelate(rest, stdout, stderr)
 	case "rules":
 		if code, done := simpleArgs("rules", rulesUsage, rest, 0, stdout, stderr); done {
 			return code
@@ -89,7 +94,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return exitOK
 		}
 		switch rest[0] {
-		case "scan", "rules", "explain", "version":
+		case "scan", "correlate", "rules", "explain", "version":
 			return run([]string{rest[0], "--help"}, stdout, stderr)
 		}
 		fmt.Fprintf(stderr, "drvhazard help: unknown command %q\n\n%s", rest[0], usage)

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/drvhazard/drvhazard/config"
+	"github.com/drvhazard/drvhazard/dumpcorr"
+	"github.com/drvhazard/drvhazard/report"
+	"github.com/drvhazard/drvhazard/rules"
+)
+
+const correlateUsage = `Usage: drvhazard correlate [flags] CRASH|DIR... [--driver FILE.sys|DIR ...]
+
+Reads crash evidence, recognises what kind of crash each is, and points at
+the finding of the given drivers (and the call path) that explains it.
+
+A CRASH is pasted WinDbg text (k, kn, kv, kb, kp, kc, .cxr; k, !thread,
+!analyze -v, lm, !poolused; several crashes in one file are split) or a
+kernel dump file (MEMORY.DMP, a minidump: PAGEDU64 full, bitmap or triage).
+Directories are searched recursively for files matching --include
+(default *.txt, *.log, *.dmp).
+
+Each --driver is analysed as 'drvhazard scan' would. Crash frames are
+placed in a driver by module name (WinDbg names mydrv.sys "mydrv") or by
+address inside the driver's range in the module list; frames of a dump are
+recovered by unwinding with the driver's .pdata where the driver is given,
+by a return-address scan otherwise (the output says which). A crash
+matches a finding when its stack shows the finding's call path; the call
+to the sink right above a kernel or FltMgr frame ranks first. !poolused
+tags are attributed to the code that allocates with them.
+
+Signatures: paging-recursion, paging-io-through-filter, double-fault,
+fltmgr-file-system, paging-io-failure, irql-fault.
+
+--format sarif writes the drivers' findings as 'scan' does, each carrying
+the stacks of the crashes that match it (result.stacks).
+
+Exit status: 0 every crash input was read, 2 usage errors, crash files or
+drivers that could not be read.
+
+Examples:
+  drvhazard correlate crash.txt --driver build/mydrv.sys
+  drvhazard correlate --format json MEMORY.DMP --driver mydrv.sys
+  drvhazard correlate crashes/ --driver drivers/
+
+Flags:
+`
+
+const correlateHint = "usage: drvhazard correlate [flags] CRASH|DIR... --driver FILE.sys ('drvhazard correlate --help' lists the flags)\n"
+
+// listValue is a repeatable flag.
+type listValue []string
+
+func (v *listValue) String() string     { return strings.Join(*v, ", ") }
+func (v *listValue) Set(s string) error { *v = append(*v, s); return nil }
+
+// defaultCrashInclude is what crash directories are searched for.
+var defaultCrashInclude = []string{"*.txt", "*.log", "*.dmp"}
+
+// maxCrashText bounds a crash text read into memory; dumps are read in
+// place.
+const maxCrashText = 64 << 20
+
+func runCorrelate(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("correlate", flag.ContinueOnError)
+	format := &formatValue{report.Table}
+	fs.Var(format, "format", "output format: "+formatNames())
+	var drivers listValue
+	fs.Var(&drivers, "driver", "`FILE.sys` or DIR of drivers to match crashes against; repeatable")
+	include := &includeValue{globs: defaultCrashInclude}
+	fs.Var(include, "include", "`GLOB` for the crash files to read in directories; repeatable")
+	configPath := fs.String("config", "", "configuration file (default: "+config.DefaultFile+" in the current directory, if present)")
+	sourceRoot := fs.String("source-root", ".", "SARIF: the repository root; file URIs are made relative to it")
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	operands, err := parseInterspersed(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, correlateUsage)
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "drvhazard correlate: %v\n%s", err, correlateHint)
+		return exitError
+	}
+	if len(operands) == 0 {
+		fmt.Fprintf(stderr, "drvhazard correlate: no CRASH file or DIR given\n%s", correlateHint)
+		return exitError
+	}
+	path, explicit := *configPath, *configPath != ""
+	if !explicit {
+		path = config.DefaultFile
+	}
+	opt, _, err := config.Load(path, explicit)
+	if err != nil {
+		fmt.Fprintf(stderr, "drvhazard correlate: config: %v\n", err)
+		return exitError
+	}
+
+	code := exitOK
+	var results []*rules.Result
+	if len(drivers) > 0 {
+		err = scan(drivers, scanOptions{include: newMatcher([]string{defaultInclude}), jobs: runtime.NumCPU(), analysis: opt},
+			func(r *rules.Result) error {
+				if r.Err != nil {
+					fmt.Fprintf(stderr, "drvhazard: %s\n", errorLine(r))
+					code = exitError
+				}
+				results = append(results, r)
+				return nil
+			})
+		if err != nil {
+			fmt.Fprintf(stderr, "drvhazard correlate: %v\n", err)
+			return exitError
+		}
+	}
+
+	c := &report.Correlation{Drivers: results}
+	files, failed := collect(operands, newMatcher(include.globs))
+	for _, r := range failed {
+		c.Failed = append(c.Failed, report.InputError{Source: r.Path, Err: r.Err})
+	}
+	images := moduleImages(results)
+	for _, f := range files {
+		crashes, err := readCrashes(f.path, images)
+		if err != nil {
+			// The report names the file: drop the parsers' own prefix.
+			msg := strings.TrimPrefix(err.Error(), f.path+": ")
+			c.Failed = append(c.Failed, report.InputError{Source: f.path, Err: errors.New(msg)})
+			continue
+		}
+		for i := range crashes {
+			c.Crashes = append(c.Crashes, dumpcorr.Correlate(&crashes[i], results))
+		}
+	}
+	c.Groups = dumpcorr.GroupCrashes(c.Crashes)
+
+	ropt := report.Options{ToolVersion: toolVersion(), SourceRoot: *sourceRoot, Color: useColor(stdout, os.Getenv)}
+	if err := report.WriteCorrelation(stdout, format.f, c, ropt); err != nil {
+		fmt.Fprintf(stderr, "drvhazard correlate: writing output: %v\n", err)
+		return exitError
+	}
+	for _, e := range c.Failed {
+		fmt.Fprintf(stderr, "drvhazard: %s: %v\n", e.Source, e.Err)
+		code = exitError
+	}
+	if len(files)+len(failed) == 0 {
+		fmt.Fprintf(stderr, "drvhazard correlate: no files matching %s found in %s\n",
+			strings.Join(include.globs, " or "), strings.Join(operands, ", "))
+		code = exitError
+	}
+	return code
+}
+
+// moduleImages are the analysed drivers a dump's frames can be unwound in.
+func moduleImages(results []*rules.Result) []dumpcorr.ModuleImage {
+	var out []dumpcorr.ModuleImage
+	for _, r := range results {
+		if r.Err == nil && r.Image != nil {
+			out = append(out, dumpcorr.ModuleImage{Name: filepath.Base(r.Path), Image: r.Image})
+		}
+	}
+	return out
+}
+
+// readCrashes reads one crash file: a kernel dump, or WinDbg text.
+func readCrashes(path string, images []dumpcorr.ModuleImage) ([]dumpcorr.Crash, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, unwrapPath(err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, unwrapPath(err)
+	}
+	head := make([]byte, 8)
+	n, _ := io.ReadFull(f, head)
+	if dumpcorr.IsDump(head[:n]) {
+		c, err := dumpcorr.ParseDump(path, f, st.Size(), images)
+		if err != nil {
+			return nil, err
+		}
+		return []dumpcorr.Crash{c}, nil
+	}
+	if st.Size() > maxCrashText {
+		return nil, fmt.Errorf("%d bytes: too large for crash text (at most %d MiB); a kernel dump starts with PAGEDU64",
+			st.Size(), maxCrashText>>20)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxCrashText+1))
+	if err != nil {
+		return nil, unwrapPath(err)
+	}
+	return dumpcorr.ParseText(path, data)
+}

@@ -1,0 +1,90 @@
+// Package dumpcorr turns crash evidence into findings: it reads pasted WinDbg
+// text and kernel dump files (PAGEDU64) into Crash values, recognises the crash
+// signatures that paging-path hazards leave (recursion through FltMgr and page
+// faults, double faults, in-page errors), and matches crash frames to the
+// findings of analysed drivers.
+//
+// # Security
+//
+// Crash text and dump files come from the field and from strangers' issue
+// trackers. For any input bytes the parsers never panic, never allocate more
+// than a small multiple of the input size (every count and size read from a dump
+// is checked against the bytes present), and refuse what they cannot read with
+// an error that names the source and what is wrong.
+package dumpcorr
+
+// Crash is one crash as far as the evidence tells: the bugcheck, the stack of
+// the crashing thread, the loaded modules and pool usage where the source has
+// them. Fields the source does not give are zero; HasBugCheck says whether
+// BugCheck is known.
+type Crash struct {
+	// Source names where the crash came from: the file name, with "#N" added
+	// when one file holds several crashes.
+	Source string
+
+	HasBugCheck bool
+	BugCheck    uint32 // e.g. 0x7F, 0x1000007E
+	// BugCheckName is the symbolic name when the source gives it
+	// (UNEXPECTED_KERNEL_MODE_TRAP).
+	BugCheckName string
+	Args         []uint64 // up to four bugcheck parameters
+
+	// Frames is the crashing thread's stack, innermost first.
+	Frames []Frame
+	// FramesFrom says how Frames were obtained: "text" (as pasted), "unwind"
+	// (.pdata unwinding of a dump's stack), "scan" (return-address scan of a
+	// dump's stack: frames may be stale), or "" when there are none.
+	FramesFrom string
+
+	Modules   []Module
+	PoolUsage []PoolUse
+
+	// From !analyze -v, when present.
+	SymbolName  string // SYMBOL_NAME
+	ModuleName  string // MODULE_NAME
+	ImageName   string // IMAGE_NAME
+	BucketID    string // FAILURE_BUCKET_ID
+	ProcessName string // PROCESS_NAME
+
+	// Notes are things the parser could not use but a reader should know,
+	// e.g. "text cut before STACK_TEXT ended".
+	Notes []string
+}
+
+// Frame is one stack frame. Module is the module name as WinDbg prints it
+// ("nt", "FLTMGR", "mydrv"); Symbol is empty for frames without symbols
+// ("mydrv+0x1a2b"). Offset is the displacement from Symbol, or from the module
+// base when Symbol is empty. Address is the instruction address (the return
+// address for all but the innermost frame) when the source gives it.
+type Frame struct {
+	Index      int
+	Module     string
+	Symbol     string
+	Offset     uint64
+	Address    uint64
+	HasAddress bool
+	// SourceLine is a "file @ line" or "file(line)" suffix as printed, if any.
+	SourceLine string
+}
+
+// Module is a loaded module: from `lm`, the dump's module list, or the
+// analysis header.
+type Module struct {
+	Name      string // as WinDbg names it: "nt", "FLTMGR", "amdppm"
+	Image     string // file name when known: "amdppm.sys"
+	Base      uint64
+	Size      uint64
+	Timestamp uint32
+	Checksum  uint32
+}
+
+// PoolUse is one row of `!poolused`.
+type PoolUse struct {
+	Tag            string
+	NonPagedAllocs uint64
+	NonPagedBytes  uint64
+	PagedAllocs    uint64
+	PagedBytes     uint64
+	// Binary is the owner pooltag.txt names, e.g. "nt!etw"; empty when unknown.
+	Binary string
+}
