@@ -19,7 +19,7 @@ type Correlation struct {
 	// Resolved maps a crash frame (by position in Crash.Frames) to the
 	// driver function it lies in.
 	Resolved map[int]FrameRef
-	Matches  []Match    // best first
+	Matches  []Match     // best first
 	Pool     []PoolMatch // !poolused rows whose tag a driver allocates
 }
 

@@ -270,7 +270,7 @@ func correlationTable(w io.Writer, c *Correlation, opt Options) error {
 		if cr.Crash.BucketID != "" {
 			o.text("  ", "    ", "bucket "+cr.Crash.BucketID)
 		}
-		frames := fmt.Sprintf("%s", plural(len(cr.Crash.Frames), "frame"))
+		frames := plural(len(cr.Crash.Frames), "frame")
 		if cr.Crash.FramesFrom != "" {
 			frames += " (" + framesFromText(cr.Crash.FramesFrom) + ")"
 		}
