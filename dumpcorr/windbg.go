@@ -94,8 +94,12 @@ func textParse(source string, data []byte, limit int) ([]Crash, error) {
 	s.run()
 	crashes := g.crashes(source)
 	if len(crashes) == 0 {
-		return nil, fmt.Errorf("%s: %w: no bugcheck, stack, module list or pool usage in %d lines of text",
-			source, ErrNoCrashEvidence, s.lineNo)
+		lines := fmt.Sprintf("%d lines", s.lineNo)
+		if s.lineNo == 1 {
+			lines = "1 line"
+		}
+		return nil, fmt.Errorf("%s: %w: no bugcheck, stack, module list or pool usage in %s of text",
+			source, ErrNoCrashEvidence, lines)
 	}
 	return crashes, nil
 }
@@ -456,8 +460,15 @@ func textImageModule(path string) (Module, bool) {
 	if !textModuleOK(base[:dot]) {
 		return Module{}, false
 	}
+	if name, ok := textKernelImages[strings.ToLower(base)]; ok {
+		return Module{Name: name, Image: base}, true
+	}
 	return Module{Name: base[:dot], Image: base}, true
 }
+
+// textKernelImages are the images WinDbg does not name by their file name.
+var textKernelImages = map[string]string{"ntoskrnl.exe": "nt", "ntkrnlmp.exe": "nt", "ntkrnlpa.exe": "nt",
+	"ntkrpamp.exe": "nt", "hal.dll": "hal", "halmacpi.dll": "hal", "halacpi.dll": "hal"}
 
 // textSiteModule is the module a location names, for the analysis header's
 // FAULTING_IP. A name printed with its extension keeps it ("psav3cld.sys").
@@ -643,9 +654,14 @@ func (r *textRow) placeColumns(cols []textSlot, sh textShape) bool {
 // textTable is one stack listing as pasted.
 type textTable struct {
 	origin string // "STACK_TEXT", or the command that printed it ("k", "!thread", ".cxr")
-	line   int    // 1-based line of the first row
-	end    int    // offset in the text just after the last row's line
-	rows   []textRow
+	// threads: the listing is one of many threads a single command printed
+	// (!process 0 7, !stacks, ~*k), whose number is cmdSeq.
+	threads bool
+	cmdSeq  int
+	headed  bool // a column header came before the first row
+	line    int  // 1-based line of the first row
+	end     int  // offset in the text just after the last row's line
+	rows    []textRow
 	// context: the first row's Child-SP is the rsp of the register context
 	// printed just before (".cxr; k"), so rip is frame 0's address.
 	context bool
@@ -693,10 +709,11 @@ func (t *textTable) hasColumns() bool {
 const textMaxStackGap = 0x10000
 
 // continues reports whether table u is a later part of the same stack as t,
-// cut off from it in the text: it starts further out on the same stack,
-// without a frame number 0 of its own.
+// cut off from it in the text: printed by the same command, it starts
+// further out on the same stack, without a header or a frame number 0 of its
+// own.
 func (t *textTable) continues(u *textTable) bool {
-	if len(u.rows) > 0 && u.rows[0].num == 0 {
+	if u.headed || u.rows[0].num == 0 || u.cmdSeq != t.cmdSeq {
 		return false
 	}
 	last := t.rows[len(t.rows)-1]
@@ -817,6 +834,7 @@ type textScanner struct {
 
 	cmd     textCmd
 	cmdName string
+	cmdSeq  int // counts prompts
 	shape   textShape
 	table   *textTable
 
@@ -925,6 +943,7 @@ func (s *textScanner) line(l string) {
 // prompt starts the output of a new command.
 func (s *textScanner) prompt(cmd string) {
 	s.cmd, s.cmdName = textClassify(cmd)
+	s.cmdSeq++
 	s.shape = textShape{}
 	s.stackText, s.ctxOK, s.expectSite, s.hasLoc = false, false, false, false
 	s.inModules, s.unloaded, s.lastModule, s.inPool = false, false, "", false
@@ -1001,7 +1020,8 @@ func (s *textScanner) stackRow(l string) bool {
 }
 
 func (s *textScanner) beginTable(first textRow) {
-	t := &textTable{origin: s.cmdName, line: s.lineNo}
+	t := &textTable{origin: s.cmdName, line: s.lineNo, cmdSeq: s.cmdSeq, headed: s.shape.set,
+		threads: s.cmdName == "!process" || s.cmdName == "!stacks" || strings.HasPrefix(s.cmdName, "~")}
 	if s.stackText {
 		t.origin = "STACK_TEXT"
 		s.stackText = false
@@ -1581,8 +1601,9 @@ func (g *textGrouper) arg(i int, v uint64) {
 // stack adds a stack listing. A later part of the crash's last stack is
 // appended to it; a listing that shares a Child-SP with the crash's stacks
 // shows the same thread again; any other listing is another thread, which
-// is another crash unless a bugcheck ties the crash together (then it is kept
-// as an alternative, and the best listing is chosen at the end).
+// is another crash unless a bugcheck, or the one command that listed many
+// threads, ties the crash together (then it is kept as an alternative, and
+// the best listing is chosen at the end).
 func (g *textGrouper) stack(t *textTable) {
 	c := g.cur()
 	if n := len(c.tables); n > 0 {
@@ -1596,7 +1617,8 @@ func (g *textGrouper) stack(t *textTable) {
 				"so frame indices after the join are positions in the text", last.line, t.line)
 			return
 		}
-		if !c.overlaps(t) && c.codeFrom == textFromNone {
+		sameCommand := t.threads && last.threads && t.cmdSeq == last.cmdSeq
+		if !c.overlaps(t) && c.codeFrom == textFromNone && !sameCommand {
 			c = g.split()
 		}
 	}

@@ -762,6 +762,20 @@ BugCheck 7F, {8, 80050033, 406f8, fffff800028a2e2e}
 8078ae84 80a1dd4b 0000007f 00000008 8080f000 nt!KeBugCheckEx+0x1b
 8078ae9c 80a1e1e2 00000000 00000000 00000000 nt!KiTrap08+0x4b
 `,
+	"!process 0 7": textBT(`0: kd> !process 0 7 System
+PROCESS ffffb402b8d58080
+    Image: System
+        THREAD ffffb402b8d5e040  Cid 0004.000c  Teb: 0000000000000000 Win32Thread: 0000000000000000 WAIT
+        Child-SP          RetAddr               Call Site
+        ffffe607'bc4f7a30 fffff800'25a1c9c0     nt!KiSwapContext+0x76
+        ffffe607'bc4f7b70 fffff800'25a1beef     nt!KiSwapThread+0x500
+
+        THREAD ffffb402b8d5f080  Cid 0004.0010  Teb: 0000000000000000 Win32Thread: 0000000000000000 WAIT
+        Child-SP          RetAddr               Call Site
+        ffffe607'bc4ffa30 fffff800'25a1c9c0     nt!KiSwapContext+0x76
+        ffffe607'bc4ffb70 fffff800'25a1beef     nt!KiSwapThread+0x500
+        ffffe607'bc4ffc10 fffff806'0f10105c     mydrv!WorkerThread+0x40
+`),
 	"memory dumps are not stacks": textBT(`0: kd> dq ffff948c'6226f1b0
 ffff948c'6226f1b0  00000000'00000000 00000000'00000000
 ffff948c'6226f1c0  ffff948c'60dff0d0 00000000'00000000
@@ -954,6 +968,11 @@ func TestParseTextSynthetic(t *testing.T) {
 		textCheckBugCheck(t, c, 0x7F, "UNEXPECTED_KERNEL_MODE_TRAP", 8, 0x8080f000)
 		textCheckFrames(t, c, 2, []textWantFrame{{1, 1, "nt!KiTrap08+0x4b", "80a1dd4b", ""}})
 	})
+	t.Run("!process 0 7", func(t *testing.T) {
+		// one dump's threads: one crash, the longest listing in Frames
+		c := one(t, "!process 0 7")
+		textCheckFrames(t, c, 3, []textWantFrame{{2, 2, "mydrv!WorkerThread+0x40", "fffff80025a1beef", ""}})
+	})
 	t.Run("memory dumps are not stacks", func(t *testing.T) {
 		c := one(t, "memory dumps are not stacks")
 		// the u listing's label gives frame 0's address
@@ -1038,5 +1057,23 @@ func TestBugCheckName(t *testing.T) {
 	}
 	if code, ok := textCodeOfName("UNEXPECTED_KERNEL_MODE_TRAP_M"); !ok || code != 0x1000007F {
 		t.Errorf("UNEXPECTED_KERNEL_MODE_TRAP_M -> %#x", code)
+	}
+}
+
+func TestTextImageModule(t *testing.T) {
+	for path, want := range map[string]Module{
+		`\SystemRoot\system32\DRIVERS\npcap.sys`: {Name: "npcap", Image: "npcap.sys"},
+		"ntkrnlmp.exe":                           {Name: "nt", Image: "ntkrnlmp.exe"},
+		"hal.dll":                                {Name: "hal", Image: "hal.dll"},
+		`\??\C:\drivers\360FsFlt.sys`:            {Name: "360FsFlt", Image: "360FsFlt.sys"},
+	} {
+		if got, ok := textImageModule(path); !ok || got != want {
+			t.Errorf("textImageModule(%q) = %+v, %v; want %+v", path, got, ok, want)
+		}
+	}
+	for _, path := range []string{"memory_corruption", "readme.txt", ".sys", `C:\x\`} {
+		if m, ok := textImageModule(path); ok {
+			t.Errorf("textImageModule(%q) = %+v, want none", path, m)
+		}
 	}
 }
