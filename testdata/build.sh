@@ -8,6 +8,7 @@
 #   <name>.gcc.sys           gcc image, keeps its COFF symbol table
 #   <name>.gcc.stripped.sys  the same image after strip (same layout)
 #   <name>.clang.sys         clang image (no symbol table, like MSVC output)
+#   <name>.clang.pdb         its PDB (CodeView debug info, lld-link /debug)
 #   <name>.gcc.syms / <name>.clang.syms
 #                            "0x<RVA> <name>" per function symbol in an
 #                            executable section, sorted by RVA
@@ -86,6 +87,18 @@ CLANG_CFLAGS=(-O2 -ffreestanding -funwind-tables -fno-stack-protector -mno-red-z
     -Wall -Wextra -Wno-multichar -Iinclude)
 LLD_FLAGS=(/driver /subsystem:native /entry:DriverEntry /nodefaultlib /Brepro
     /base:$IMAGE_BASE /opt:ref /opt:noicf)
+# The clang images get a PDB, bin/<name>.clang.pdb. The paths inside it do
+# not depend on where the tree is checked out: the compiler records "." as
+# its working directory (-ffile-compilation-dir), and lld-link makes the
+# relative paths of sources and objects absolute under a fixed, made-up root
+# (/pdbsourcepath), as a Windows build would have them. The image's CodeView
+# record names the PDB by its file name alone (/pdbaltpath:%_PDB%), and
+# /Brepro makes the PDB's GUID a hash of its contents. /debug adds a
+# CodeView entry and record to the debug directory in .rdata, which moves
+# what lld-link places after it (the import tables, .xdata, the load
+# configuration) by a few dozen bytes; code and data before it do not move.
+CLANG_DEBUG=(-g -gcodeview -ffile-compilation-dir=.)
+LLD_DEBUG=(/debug /pdbaltpath:%_PDB% '/pdbsourcepath:C:\drvhazard\testdata')
 CLANG_LIBS=("$BUILD/lib/fltmgr.lib" "$BUILD/lib/ntoskrnl.lib" "$BUILD/lib/hal.lib")
 
 # Per-fixture extras.
@@ -189,10 +202,11 @@ build_gcc() {
 build_clang() {
     local name=$1 src=$2 obj=$BUILD/$name.clang.obj img=bin/$name.clang.sys
     # shellcheck disable=SC2046
-    "$CLANG" --target=x86_64-pc-windows-msvc "${CLANG_CFLAGS[@]}" $(clang_extra "$name") -c "$src" -o "$obj"
+    "$CLANG" --target=x86_64-pc-windows-msvc "${CLANG_CFLAGS[@]}" "${CLANG_DEBUG[@]}" $(clang_extra "$name") \
+        -c "$src" -o "$obj"
     # shellcheck disable=SC2046
-    "$LLD_LINK" "${LLD_FLAGS[@]}" $(lld_extra "$name") /map:"$BUILD/$name.clang.map" \
-        /out:"$img" "$obj" "${CLANG_LIBS[@]}"
+    "$LLD_LINK" "${LLD_FLAGS[@]}" "${LLD_DEBUG[@]}" $(lld_extra "$name") /map:"$BUILD/$name.clang.map" \
+        /pdb:"bin/$name.clang.pdb" /out:"$img" "$obj" "${CLANG_LIBS[@]}"
     clang_syms "$BUILD/$name.clang.map" "bin/$name.clang.syms"
 }
 
@@ -209,7 +223,7 @@ build_reject() {
 
 # --------------------------------------------------------------------- build
 # ONLY="name ..." rebuilds just those fixtures (development aid).
-[ -n "${ONLY:-}" ] || rm -f bin/*.sys bin/*.syms
+[ -n "${ONLY:-}" ] || rm -f bin/*.sys bin/*.syms bin/*.pdb
 for src in src/*.c "$BUILD/large.c"; do
     name=$(basename "$src" .c)
     if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]]; then continue; fi
@@ -225,4 +239,4 @@ done
 
 # KEEP_BUILD=1 keeps build/ (maps, objects, generated large.c) for inspection.
 [ "${KEEP_BUILD:-0}" = 1 ] || rm -rf "$BUILD"
-(cd bin && sha256sum -- *.sys)
+(cd bin && sha256sum -- *.sys *.pdb)
