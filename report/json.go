@@ -198,8 +198,31 @@ func newJSONWriter(w io.Writer, opt Options) (*jsonWriter, error) {
 	return &jsonWriter{doc: doc, files: files}, nil
 }
 
-func (j *jsonWriter) Add(r *rules.Result) error { return j.files.add(fileJSON(r)) }
-func (j *jsonWriter) Close() error              { return j.files.close(j.doc) }
+// jsonPart is a file's element of the document, encoded.
+type jsonPart struct {
+	text []byte
+	err  error
+}
+
+func (jsonPart) part() {}
+
+func (j *jsonWriter) Render(r *rules.Result) Part {
+	text, err := j.files.encode(fileJSON(r))
+	return jsonPart{text, err}
+}
+
+func (j *jsonWriter) Add(p Part) error {
+	jp, ok := p.(jsonPart)
+	if !ok {
+		return wrongPart(p)
+	}
+	if jp.err != nil {
+		return jp.err
+	}
+	return j.files.addEncoded(jp.text)
+}
+
+func (j *jsonWriter) Close() error { return j.files.close(j.doc) }
 
 func fileJSON(r *rules.Result) jsonFile {
 	jf := jsonFile{Path: r.Path, SHA256: r.SHA256,

@@ -58,8 +58,14 @@ func newMarkdownWriter(w io.Writer, opt Options) *markdownWriter {
 	return &markdownWriter{w: w, opt: opt, report: mdReport{tally: mdTally{bySeverity: map[rules.Severity]int{}}}}
 }
 
-func (m *markdownWriter) Add(r *rules.Result) error {
-	m.report.add(r)
+func (m *markdownWriter) Render(r *rules.Result) Part { return renderMD(r) }
+
+func (m *markdownWriter) Add(p Part) error {
+	mp, ok := p.(mdPart)
+	if !ok {
+		return wrongPart(p)
+	}
+	m.report.add(mp)
 	return nil
 }
 
@@ -104,23 +110,47 @@ type mdReport struct {
 	suppressed    int
 }
 
-func (m *mdReport) add(r *rules.Result) {
+// mdPart is what a file contributes to the report: its rendered sections
+// when it has findings, else its path (and error).
+type mdPart struct {
+	file       *mdFile
+	stub       *rules.Result // Path and Err only
+	counts     map[rules.Severity]int
+	suppressed int
+}
+
+func (mdPart) part() {}
+
+func renderMD(r *rules.Result) mdPart {
 	shown, hidden := unsuppressed([]*rules.Result{r})
 	r = shown[0]
-	m.suppressed += sumValues(hidden)
+	p := mdPart{suppressed: sumValues(hidden), counts: map[rules.Severity]int{}}
+	if r.Err != nil || len(r.Findings) == 0 {
+		p.stub = &rules.Result{Path: r.Path, Err: r.Err}
+		return p
+	}
+	p.file = newMDFile(r)
+	for _, f := range r.Findings {
+		p.counts[f.Severity]++
+	}
+	return p
+}
+
+func (m *mdReport) add(p mdPart) {
+	m.suppressed += p.suppressed
 	m.tally.files++
 	switch {
-	case r.Err != nil:
-		m.tally.failed++
-		m.failed = append(m.failed, &rules.Result{Path: r.Path, Err: r.Err})
-	case len(r.Findings) == 0:
-		m.clean = append(m.clean, &rules.Result{Path: r.Path})
-	default:
+	case p.file != nil:
 		m.tally.withFindings++
-		m.files = append(m.files, newMDFile(r))
-		for _, f := range r.Findings {
-			m.tally.bySeverity[f.Severity]++
+		m.files = append(m.files, p.file)
+		for sev, n := range p.counts {
+			m.tally.bySeverity[sev] += n
 		}
+	case p.stub.Err != nil:
+		m.tally.failed++
+		m.failed = append(m.failed, p.stub)
+	default:
+		m.clean = append(m.clean, p.stub)
 	}
 }
 
@@ -128,7 +158,7 @@ func (m *mdReport) add(r *rules.Result) {
 func markdownReport(results []*rules.Result, opt Options, limit int) string {
 	m := mdReport{tally: mdTally{bySeverity: map[rules.Severity]int{}}}
 	for _, r := range results {
-		m.add(r)
+		m.add(renderMD(r))
 	}
 	return m.render(opt, limit)
 }

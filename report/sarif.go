@@ -259,30 +259,62 @@ func newSARIFWriter(w io.Writer, opt Options) (*sarifWriter, error) {
 	return s, nil
 }
 
-func (s *sarifWriter) Add(r *rules.Result) error {
+// sarifPart is a file's results, or its failure. The results' addresses
+// point at *module, the index of the file's module in run.addresses, which
+// Add sets: it depends on the files added before.
+type sarifPart struct {
+	failure *sarifNotification
+	module  *int
+	base    string
+	results []sarifResult
+	err     error
+}
+
+func (sarifPart) part() {}
+
+func (s *sarifWriter) Render(r *rules.Result) Part {
 	uri := artifactURI(s.root, r.Path)
 	if r.Err != nil {
-		s.inv.ExecutionSuccessful = false
-		s.inv.ToolExecutionNotifications = append(s.inv.ToolExecutionNotifications, sarifNotification{
+		return sarifPart{failure: &sarifNotification{
 			Level:     "error",
 			Message:   sarifMessage{Text: sentence(errorText(r))},
 			Locations: []sarifLocation{{PhysicalLocation: sarifPhysical{ArtifactLocation: sarifArtifact{URI: uri}}}},
-		})
-		return nil
+		}}
 	}
-	if len(r.Findings) == 0 {
-		return nil
-	}
-	file := fileLocations{uri: uri, base: filepath.Base(r.Path), module: len(s.run.Addresses)}
-	s.run.Addresses = append(s.run.Addresses, sarifAddress{Name: file.base, Kind: "module"})
+	p := sarifPart{module: new(int), base: filepath.Base(r.Path)}
+	file := fileLocations{uri: uri, base: p.base, module: p.module}
 	for i := range r.Findings {
 		f := &r.Findings[i]
 		ri, ok := s.ruleIndex[f.Rule.ID]
 		if !ok {
-			return fmt.Errorf("finding of rule %s, which is not in the catalogue", f.Rule.ID)
+			p.err = fmt.Errorf("finding of rule %s, which is not in the catalogue", f.Rule.ID)
+			return p
 		}
 		res := file.result(f, ri)
 		res.Stacks = sarifStacks(s.stacks[f])
+		p.results = append(p.results, res)
+	}
+	return p
+}
+
+func (s *sarifWriter) Add(part Part) error {
+	p, ok := part.(sarifPart)
+	if !ok {
+		return wrongPart(part)
+	}
+	switch {
+	case p.err != nil:
+		return p.err
+	case p.failure != nil:
+		s.inv.ExecutionSuccessful = false
+		s.inv.ToolExecutionNotifications = append(s.inv.ToolExecutionNotifications, *p.failure)
+		return nil
+	case len(p.results) == 0:
+		return nil
+	}
+	*p.module = len(s.run.Addresses)
+	s.run.Addresses = append(s.run.Addresses, sarifAddress{Name: p.base, Kind: "module"})
+	for _, res := range p.results {
 		if err := s.results.add(res); err != nil {
 			return err
 		}
@@ -316,19 +348,19 @@ func sarifRuleOf(r *rules.Rule) sarifRule {
 type fileLocations struct {
 	uri    string // artifact URI of the .sys
 	base   string // its file name, for qualified names ("drv.sys!PreWrite")
-	module int    // index of its module address in run.addresses
+	module *int   // index of its module address in run.addresses, set when the file is added
 }
 
 // at is a location in the file: line 1 (GitHub needs a region; a binary
 // has no lines), the RVA as an address in the module, and what holds it.
 func (l fileLocations) at(rva uint32, kind string, holder sarifLogical) sarifLocation {
-	parent, off := l.module, rva
+	off := rva
 	loc := sarifLocation{PhysicalLocation: sarifPhysical{
 		ArtifactLocation: sarifArtifact{URI: l.uri},
 		Region:           &sarifRegion{StartLine: 1},
 		Address: &sarifAddress{
 			FullyQualifiedName: fmt.Sprintf("%s+%#x", l.base, rva), Kind: kind,
-			ParentIndex: &parent, OffsetFromParent: &off, RelativeAddress: &off,
+			ParentIndex: l.module, OffsetFromParent: &off, RelativeAddress: &off,
 		},
 	}}
 	if holder.Name != "" {

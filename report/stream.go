@@ -11,18 +11,29 @@ import (
 	"github.com/drvhazard/drvhazard/rules"
 )
 
-// A Writer writes one report a file at a time, so that a scan can drop each
-// result as soon as it is written: Add the results in the order they should
-// appear, then Close. A Writer keeps only what the end of its report needs
-// (counts, file names, the small SARIF address and notification lists; for
+// A Writer writes one report a file at a time. Render turns a result into
+// its Part of the report, on any goroutine and concurrently with other
+// calls; Add writes the parts in the order they should appear; Close ends
+// the report. A Part holds text and small values, never the result, so a
+// scan can drop each result once rendered and keep the parts that are ready
+// before their turn cheaply. A Writer keeps only what the end of its report
+// needs (counts, file names, the SARIF address and notification lists; for
 // Markdown, whose counts come first and whose length is capped, the text of
 // the sections).
 type Writer interface {
-	Add(r *rules.Result) error
+	Render(r *rules.Result) Part
+	Add(p Part) error
 	// Close writes the end of the report. It does not close the underlying
 	// io.Writer.
 	Close() error
 }
+
+// A Part is one result rendered by a Writer, for the same Writer's Add.
+type Part interface{ part() }
+
+// wrongPart is Add's error for a Part rendered by a Writer of another
+// format.
+func wrongPart(p Part) error { return fmt.Errorf("report: a %T cannot be added to this writer", p) }
 
 // NewWriter returns a Writer for format f.
 func NewWriter(w io.Writer, f Format, opt Options) (Writer, error) {
@@ -46,7 +57,7 @@ func Write(w io.Writer, f Format, results []*rules.Result, opt Options) error {
 		return err
 	}
 	for _, r := range results {
-		if err := s.Add(r); err != nil {
+		if err := s.Add(s.Render(r)); err != nil {
 			return err
 		}
 	}
@@ -113,17 +124,29 @@ func openJSONArray(w io.Writer, doc any) (*jsonArrayStream, error) {
 
 // add writes one element of the array.
 func (s *jsonArrayStream) add(v any) error {
-	inner := s.indent + "  "
-	text, err := encodeJSON(v, inner)
+	text, err := s.encode(v)
 	if err != nil {
 		return err
 	}
+	return s.addEncoded(text)
+}
+
+// encode encodes an element for addEncoded; it may run on any goroutine.
+func (s *jsonArrayStream) encode(v any) ([]byte, error) { return encodeElement(v, s.indent) }
+
+// encodeElement encodes an element of an array on a line indented by
+// indent.
+func encodeElement(v any, indent string) ([]byte, error) { return encodeJSON(v, indent+"  ") }
+
+// addEncoded writes an element encoded by encode.
+func (s *jsonArrayStream) addEncoded(text []byte) error {
+	inner := s.indent + "  "
 	sep := ",\n"
 	if s.n == 0 {
 		sep = "[\n"
 	}
 	s.n++
-	_, err = io.WriteString(s.w, sep+inner+strings.TrimSuffix(string(text), "\n"))
+	_, err := io.WriteString(s.w, sep+inner+strings.TrimSuffix(string(text), "\n"))
 	return err
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"sync"
 	"testing"
 
 	"github.com/drvhazard/drvhazard/rules"
@@ -62,10 +63,10 @@ func TestStreamedJSONIsOneDocument(t *testing.T) {
 	}
 }
 
-// TestWriterMatchesWrite: adding results one at a time to a Writer gives
-// the same bytes as Write, in every format; each result is dropped by the
-// caller after Add, so a writer that kept a pointer to a result and read it
-// at Close would see it zeroed here.
+// TestWriterMatchesWrite: results rendered concurrently and added in order
+// give the same bytes as Write, in every format. Each result is zeroed once
+// rendered, so a part or writer that kept a pointer into a result and read
+// it later would show here.
 func TestWriterMatchesWrite(t *testing.T) {
 	for _, f := range Formats {
 		var whole, streamed bytes.Buffer
@@ -76,11 +77,24 @@ func TestWriterMatchesWrite(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, r := range allFixtures(t) {
-			if err := w.Add(r); err != nil {
+		results := allFixtures(t)
+		parts := make([]Part, len(results))
+		var wg sync.WaitGroup
+		for i, r := range results {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				parts[i] = w.Render(r)
+			}()
+		}
+		wg.Wait()
+		for _, r := range results {
+			*r = rules.Result{}
+		}
+		for _, p := range parts {
+			if err := w.Add(p); err != nil {
 				t.Fatal(err)
 			}
-			*r = rules.Result{}
 		}
 		if err := w.Close(); err != nil {
 			t.Fatal(err)

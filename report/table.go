@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"sort"
@@ -48,29 +49,60 @@ func newTableWriter(w io.Writer, opt Options) *tableWriter {
 	return &tableWriter{o: &textOut{w: w, color: opt.Color}, opt: opt, counts: map[rules.Severity]int{}}
 }
 
-func (t *tableWriter) Add(r *rules.Result) error {
+// tablePart is a file's text and what the summary counts of it.
+type tablePart struct {
+	text   []byte
+	failed bool
+	counts map[rules.Severity]int
+	err    error
+}
+
+func (tablePart) part() {}
+
+func (t *tableWriter) Render(r *rules.Result) Part {
 	shown, hidden := unsuppressed([]*rules.Result{r})
 	r = shown[0]
-	o := t.o
-	o.suppressed = hidden
-	if t.files > 0 {
-		o.line("")
-	}
-	t.files++
+	var b bytes.Buffer
+	o := &textOut{w: &b, color: t.opt.Color, suppressed: hidden}
 	if r.Err != nil {
-		t.failed++
 		// "path: error: message", greppable; the message wraps.
 		o.para("", "  ", append([]string{r.Path + ":", "error:"}, strings.Fields(unprefixed(r))...),
 			map[int]string{1: ansiRed})
-		return o.err
+		return tablePart{text: b.Bytes(), failed: true, err: o.err}
 	}
+	counts := map[rules.Severity]int{}
 	for _, f := range r.Findings {
-		t.counts[f.Severity]++
+		counts[f.Severity]++
 	}
-	if err := fileTable(o, r, t.opt); err != nil {
-		return err
+	err := fileTable(o, r, t.opt)
+	if err == nil {
+		err = o.err
 	}
-	return o.err
+	return tablePart{text: b.Bytes(), counts: counts, err: err}
+}
+
+func (t *tableWriter) Add(p Part) error {
+	tp, ok := p.(tablePart)
+	if !ok {
+		return wrongPart(p)
+	}
+	if tp.err != nil {
+		return tp.err
+	}
+	if t.files > 0 {
+		t.o.line("")
+	}
+	t.files++
+	if tp.failed {
+		t.failed++
+	}
+	for sev, n := range tp.counts {
+		t.counts[sev] += n
+	}
+	if t.o.err == nil {
+		_, t.o.err = t.o.w.Write(tp.text)
+	}
+	return t.o.err
 }
 
 // Close writes the summary of a scan of several files.

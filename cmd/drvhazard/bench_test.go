@@ -31,11 +31,12 @@ import (
 // sub-benchmark. Three of every 40 files are large.* and take 97% of the time (about
 // 260 ms each against 1 ms), so on 40 files two workers cannot do better
 // than two large files one after the other, 1.5 times one worker; 80 files
-// have six. BenchmarkScanMemory reports, for 20, 40 and 80 files, the peak
-// heap in use during the scan (sampled every millisecond) and the heap still
-// live after it. Results are written in path order and dropped, and the
-// files started ahead of the next one to write are bounded (pendingBudget),
-// so the peak should not grow with the folder.
+// have six. BenchmarkScanMemory reports, for 20, 40, 80 and 160 files, the
+// peak heap in use during the scan (sampled every millisecond) and the heap
+// still live after it. Each result is rendered by its worker and dropped,
+// the parts are written in path order, and the files started ahead of the
+// next one to write are bounded (pendingBudget), so the peak should not
+// grow with the folder.
 
 // fixtureFolder makes a folder of n driver files and returns its path.
 func fixtureFolder(b *testing.B, n int) string {
@@ -81,12 +82,14 @@ func scanFolder(b *testing.B, dir string, n, jobs int) {
 	}
 	files := 0
 	err = scan([]string{dir}, scanOptions{include: newMatcher([]string{defaultInclude}), jobs: jobs},
-		func(r *rules.Result) error {
-			files++
+		func(r *rules.Result) report.Part {
 			if r.Err != nil {
-				b.Fatal(r.Err)
+				b.Error(r.Err)
 			}
-			return out.Add(r)
+			return out.Render(r)
+		}, func(p report.Part) error {
+			files++
+			return out.Add(p)
 		})
 	if err == nil {
 		err = out.Close()
@@ -118,7 +121,7 @@ func BenchmarkScanFolder(b *testing.B) {
 }
 
 func BenchmarkScanMemory(b *testing.B) {
-	for _, n := range []int{20, 40, 80} {
+	for _, n := range []int{20, 40, 80, 160} {
 		dir := fixtureFolder(b, n)
 		b.Run(fmt.Sprintf("files=%d/j=2", n), func(b *testing.B) {
 			var peak, live uint64

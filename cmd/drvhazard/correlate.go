@@ -108,8 +108,10 @@ func runCorrelate(args []string, stdout, stderr io.Writer) int {
 	code := exitOK
 	var results []*rules.Result
 	if len(drivers) > 0 {
+		// The results are kept whole: matching needs their call graphs.
+		keep := func(r *rules.Result) *rules.Result { return r }
 		err = scan(drivers, scanOptions{include: newMatcher([]string{defaultInclude}), jobs: runtime.NumCPU(), analysis: opt},
-			func(r *rules.Result) error {
+			keep, func(r *rules.Result) error {
 				if r.Err != nil {
 					fmt.Fprintf(stderr, "drvhazard: %s\n", errorLine(r))
 					code = exitError

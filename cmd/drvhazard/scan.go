@@ -236,8 +236,14 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "drvhazard scan: %v\n", err)
 		return exitError
 	}
-	// Each result is written as soon as it and those before it are ready,
-	// then dropped; errors are listed on standard error after the report.
+	// Each result is rendered by the worker that analysed it, then dropped;
+	// the parts are written in path order as soon as each and those before
+	// it are ready. Errors are listed on standard error after the report.
+	type scanned struct {
+		part    report.Part
+		hit     bool   // an active finding at or above --fail-on
+		errLine string // the file could not be analysed
+	}
 	code, files := exitOK, 0
 	var failed []string
 	err = scan(operands, scanOptions{
@@ -245,17 +251,25 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		jobs:     *jobs,
 		analysis: opt,
 		progress: newProgress(stderr, os.Getenv),
-	}, func(r *rules.Result) error {
-		files++
+	}, func(r *rules.Result) scanned {
+		s := scanned{part: out.Render(r)}
 		for _, f := range r.Findings {
-			if f.Active() && f.Severity >= failOn.s {
-				code = max(code, exitFindings) // suppressed findings (config, baseline) do not count
-			}
+			// Suppressed findings (config, baseline) do not count.
+			s.hit = s.hit || (f.Active() && f.Severity >= failOn.s)
 		}
 		if r.Err != nil {
-			failed = append(failed, errorLine(r))
+			s.errLine = errorLine(r)
 		}
-		return out.Add(r)
+		return s
+	}, func(s scanned) error {
+		files++
+		if s.hit {
+			code = exitFindings
+		}
+		if s.errLine != "" {
+			failed = append(failed, s.errLine)
+		}
+		return out.Add(s.part)
 	})
 	if err == nil {
 		err = out.Close()
@@ -315,18 +329,19 @@ type scanOptions struct {
 }
 
 // scan analyses the files named by args (files, or directories searched for
-// files matching the include patterns) and passes one result per file to
-// emit, in path order, each as soon as it and all before it are ready, so
-// that the caller can write it and drop it. Files that could not be found or
+// files matching the include patterns). Each result goes to process on the
+// worker that made it, and what process returns goes to emit, in path
+// order, as soon as it and all before it are ready: process should keep
+// what emit needs and let the result go. Files that could not be found or
 // read are results with Err set. An error from emit stops the scan.
-func scan(args []string, opt scanOptions, emit func(*rules.Result) error) error {
+func scan[T any](args []string, opt scanOptions, process func(*rules.Result) T, emit func(T) error) error {
 	files, failed := collect(args, opt.include)
-	items := make([]scanItem, 0, len(files)+len(failed))
+	items := make([]scanItem[T], 0, len(files)+len(failed))
 	for _, f := range files {
-		items = append(items, scanItem{file: f})
+		items = append(items, scanItem[T]{file: f})
 	}
 	for _, r := range failed {
-		items = append(items, scanItem{file: file{path: r.Path}, started: true, result: r})
+		items = append(items, scanItem[T]{file: file{path: r.Path}, started: true, done: true, value: process(r)})
 	}
 	sort.SliceStable(items, func(i, j int) bool { return items[i].path < items[j].path })
 	s := newScheduler(items, pendingBudget)
@@ -342,14 +357,14 @@ func scan(args []string, opt scanOptions, emit func(*rules.Result) error) error 
 			defer wg.Done()
 			for i := s.take(); i >= 0; i = s.take() {
 				p.start(items[i].path)
-				s.finish(i, analyse(items[i].path, opt.analysis))
+				s.finish(i, process(analyse(items[i].path, opt.analysis)))
 				p.done()
 			}
 		}()
 	}
 	var err error
-	for r := s.next(); r != nil; r = s.next() {
-		if err = emit(r); err != nil {
+	for v, ok := s.next(); ok; v, ok = s.next() {
+		if err = emit(v); err != nil {
 			s.stop()
 			break
 		}
@@ -360,9 +375,10 @@ func scan(args []string, opt scanOptions, emit func(*rules.Result) error) error 
 }
 
 // pendingBudget bounds the bytes of the files started but not yet emitted
-// (but the one whose turn it is, which may always start): a result finished
-// ahead of its turn waits in memory, and a result's size grows with its
-// file's.
+// (but the one whose turn it is, which may always start). What waits is
+// what process kept of a result (for a report, its rendered part, about
+// the size of the file), so the budget bounds memory, while leaving the
+// workers room to run ahead of a large file.
 const pendingBudget = 16 << 20
 
 // lookahead is how many files past the first one not started the scheduler
@@ -370,20 +386,20 @@ const pendingBudget = 16 << 20
 const lookahead = 256
 
 // scanItem is a file to analyse, or a failure found while collecting.
-type scanItem struct {
+type scanItem[T any] struct {
 	file
-	started bool
-	result  *rules.Result // set when done, cleared when emitted
+	started, done bool
+	value         T // what process returned, until emitted
 }
 
-// scheduler hands files to the workers and the results back in path order.
-// Workers get the largest file that fits in the pending budget among the
-// next ones, so that a big file met last does not leave the other workers
-// idle while it is analysed alone.
-type scheduler struct {
+// scheduler hands files to the workers and their values back in path
+// order. Workers get the largest file that fits in the pending budget among
+// the next ones, so that a big file met last does not leave the other
+// workers idle while it is analysed alone.
+type scheduler[T any] struct {
 	mu      sync.Mutex
 	cond    *sync.Cond
-	items   []scanItem
+	items   []scanItem[T]
 	cursor  int   // the first item not yet emitted
 	first   int   // the first item not yet started
 	pending int64 // bytes of the files started and not yet emitted
@@ -391,15 +407,15 @@ type scheduler struct {
 	stopped bool
 }
 
-func newScheduler(items []scanItem, budget int64) *scheduler {
-	s := &scheduler{items: items, budget: budget}
+func newScheduler[T any](items []scanItem[T], budget int64) *scheduler[T] {
+	s := &scheduler[T]{items: items, budget: budget}
 	s.cond = sync.NewCond(&s.mu)
 	return s
 }
 
 // take returns the next file to analyse, waiting while the budget is
 // spent, or -1 when no file is left to start.
-func (s *scheduler) take() int {
+func (s *scheduler[T]) take() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
@@ -428,36 +444,36 @@ func (s *scheduler) take() int {
 	}
 }
 
-// finish records the result of item i.
-func (s *scheduler) finish(i int, r *rules.Result) {
+// finish records the value of item i.
+func (s *scheduler[T]) finish(i int, v T) {
 	s.mu.Lock()
-	s.items[i].result = r
+	s.items[i].value, s.items[i].done = v, true
 	s.mu.Unlock()
 	s.cond.Broadcast()
 }
 
-// next waits for the result at the cursor and returns it, or nil after the
-// last one.
-func (s *scheduler) next() *rules.Result {
+// next waits for the value at the cursor and returns it; ok is false after
+// the last one.
+func (s *scheduler[T]) next() (v T, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cursor == len(s.items) {
-		return nil
+		return v, false
 	}
 	it := &s.items[s.cursor]
-	for it.result == nil {
+	for !it.done {
 		s.cond.Wait()
 	}
-	r := it.result
-	it.result = nil
+	v = it.value
+	it.value = *new(T) // let it go
 	s.pending -= it.size
 	s.cursor++
 	s.cond.Broadcast()
-	return r
+	return v, true
 }
 
 // stop makes take return -1 from now on.
-func (s *scheduler) stop() {
+func (s *scheduler[T]) stop() {
 	s.mu.Lock()
 	s.stopped = true
 	s.mu.Unlock()

@@ -15,11 +15,11 @@ import (
 func TestSchedulerOrderAndBudget(t *testing.T) {
 	sizes := []int64{10, 10, 40, 10, 0, 10, 25, 5, 5, 5, 30}
 	const budget = 25
-	items := make([]scanItem, len(sizes))
+	items := make([]scanItem[*rules.Result], len(sizes))
 	for i, n := range sizes {
-		items[i] = scanItem{file: file{path: fmt.Sprintf("f%02d", i), size: n}}
+		items[i] = scanItem[*rules.Result]{file: file{path: fmt.Sprintf("f%02d", i), size: n}}
 	}
-	items[4].started, items[4].result = true, &rules.Result{Path: items[4].path}
+	items[4].started, items[4].done, items[4].value = true, true, &rules.Result{Path: items[4].path}
 	s := newScheduler(items, budget)
 
 	var mu sync.Mutex
@@ -46,12 +46,12 @@ func TestSchedulerOrderAndBudget(t *testing.T) {
 		}()
 	}
 	for i := range sizes {
-		r := s.next()
-		if want := fmt.Sprintf("f%02d", i); r == nil || r.Path != want {
+		r, ok := s.next()
+		if want := fmt.Sprintf("f%02d", i); !ok || r.Path != want {
 			t.Fatalf("result %d is %v, want %s", i, r, want)
 		}
 	}
-	if r := s.next(); r != nil {
+	if r, ok := s.next(); ok {
 		t.Errorf("a result after the last: %v", r.Path)
 	}
 	wg.Wait()
