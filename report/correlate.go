@@ -190,8 +190,12 @@ func correlationJSON(c *Correlation, opt Options) jsonCorrelation {
 		}
 		doc.Drivers = append(doc.Drivers, ref)
 	}
+	byPath := map[string]*rules.Result{}
+	for _, d := range c.Drivers {
+		byPath[d.Path] = d
+	}
 	for i := range c.Crashes {
-		doc.Crashes = append(doc.Crashes, crashJSON(&c.Crashes[i]))
+		doc.Crashes = append(doc.Crashes, crashJSON(&c.Crashes[i], byPath))
 	}
 	for _, g := range c.Groups {
 		jg := jsonCrashGroup{Key: g.Key, Count: len(g.Sources), Sources: g.Sources}
@@ -206,7 +210,7 @@ func correlationJSON(c *Correlation, opt Options) jsonCorrelation {
 	return doc
 }
 
-func crashJSON(cr *dumpcorr.Correlation) jsonCrash {
+func crashJSON(cr *dumpcorr.Correlation, drivers map[string]*rules.Result) jsonCrash {
 	c := cr.Crash
 	j := jsonCrash{Source: c.Source, Args: []string{}, Frames: []jsonFrame{}, Signatures: []string{},
 		Details: []jsonSignature{}, Matches: []jsonMatch{}, Pool: []jsonPoolMatch{}, Modules: []jsonModule{},
@@ -240,7 +244,7 @@ func crashJSON(cr *dumpcorr.Correlation) jsonCrash {
 		j.Details = append(j.Details, jsonSignature{Name: s.Name, Detail: s.Detail})
 	}
 	for _, m := range cr.Matches {
-		j.Matches = append(j.Matches, jsonMatch{File: m.File, jsonFinding: findingJSON(m.Finding), Frames: m.Frames,
+		j.Matches = append(j.Matches, jsonMatch{File: m.File, jsonFinding: findingJSON(drivers[m.File], m.Finding), Frames: m.Frames,
 			Score: m.Score, Why: m.Why})
 	}
 	for _, p := range cr.Pool {

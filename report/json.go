@@ -25,11 +25,14 @@ type jsonTool struct {
 }
 
 type jsonFile struct {
-	Path          string             `json:"path"`
-	SHA256        string             `json:"sha256"`
-	Machine       *string            `json:"machine"`
-	Kind          *string            `json:"kind"`
-	Error         *string            `json:"error"`
+	Path    string  `json:"path"`
+	SHA256  string  `json:"sha256"`
+	Machine *string `json:"machine"`
+	Kind    *string `json:"kind"`
+	Error   *string `json:"error"`
+	// Symbols is the PDB the names and source lines come from; null
+	// without one.
+	Symbols       *string            `json:"symbols"`
 	Registrations []jsonRegistration `json:"registrations"`
 	PoolTags      []jsonPoolTag      `json:"pool_tags"`
 	Findings      []jsonFinding      `json:"findings"`
@@ -94,6 +97,14 @@ type jsonStep struct {
 	RVA     string  `json:"rva"`
 	Name    *string `json:"name"`
 	CallRVA string  `json:"call_rva"`
+	// Source is the source line of the call, from the PDB; null without.
+	Source *jsonSource `json:"source"`
+}
+
+// jsonSource is a source position as the PDB records it.
+type jsonSource struct {
+	File string `json:"file"`
+	Line int    `json:"line"`
 }
 
 type jsonFinding struct {
@@ -105,6 +116,7 @@ type jsonFinding struct {
 	Sink        string        `json:"sink"`
 	SinkModule  *string       `json:"sink_module"`
 	SiteRVA     string        `json:"site_rva"`
+	SiteSource  *jsonSource   `json:"site_source"`
 	Path        []jsonStep    `json:"path"`
 	Fingerprint string        `json:"fingerprint"`
 	// Suppressed is null for a finding that counts, else why it is accepted.
@@ -234,7 +246,7 @@ func fileJSON(r *rules.Result) jsonFile {
 	}
 	img := r.Image
 	m, k := img.Machine.String(), string(r.Kind)
-	jf.Machine, jf.Kind = &m, &k
+	jf.Machine, jf.Kind, jf.Symbols = &m, &k, nullable(r.Symbols)
 	jf.Registrations, jf.PoolTags, jf.Findings = registrationsJSON(r), poolTagsJSON(r), findingsJSON(r)
 	ji := &jsonImage{
 		ImageBase: hex(img.ImageBase), Entry: hex(uint64(img.EntryRVA)),
@@ -391,12 +403,14 @@ func poolTagsJSON(r *rules.Result) []jsonPoolTag {
 func findingsJSON(r *rules.Result) []jsonFinding {
 	out := []jsonFinding{}
 	for i := range r.Findings {
-		out = append(out, findingJSON(&r.Findings[i]))
+		out = append(out, findingJSON(r, &r.Findings[i]))
 	}
 	return out
 }
 
-func findingJSON(f *rules.Finding) jsonFinding {
+// findingJSON is a finding of r (which may be nil when unknown: then
+// without source lines).
+func findingJSON(r *rules.Result, f *rules.Finding) jsonFinding {
 	jf := jsonFinding{
 		Rule: f.Rule.ID, Name: f.Rule.Name, Severity: f.Severity.String(), Message: f.Message,
 		Sink: f.Sink, SiteRVA: hex(uint64(f.Site)), Path: []jsonStep{}, Fingerprint: f.Fingerprint,
@@ -410,8 +424,17 @@ func findingJSON(f *rules.Finding) jsonFinding {
 	if cb := f.Callback; cb != nil {
 		jf.Callback = &jsonCallback{Major: cb.Major, Kind: cb.Kind, RVA: hex(uint64(cb.RVA)), Name: nullable(cb.Name)}
 	}
+	jf.SiteSource = sourceJSON(r, f.Site)
 	for _, s := range f.Path {
-		jf.Path = append(jf.Path, jsonStep{RVA: hex(uint64(s.RVA)), Name: nullable(s.Name), CallRVA: hex(uint64(s.Call))})
+		jf.Path = append(jf.Path, jsonStep{RVA: hex(uint64(s.RVA)), Name: nullable(s.Name), CallRVA: hex(uint64(s.Call)),
+			Source: sourceJSON(r, s.Call)})
 	}
 	return jf
+}
+
+func sourceJSON(r *rules.Result, rva uint32) *jsonSource {
+	if file, line, ok := sourceAt(r, rva); ok {
+		return &jsonSource{File: file, Line: line}
+	}
+	return nil
 }

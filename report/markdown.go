@@ -378,7 +378,11 @@ func mdFinding(r *rules.Result, f *rules.Finding) string {
 	}
 	fmt.Fprintf(&b, "\n#### %s [%s %s](%s#%s)\n\n", severityIcon(f.Severity), mdText(id), mdText(name),
 		rulesDocURL, strings.ToLower(id))
-	fmt.Fprintf(&b, "Severity **%s**, at RVA `%#x`.\n\n", f.Severity, f.Site)
+	if src := shortSource(r, f.Site); src != "" {
+		fmt.Fprintf(&b, "Severity **%s**, at RVA `%#x` (%s).\n\n", f.Severity, f.Site, codeSpan(src))
+	} else {
+		fmt.Fprintf(&b, "Severity **%s**, at RVA `%#x`.\n\n", f.Severity, f.Site)
+	}
 	fmt.Fprintf(&b, "%s\n", mdText(sentence(f.Message)))
 	for _, reg := range mdRegistrations(r, f.Callback) {
 		fmt.Fprintf(&b, "\n**Registration:** %s.\n", reg)
@@ -529,13 +533,13 @@ func mermaidPath(r *rules.Result, f *rules.Finding) string {
 	for i := 0; i < n-1; i++ {
 		if n > maxMermaidSteps && i >= half-1 && i < n-half {
 			if i == half-1 {
-				fmt.Fprintf(&b, "  %s %s gap[\"%s\"]\n", node(i), mermaidEdge("call", f.Path[i].Call),
+				fmt.Fprintf(&b, "  %s %s gap[\"%s\"]\n", node(i), mermaidEdge("call", f.Path[i].Call, shortSource(r, f.Path[i].Call)),
 					mermaidLabel(fmt.Sprintf("... %d more calls ...", n-maxMermaidSteps)))
 				fmt.Fprintf(&b, "  gap -.-> %s\n", node(n-half))
 			}
 			continue
 		}
-		fmt.Fprintf(&b, "  %s %s %s\n", node(i), mermaidEdge("call", f.Path[i].Call), node(i+1))
+		fmt.Fprintf(&b, "  %s %s %s\n", node(i), mermaidEdge("call", f.Path[i].Call, shortSource(r, f.Path[i].Call)), node(i+1))
 	}
 	edge, label := mermaidSink(r, f)
 	fmt.Fprintf(&b, "  %s %s sink([\"%s\"])\n", node(n-1), edge, mermaidLabel(label))
@@ -544,9 +548,14 @@ func mermaidPath(r *rules.Result, f *rules.Finding) string {
 }
 
 // mermaidEdge is an arrow labelled with what the step does at an RVA.
-func mermaidEdge(verb string, rva uint32) string {
+// mermaidEdge labels an edge with the call's address and, when known, its
+// source line.
+func mermaidEdge(verb string, rva uint32, src string) string {
 	if rva == 0 {
 		return "-->"
+	}
+	if src != "" {
+		return fmt.Sprintf("-->|\"%s %#x, %s\"|", verb, rva, mermaidLabel(src))
 	}
 	return fmt.Sprintf("-->|%s %#x|", verb, rva)
 }
@@ -569,11 +578,11 @@ func mermaidSink(r *rules.Result, f *rules.Finding) (edge, label string) {
 	case strings.HasPrefix(sink, "stack:"):
 		return "-.->|reaches|", strings.TrimPrefix(sink, "stack:") + " bytes of stack"
 	case strings.HasPrefix(sink, "FLT_PREOP_"):
-		return mermaidEdge("ret", last.Call), sink
+		return mermaidEdge("ret", last.Call, ""), sink
 	case sink == "":
-		return mermaidEdge("call", last.Call), "sink"
+		return mermaidEdge("call", last.Call, shortSource(r, last.Call)), "sink"
 	default:
-		return mermaidEdge("call", last.Call), sink
+		return mermaidEdge("call", last.Call, shortSource(r, last.Call)), sink
 	}
 }
 

@@ -230,6 +230,7 @@ type sarifWriter struct {
 	inv       sarifInvocation
 	results   *jsonArrayStream
 	stacks    map[*rules.Finding][]Stack
+	sources   *sourceFinder
 }
 
 func newSARIFWriter(w io.Writer, opt Options) (*sarifWriter, error) {
@@ -238,7 +239,7 @@ func newSARIFWriter(w io.Writer, opt Options) (*sarifWriter, error) {
 		return nil, fmt.Errorf("source root: %w", err)
 	}
 	s := &sarifWriter{root: root, ruleIndex: map[string]int{}, inv: sarifInvocation{ExecutionSuccessful: true},
-		stacks: opt.Stacks}
+		stacks: opt.Stacks, sources: newSourceFinder(root)}
 	s.log = sarifLog{Schema: sarifSchema, Version: "2.1.0", Runs: []sarifRun{{
 		Tool: sarifTool{Driver: sarifDriver{
 			Name: "drvhazard", Version: sarifVersion(opt.ToolVersion), InformationURI: InformationURI, Rules: []sarifRule{},
@@ -282,7 +283,7 @@ func (s *sarifWriter) Render(r *rules.Result) Part {
 		}}
 	}
 	p := sarifPart{module: new(int), base: filepath.Base(r.Path)}
-	file := fileLocations{uri: uri, base: p.base, module: p.module}
+	file := fileLocations{uri: uri, base: p.base, module: p.module, r: r, sources: s.sources}
 	for i := range r.Findings {
 		f := &r.Findings[i]
 		ri, ok := s.ruleIndex[f.Rule.ID]
@@ -349,15 +350,27 @@ type fileLocations struct {
 	uri    string // artifact URI of the .sys
 	base   string // its file name, for qualified names ("drv.sys!PreWrite")
 	module *int   // index of its module address in run.addresses, set when the file is added
+	// With line tables (a PDB), locations are the source lines of the code
+	// when the source file is found under the source root.
+	r       *rules.Result
+	sources *sourceFinder
 }
 
-// at is a location in the file: line 1 (GitHub needs a region; a binary
-// has no lines), the RVA as an address in the module, and what holds it.
+// at is a location in the file: the source line of the code when the PDB
+// gives it and the source file is in the repository, else the .sys at line
+// 1 (GitHub needs a region; a binary has no lines); the RVA as an address
+// in the module; and what holds it.
 func (l fileLocations) at(rva uint32, kind string, holder sarifLogical) sarifLocation {
 	off := rva
+	uri, line := l.uri, 1
+	if file, n, ok := sourceAt(l.r, rva); ok && l.sources != nil {
+		if u := l.sources.uri(file); u != "" {
+			uri, line = u, n
+		}
+	}
 	loc := sarifLocation{PhysicalLocation: sarifPhysical{
-		ArtifactLocation: sarifArtifact{URI: l.uri},
-		Region:           &sarifRegion{StartLine: 1},
+		ArtifactLocation: sarifArtifact{URI: uri},
+		Region:           &sarifRegion{StartLine: line},
 		Address: &sarifAddress{
 			FullyQualifiedName: fmt.Sprintf("%s+%#x", l.base, rva), Kind: kind,
 			ParentIndex: l.module, OffsetFromParent: &off, RelativeAddress: &off,

@@ -223,6 +223,9 @@ func fileTable(o *textOut, r *rules.Result, opt Options) error {
 	}
 	if cv := img.CodeView; cv != nil {
 		o.text("  ", "    ", fmt.Sprintf("pdb %s (guid %s, age %d)", cv.Path, cv.GUIDString(), cv.Age))
+		if r.Symbols != "" {
+			o.text("  ", "    ", "names and source lines from "+r.Symbols)
+		}
 	}
 	unresolved, sites := 0, 0
 	for _, f := range p.Funcs {
@@ -492,9 +495,15 @@ func writeFindings(o *textOut, r *rules.Result) {
 				continue
 			}
 			o.line("")
-			o.para("  ", "    ", []string{strings.ToUpper(sev.String()), f.Rule.ID, f.Rule.Name, "at", hex(uint64(f.Site))},
-				map[int]string{0: severityColor(sev)})
+			head := []string{strings.ToUpper(sev.String()), f.Rule.ID, f.Rule.Name, "at", hex(uint64(f.Site))}
+			if src := shortSource(r, f.Site); src != "" {
+				head = append(head, "("+src+")")
+			}
+			o.para("  ", "    ", head, map[int]string{0: severityColor(sev)})
 			o.text("    ", "    ", f.Message)
+			if calls := sourcePath(r, &f); calls != "" {
+				o.text("    ", "      ", "calls: "+calls)
+			}
 		}
 	}
 }

@@ -18,6 +18,16 @@ type Result struct {
 	Kind     Kind
 	Model    *Model
 	Findings []Finding
+	// Symbols is the symbol file the names and lines come from (a PDB),
+	// "" when there is none; Lines then is nil.
+	Symbols string
+	Lines   SourceLines
+}
+
+// SourceLines maps code addresses to source lines, from a PDB's line
+// tables. File is as the compiler recorded it (C:\src\drv\read.c).
+type SourceLines interface {
+	LineAt(rva uint32) (file string, line int, ok bool)
 }
 
 // Options configure an analysis.

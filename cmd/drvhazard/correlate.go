@@ -78,6 +78,7 @@ func runCorrelate(args []string, stdout, stderr io.Writer) int {
 	fs.Var(include, "include", "`GLOB` for the crash files to read in directories; repeatable")
 	configPath := fs.String("config", "", "configuration file (default: "+config.DefaultFile+" in the current directory, if present)")
 	sourceRoot := fs.String("source-root", ".", "SARIF: the repository root; file URIs are made relative to it")
+	sym := symbolFlags(fs)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	operands, err := parseInterspersed(fs, args)
@@ -105,12 +106,18 @@ func runCorrelate(args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 
+	symbols, err := sym(drivers)
+	if err != nil {
+		fmt.Fprintf(stderr, "drvhazard correlate: %v\n", err)
+		return exitError
+	}
 	code := exitOK
 	var results []*rules.Result
 	if len(drivers) > 0 {
 		// The results are kept whole: matching needs their call graphs.
 		keep := func(r *rules.Result) *rules.Result { return r }
-		err = scan(drivers, scanOptions{include: newMatcher([]string{defaultInclude}), jobs: runtime.NumCPU(), analysis: opt},
+		err = scan(drivers, scanOptions{include: newMatcher([]string{defaultInclude}), jobs: runtime.NumCPU(), analysis: opt,
+			symbols: symbols},
 			keep, func(r *rules.Result) error {
 				if r.Err != nil {
 					fmt.Fprintf(stderr, "drvhazard: %s\n", errorLine(r))

@@ -27,6 +27,11 @@ func TestGolden(t *testing.T) {
 		{"scan_mf_rdata.gcc.txt", []string{"scan", "--functions", "../../testdata/bin/mf_rdata.gcc.sys"}},
 		{"scan_mf_rdata.gcc.sarif", []string{"scan", "--format", "sarif", "--source-root", "../..", "../../testdata/bin/mf_rdata.gcc.sys"}},
 		{"scan_mf_rdata.gcc.md", []string{"scan", "--format", "markdown", "../../testdata/bin/mf_rdata.gcc.sys"}},
+		// The clang image has a PDB next to it: names and source lines.
+		{"scan_mf_rdata.clang.txt", []string{"scan", "../../testdata/bin/mf_rdata.clang.sys"}},
+		{"scan_mf_rdata.clang.json", []string{"scan", "--format", "json", "../../testdata/bin/mf_rdata.clang.sys"}},
+		{"scan_mf_rdata.clang.sarif", []string{"scan", "--format", "sarif", "--source-root", "../..", "../../testdata/bin/mf_rdata.clang.sys"}},
+		{"scan_mf_rdata.clang.md", []string{"scan", "--format", "markdown", "../../testdata/bin/mf_rdata.clang.sys"}},
 		{"correlate_mf_rdata.gcc.json", correlateArgs("json")},
 		{"correlate_mf_rdata.gcc.txt", correlateArgs("table")},
 		{"correlate_mf_rdata.gcc.md", correlateArgs("markdown")},

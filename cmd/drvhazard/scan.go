@@ -35,11 +35,18 @@ Files are analysed on -j workers; on a terminal, a progress bar on standard
 error shows files done and the file being analysed. A file that cannot be
 analysed is reported with its error and the scan goes on.
 
+With the driver's PDB (--pdb, --pdb-dir DIR: flat or a symbol store
+DIR/name.pdb/GUIDAGE/name.pdb, the local directories of _NT_SYMBOL_PATH,
+or next to the .sys), functions are named from it and every call on a
+finding's path gets its source file and line. A PDB whose GUID and age do
+not match the image is refused.
+
 --format sarif writes a SARIF 2.1.0 log for GitHub code scanning: one run,
-each finding located in its .sys file (line 1) with the RVA, the function
-and the call path. File URIs are relative to --source-root (the repository
-root; default the current directory). Files that cannot be analysed become
-error notifications.
+each finding located at its source line when the PDB gives it and the
+source file is found under --source-root, else in its .sys file (line 1),
+with the RVA, the function and the call path. File URIs are relative to
+--source-root (the repository root; default the current directory). Files
+that cannot be analysed become error notifications.
 
 Exit status: 0 no finding at or above --fail-on, 1 such findings, 2 usage
 errors or files that could not be analysed.
@@ -62,6 +69,7 @@ Examples:
   drvhazard scan --format json drivers/ > scan.json
   drvhazard scan --format sarif --source-root . drivers/ > drvhazard.sarif
   drvhazard scan --functions mydriver.sys
+  drvhazard scan --pdb build/mydriver.pdb build/mydriver.sys
   drvhazard scan --include '*.sys' --include '*.dll' build/
 
 Flags:
@@ -179,6 +187,7 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 	baseline := fs.String("baseline", "", "an earlier run's JSON or SARIF output: its findings are marked suppressed and only new ones count")
 	include := &includeValue{globs: []string{defaultInclude}}
 	fs.Var(include, "include", "`GLOB` for the files to analyse in directories, matched against the file name ignoring case; repeatable")
+	sym := symbolFlags(fs)
 	// The flag package prints its error and then the usage; the usage is
 	// long, so a mistake gets the error and a pointer to --help instead, and
 	// --help gets the usage on standard output.
@@ -220,6 +229,11 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 	if *budget != 0 {
 		opt.Budget = uint32(*budget)
 	}
+	symbols, err := sym(operands)
+	if err != nil {
+		fmt.Fprintf(stderr, "drvhazard scan: %v\n", err)
+		return exitError
+	}
 	if *baseline != "" {
 		fps, err := config.LoadBaseline(*baseline)
 		if err != nil {
@@ -250,6 +264,7 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		include:  newMatcher(include.globs),
 		jobs:     *jobs,
 		analysis: opt,
+		symbols:  symbols,
 		progress: newProgress(stderr, os.Getenv),
 	}, func(r *rules.Result) scanned {
 		s := scanned{part: out.Render(r)}
@@ -325,6 +340,7 @@ type scanOptions struct {
 	include  matcher // files to analyse in directories
 	jobs     int     // workers, at least 1
 	analysis rules.Options
+	symbols  symbolOptions
 	progress progress // nil: none
 }
 
@@ -357,7 +373,7 @@ func scan[T any](args []string, opt scanOptions, process func(*rules.Result) T, 
 			defer wg.Done()
 			for i := s.take(); i >= 0; i = s.take() {
 				p.start(items[i].path)
-				s.finish(i, process(analyse(items[i].path, opt.analysis)))
+				s.finish(i, process(analyse(items[i].path, opt.analysis, opt.symbols)))
 				p.done()
 			}
 		}()
@@ -607,14 +623,24 @@ func notRegular(m fs.FileMode) error {
 	return fmt.Errorf("not a regular file (a %s)", kind)
 }
 
-func analyse(path string, opt rules.Options) *rules.Result {
+func analyse(path string, opt rules.Options, sym symbolOptions) *rules.Result {
 	img, err := loader.Load(path)
 	sum, size := fileDigest(path)
 	if err != nil {
 		return &rules.Result{Path: path, SHA256: sum, Size: size, Err: err}
 	}
+	symbols, symPath, err := loadSymbols(path, img, sym)
+	if err != nil {
+		return &rules.Result{Path: path, SHA256: sum, Size: size, Err: err}
+	}
+	if symbols != nil {
+		addSymbols(img, symbols)
+	}
 	r := rules.Analyze(path, sum, img, opt)
 	r.Size = size
+	if symbols != nil {
+		r.Symbols, r.Lines = symPath, pdbLines{symbols}
+	}
 	return r
 }
 
