@@ -100,3 +100,46 @@ func TestCorrelateRealDumps(t *testing.T) {
 		t.Errorf("errors %+v, want the ARM64 refusal", doc.Errors)
 	}
 }
+
+// TestCorrelateNamesFramesFromPDB: frames without symbols (mod+0x...) in a
+// driver whose PDB is found are named from it.
+func TestCorrelateNamesFramesFromPDB(t *testing.T) {
+	crash := filepath.Join(t.TempDir(), "crash.txt")
+	// ProcessXid's call to PsLookupProcessByProcessId is at 0x101b and
+	// returns to 0x1021; PreRead's call to ProcessXid returns to 0x10b0.
+	text := "0: kd> kn\n # Child-SP          RetAddr               Call Site\n" +
+		"00 ffffd000`2a0c7330 fffff803`1e001021     nt!PsLookupProcessByProcessId+0x4b\n" +
+		"01 ffffd000`2a0c7490 fffff803`1e0010b0     mf_rdata_clang+0x1021\n" +
+		"02 ffffd000`2a0c74f0 fffff803`1c804da2     mf_rdata_clang+0x10b0\n"
+	if err := os.WriteFile(crash, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, out, errs := runCLI(t, "correlate", "--format", "json", crash, "--driver", "../../testdata/bin/mf_rdata.clang.sys")
+	var doc struct {
+		Crashes []struct {
+			Frames []struct {
+				Function *struct{ Func struct{ Name *string } }
+			}
+			Matches []struct {
+				Rule     string
+				Callback struct{ Name *string }
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || len(doc.Crashes) != 1 {
+		t.Fatalf("%v: %s %s", err, out, errs)
+	}
+	c := doc.Crashes[0]
+	var names []string
+	for _, f := range c.Frames {
+		if f.Function != nil && f.Function.Func.Name != nil {
+			names = append(names, *f.Function.Func.Name)
+		}
+	}
+	if strings.Join(names, " ") != "ProcessXid PreRead" {
+		t.Errorf("frames named %v, want ProcessXid PreRead", names)
+	}
+	if len(c.Matches) == 0 || c.Matches[0].Callback.Name == nil || *c.Matches[0].Callback.Name != "PreRead" {
+		t.Errorf("matches %+v, want MF2001 from PreRead first", c.Matches)
+	}
+}
