@@ -79,28 +79,11 @@ func runCorrelate(args []string, stdout, stderr io.Writer) int {
 	configPath := fs.String("config", "", "configuration file (default: "+config.DefaultFile+" in the current directory, if present)")
 	sourceRoot := fs.String("source-root", ".", "SARIF: the repository root; file URIs are made relative to it")
 	sym := symbolFlags(fs)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	operands, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, correlateUsage)
-			fs.SetOutput(stdout)
-			fs.PrintDefaults()
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "drvhazard correlate: %v\n%s", err, correlateHint)
-		return exitError
+	operands, code, done := parseCommand(fs, args, correlateUsage, correlateHint, "no CRASH file or DIR given", stdout, stderr)
+	if done {
+		return code
 	}
-	if len(operands) == 0 {
-		fmt.Fprintf(stderr, "drvhazard correlate: no CRASH file or DIR given\n%s", correlateHint)
-		return exitError
-	}
-	path, explicit := *configPath, *configPath != ""
-	if !explicit {
-		path = config.DefaultFile
-	}
-	opt, _, err := config.Load(path, explicit)
+	opt, err := loadConfig(*configPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "drvhazard correlate: config: %v\n", err)
 		return exitError
@@ -111,7 +94,6 @@ func runCorrelate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "drvhazard correlate: %v\n", err)
 		return exitError
 	}
-	code := exitOK
 	var results []*rules.Result
 	if len(drivers) > 0 {
 		// The results are kept whole: matching needs their call graphs.

@@ -188,25 +188,9 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 	include := &includeValue{globs: []string{defaultInclude}}
 	fs.Var(include, "include", "`GLOB` for the files to analyse in directories, matched against the file name ignoring case; repeatable")
 	sym := symbolFlags(fs)
-	// The flag package prints its error and then the usage; the usage is
-	// long, so a mistake gets the error and a pointer to --help instead, and
-	// --help gets the usage on standard output.
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	operands, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, scanUsage)
-			fs.SetOutput(stdout)
-			fs.PrintDefaults()
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "drvhazard scan: %v\n%s", err, scanHint)
-		return exitError
-	}
-	if len(operands) == 0 {
-		fmt.Fprintf(stderr, "drvhazard scan: no FILE or DIR given\n%s", scanHint)
-		return exitError
+	operands, code, done := parseCommand(fs, args, scanUsage, scanHint, "no FILE or DIR given", stdout, stderr)
+	if done {
+		return code
 	}
 	if *jobs < 1 {
 		fmt.Fprintf(stderr, "drvhazard scan: -j must be at least 1, got %d\n", *jobs)
@@ -217,11 +201,7 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 
-	path, explicit := *configPath, *configPath != ""
-	if !explicit {
-		path = config.DefaultFile
-	}
-	opt, _, err := config.Load(path, explicit)
+	opt, err := loadConfig(*configPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "drvhazard scan: config: %v\n", err)
 		return exitError
@@ -258,7 +238,7 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		hit     bool   // an active finding at or above --fail-on
 		errLine string // the file could not be analysed
 	}
-	code, files := exitOK, 0
+	files := 0
 	var failed []string
 	err = scan(operands, scanOptions{
 		include:  newMatcher(include.globs),
@@ -303,6 +283,41 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		code = exitError
 	}
 	return code
+}
+
+// parseCommand parses a command's flags and operands. The flag package
+// prints its error and then the usage; the usage is long, so a mistake gets
+// the error and a pointer to --help instead (exit 2), and --help gets the
+// usage on standard output (exit 0). done says whether the command is over.
+func parseCommand(fs *flag.FlagSet, args []string, usage, hint, noOperands string, stdout, stderr io.Writer) (operands []string, code int, done bool) {
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	operands, err := parseInterspersed(fs, args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stdout, usage)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		return nil, exitOK, true
+	case err != nil:
+		fmt.Fprintf(stderr, "drvhazard %s: %v\n%s", fs.Name(), err, hint)
+		return nil, exitError, true
+	case len(operands) == 0:
+		fmt.Fprintf(stderr, "drvhazard %s: %s\n%s", fs.Name(), noOperands, hint)
+		return nil, exitError, true
+	}
+	return operands, exitOK, false
+}
+
+// loadConfig reads --config FILE, or .drvhazard.yaml in the current
+// directory when there is one.
+func loadConfig(path string) (rules.Options, error) {
+	explicit := path != ""
+	if !explicit {
+		path = config.DefaultFile
+	}
+	opt, _, err := config.Load(path, explicit)
+	return opt, err
 }
 
 // parseInterspersed parses flags before, between and after the operands
