@@ -96,7 +96,7 @@ func Parse(r io.ReaderAt, size int64) (f *File, err error) {
 	}
 	f = &File{GUID: info.guid, Age: info.age, Signature: info.signature}
 	p := &parser{m: m, f: f, fileIdx: map[string]uint32{}, nameFiles: map[uint32]uint32{}}
-	if !m.exists(streamDBI) {
+	if !m.exists(streamDBI) || m.streams[streamDBI].size == 0 {
 		p.warn("no DBI stream: the PDB has no symbols or lines")
 		return f, nil
 	}
@@ -279,7 +279,7 @@ func (p *parser) finish(dbi *dbiStream) {
 	all := procs
 	code := codeRanges(f.Sections)
 	for _, pub := range p.publicSyms {
-		if executable(code, pub.RVA) && !covered(pub.RVA) {
+		if (pub.Code || pub.Function) && executable(code, pub.RVA) && !covered(pub.RVA) {
 			all = append(all, Function{Name: pub.Name, RVA: pub.RVA, Kind: KindPublic})
 		}
 	}
