@@ -13,6 +13,8 @@
 // an error that names the source and what is wrong.
 package dumpcorr
 
+import "strings"
+
 // Crash is one crash as far as the evidence tells: the bugcheck, the stack of
 // the crashing thread, the loaded modules and pool usage where the source has
 // them. Fields the source does not give are zero; HasBugCheck says whether
@@ -87,4 +89,26 @@ type PoolUse struct {
 	PagedBytes     uint64
 	// Binary is the owner pooltag.txt names, e.g. "nt!etw"; empty when unknown.
 	Binary string
+}
+
+// ModuleName is the name WinDbg gives a loaded file, from its file name or
+// a path (with / or \): "nt" and "hal" for the kernel and HAL, otherwise
+// the base name without its extension, other dots made underscores
+// ("mf_rdata.gcc.sys" is mf_rdata_gcc, "FLTMGR.SYS" is FLTMGR).
+func ModuleName(file string) string {
+	base := file[strings.LastIndexAny(file, `/\`)+1:]
+	if n, ok := kernelModules[strings.ToLower(base)]; ok {
+		return n
+	}
+	if dot := strings.LastIndexByte(base, '.'); dot > 0 {
+		base = base[:dot]
+	}
+	return strings.ReplaceAll(base, ".", "_")
+}
+
+// kernelModules are the kernel and HAL files WinDbg calls "nt" and "hal".
+var kernelModules = map[string]string{
+	"ntoskrnl.exe": "nt", "ntkrnlmp.exe": "nt", "ntkrnlpa.exe": "nt", "ntkrpamp.exe": "nt",
+	"hal.dll": "hal", "halacpi.dll": "hal", "halmacpi.dll": "hal", "halaacpi.dll": "hal",
+	"halapic.dll": "hal", "halmps.dll": "hal",
 }

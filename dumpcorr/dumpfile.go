@@ -517,7 +517,7 @@ func (f *dumpFile) triageDrivers(t dumpTriage) ([]Module, error) {
 		}
 		file := dumpBaseName(name)
 		mods = append(mods, Module{
-			Name:      dumpModuleName(file),
+			Name:      ModuleName(file),
 			Image:     file,
 			Base:      binary.LittleEndian.Uint64(e[dumpDriverDllBase:]),
 			Size:      uint64(binary.LittleEndian.Uint32(e[dumpDriverSizeOfImage:])),
@@ -965,7 +965,7 @@ func dumpLdrModule(mem dumpMemory, b []byte) Module {
 	name := make([]byte, min(nameLen, dumpMaxNameBytes))
 	name = name[:mem.read(nameBuf, name)&^1]
 	m.Image = dumpBaseName(dumpUTF16(name))
-	m.Name = dumpModuleName(m.Image)
+	m.Name = ModuleName(m.Image)
 	m.Timestamp = dumpPETimestamp(mem, m.Base)
 	return m
 }
@@ -1132,24 +1132,6 @@ func (img *dumpMemImage) executable(rva uint32) bool {
 // dumpBaseName is the file name at the end of a Windows path.
 func dumpBaseName(p string) string {
 	return path.Base(strings.ReplaceAll(p, `\`, "/"))
-}
-
-// dumpKernelNames are the kernel and HAL files WinDbg calls "nt" and "hal".
-var dumpKernelNames = map[string]string{
-	"ntoskrnl.exe": "nt", "ntkrnlmp.exe": "nt", "ntkrnlpa.exe": "nt", "ntkrpamp.exe": "nt",
-	"hal.dll": "hal", "halacpi.dll": "hal", "halmacpi.dll": "hal", "halaacpi.dll": "hal",
-	"halapic.dll": "hal", "halmps.dll": "hal",
-}
-
-// dumpModuleName is the module name WinDbg gives a loaded file: "nt" and
-// "hal" for the kernel and HAL, otherwise the file name without its
-// extension, other dots made underscores ("FLTMGR.SYS" is FLTMGR).
-func dumpModuleName(file string) string {
-	if n, ok := dumpKernelNames[strings.ToLower(file)]; ok {
-		return n
-	}
-	name := strings.TrimSuffix(file, path.Ext(file))
-	return strings.ReplaceAll(name, ".", "_")
 }
 
 // dumpMatchImages pairs the dump's modules with the caller's images by file

@@ -897,9 +897,10 @@ func TestModuleNames(t *testing.T) {
 		"ntoskrnl.exe": "nt", "NTKRNLMP.EXE": "nt", "hal.dll": "hal", "halmacpi.dll": "hal",
 		"FLTMGR.SYS": "FLTMGR", "amdppm.sys": "amdppm", "Microsoft.Bluetooth.Legacy.sys": "Microsoft_Bluetooth_Legacy",
 		"HalExtIntcLpioDMA.dll": "HalExtIntcLpioDMA", "noext": "noext",
+		`\SystemRoot\system32\DRIVERS\npcap.sys`: "npcap", "../bin/mf_rdata.gcc.sys": "mf_rdata_gcc",
 	} {
-		if got := dumpModuleName(in); got != want {
-			t.Errorf("dumpModuleName(%q) = %q, want %q", in, got, want)
+		if got := ModuleName(in); got != want {
+			t.Errorf("ModuleName(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

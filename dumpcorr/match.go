@@ -110,15 +110,6 @@ func Correlate(c *Crash, drivers []*rules.Result) Correlation {
 	return out
 }
 
-// ModuleName is the name WinDbg gives a driver file: the base name without
-// its extension, other dots made underscores ("mf_rdata.gcc.sys" is
-// mf_rdata_gcc).
-func ModuleName(path string) string {
-	base := filepath.Base(path)
-	base = strings.TrimSuffix(base, filepath.Ext(base))
-	return strings.ReplaceAll(base, ".", "_")
-}
-
 // resolveFrames places the crash frames that lie in driver d, by module
 // name or by address inside d's range in the module list.
 func resolveFrames(c *Crash, d *rules.Result) map[int]FrameRef {

@@ -460,15 +460,8 @@ func textImageModule(path string) (Module, bool) {
 	if !textModuleOK(base[:dot]) {
 		return Module{}, false
 	}
-	if name, ok := textKernelImages[strings.ToLower(base)]; ok {
-		return Module{Name: name, Image: base}, true
-	}
-	return Module{Name: base[:dot], Image: base}, true
+	return Module{Name: ModuleName(base), Image: base}, true
 }
-
-// textKernelImages are the images WinDbg does not name by their file name.
-var textKernelImages = map[string]string{"ntoskrnl.exe": "nt", "ntkrnlmp.exe": "nt", "ntkrnlpa.exe": "nt",
-	"ntkrpamp.exe": "nt", "hal.dll": "hal", "halmacpi.dll": "hal", "halacpi.dll": "hal"}
 
 // textSiteModule is the module a location names, for the analysis header's
 // FAULTING_IP. A name printed with its extension keeps it ("psav3cld.sys").
