@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sort"
 
+	"golang.org/x/arch/x86/x86asm"
+
 	"github.com/drvhazard/drvhazard/loader"
 )
 
@@ -680,47 +682,20 @@ func (w *dumpWalker) code(m *dumpModuleRef) dumpCode {
 	return m.code
 }
 
-// dumpFollowsCall reports whether the eight bytes before a return address end
-// with a call: E8 rel32, or FF /2 (call r/m64) with any REX prefix and any
-// ModRM form (register, [reg], [reg+disp8/32], SIB, [rip+disp32]).
+// dumpFollowsCall reports whether the eight bytes before a return address
+// end with a call instruction: some suffix of them decodes, whole, as one
+// (E8 rel32, FF /2 in any ModRM form, with or without REX).
 func dumpFollowsCall(b []byte) bool {
 	if len(b) != 8 {
 		return false
 	}
-	if b[3] == 0xe8 {
-		return true
-	}
-	for n := 2; n <= 7; n++ { // n = opcode + ModRM encoding length
-		op := len(b) - n
-		if b[op] == 0xff && (b[op+1]>>3)&7 == 2 && dumpModRMLen(b[op+1:]) == n-1 {
+	for n := 2; n <= len(b); n++ {
+		inst, err := x86asm.Decode(b[len(b)-n:], 64)
+		if err == nil && inst.Len == n && inst.Op == x86asm.CALL {
 			return true
 		}
 	}
 	return false
-}
-
-// dumpModRMLen is the length of a ModRM byte with its SIB and displacement.
-func dumpModRMLen(b []byte) int {
-	modrm := b[0]
-	mod, rm := modrm>>6, modrm&7
-	n := 1
-	if mod != 3 && rm == 4 { // SIB follows
-		n++
-		if mod == 0 && len(b) > 1 && b[1]&7 == 5 { // no base: disp32
-			n += 4
-		}
-	}
-	switch mod {
-	case 0:
-		if rm == 5 { // [rip+disp32]
-			n += 4
-		}
-	case 1:
-		n++
-	case 2:
-		n += 4
-	}
-	return n
 }
 
 // frame names the frame at addr after the module holding it, as WinDbg
