@@ -71,7 +71,6 @@ func (b *builder) analyse(f *Func) {
 	if sec == nil {
 		return
 	}
-	data := img.Data(sec)
 	limit := b.regionEnd(f.Entry, sec)
 	pd, hasPd := img.RuntimeFunction(f.Entry)
 	if hasPd && (pd.Chained || pd.Begin != f.Entry) {
@@ -155,7 +154,9 @@ func (b *builder) analyse(f *Func) {
 				}
 				break
 			}
-			in, err := x86asm.Decode(data[pc-sec.RVA:], 64)
+			// A fragment may lie in another section: decode from the bytes
+			// of the section that holds pc, and only if it holds code.
+			in, err := x86asm.Decode(b.code(pc), 64)
 			if err != nil || in.Op == 0 { // x86asm reports some undecodable bytes as Op 0
 				a.invalid = append(a.invalid, pc)
 				if prev != 0 {
@@ -263,7 +264,7 @@ func (b *builder) analyse(f *Func) {
 	}
 	var promoted []uint32
 	for _, t := range candidates {
-		if a.boundaryAt(t, data, sec.RVA) {
+		if b.boundaryAt(a, t) {
 			promoted = append(promoted, t)
 		}
 	}
@@ -384,7 +385,7 @@ func (a *analysis) reset(entry uint32) {
 // layout compilers emit: the instruction before it (decoded in this
 // function) is an unconditional terminator, followed only by nop or int3
 // padding up to t; with no padding at all, t must be 16-byte aligned.
-func (a *analysis) boundaryAt(t uint32, data []byte, base uint32) bool {
+func (b *builder) boundaryAt(a *analysis, t uint32) bool {
 	i := sort.Search(len(a.insts), func(i int) bool { return a.insts[i].rva >= t })
 	if i == 0 {
 		return false
@@ -403,7 +404,7 @@ func (a *analysis) boundaryAt(t uint32, data []byte, base uint32) bool {
 		return t%16 == 0
 	}
 	for pc := end; pc < t; {
-		in, err := x86asm.Decode(data[pc-base:], 64)
+		in, err := x86asm.Decode(b.code(pc), 64)
 		if err != nil || (in.Op != x86asm.NOP && !isInt3(&in)) {
 			return false
 		}
@@ -413,6 +414,24 @@ func (a *analysis) boundaryAt(t uint32, data []byte, base uint32) bool {
 		}
 	}
 	return true
+}
+
+// code returns the file-backed bytes from rva to the end of the section
+// that holds it, or nil when that section is not executable: every byte the
+// builder decodes comes from here, so an address computed from hostile
+// input (a jump into data, a fragment in another section, past the raw
+// data) decodes nothing instead of slicing the wrong section.
+func (ps *pass) code(rva uint32) []byte {
+	s := ps.img.Section(rva)
+	if s == nil || !s.Executable() {
+		return nil
+	}
+	data := ps.img.Data(s)
+	off := rva - s.RVA
+	if off >= uint32(len(data)) {
+		return nil
+	}
+	return data[off:]
 }
 
 // stackDepth follows rsp through one instruction: bytes below the entry

@@ -22,7 +22,12 @@ type imageSpec struct {
 	code, data []byte
 	relocs     []uint32
 	pdata      [][3]uint32
+	// code2 is a second executable section, at code2RVA (packers and PGO
+	// put code in sections of their own).
+	code2 []byte
 }
+
+const code2RVA = 0x80000
 
 const pdataRVA = 0x300000
 
@@ -68,6 +73,9 @@ func makeImageWith(spec imageSpec) []byte {
 		flags uint32
 	}
 	secs := []sec{{".text", textRVA, code, 0x60000020}}
+	if len(spec.code2) > 0 {
+		secs = append(secs, sec{".vmp0", code2RVA, spec.code2, 0x60000020})
+	}
 	if len(data) > 0 {
 		secs = append(secs, sec{".rdata", dataRVA, data, 0x40000040})
 	}

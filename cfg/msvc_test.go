@@ -157,6 +157,39 @@ func TestChainedColdFragment(t *testing.T) {
 	}
 }
 
+// A packer's chained .pdata entry can put a function's fragment in another
+// section (mhyprot3.sys, VMProtect): its bytes are decoded from that
+// section, not sliced out of the entry's (which panicked the whole scan).
+func TestFragmentInAnotherSection(t *testing.T) {
+	code := cat(
+		[]byte{0x85, 0xc9},                             // 1000 test ecx,ecx
+		[]byte{0x0f, 0x85}, le32(code2RVA+0x10-0x1008), // 1002 jne 80010 (fragment in .vmp0)
+		[]byte{0xc3}, // 1008 ret
+	)
+	code2 := at(nil, 0x10,
+		0xe8, 0xeb, 0x0f, 0xf8, 0xff, // 80010 call 1000 (back into the parent: recursion)
+		0xe9, 0xee, 0x0f, 0xf8, 0xff) // 80015 jmp 1008
+	data := cat(
+		unwind(0), // 100000 parent
+		unwind(4, le32(0x1000), le32(0x1009), le32(0x100000)), // 100004 chained to the parent
+	)
+	p := buildSpec(t, imageSpec{code: code, code2: code2, data: data, pdata: [][3]uint32{
+		{0x1000, 0x1009, 0x100000}, {code2RVA + 0x10, code2RVA + 0x1a, 0x100004},
+	}})
+	checkInvariants(t, p)
+	f := p.Func(0x1000)
+	if f == nil {
+		t.Fatal("no function at the entry")
+	}
+	var inFrag bool
+	for _, b := range f.Blocks {
+		inFrag = inFrag || b.Start == code2RVA+0x10
+	}
+	if _, ok := calleeSet(p, f)[0x1000]; !inFrag || !ok {
+		t.Errorf("blocks %v, callees %v: want the fragment at %#x decoded from its own section, with its call", f.Blocks, calleeSet(p, f), code2RVA+0x10)
+	}
+}
+
 // __C_specific_handler's scope table is the only reference to an __except
 // block (JumpTarget) and to filters and __finally funclets (HandlerAddress).
 func TestScopeTable(t *testing.T) {
