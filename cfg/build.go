@@ -2,6 +2,7 @@ package cfg
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"math/bits"
@@ -38,12 +39,58 @@ type builder struct {
 	lateTables map[uint32]Value
 	scratch    *analysis // reused by every analysis: no per-function maps
 	entries    entrySet
+
+	// What the build has grown to, against its limits; err stops it.
+	ctx          context.Context
+	limits       Limits
+	instructions int // decoded, counting functions decoded again
+	blocks       int // in the program now
+	err          error
+}
+
+// Limits bound what Build grows to on one image, so that no input (a packed
+// or generated driver, a hostile file) can exhaust memory or time. A zero
+// field means no limit.
+type Limits struct {
+	Instructions int // instructions decoded, counting functions decoded again
+	Functions    int // functions in the program
+	Blocks       int // basic blocks in the program
+}
+
+// DefaultLimits are far above what real drivers need: the largest driver of
+// the corpus in README.md decodes about 1.3 million instructions into about
+// 300,000 blocks.
+var DefaultLimits = Limits{Instructions: 40_000_000, Functions: 1_000_000, Blocks: 6_000_000}
+
+// A LimitError says which limit of Limits an image exceeded.
+type LimitError struct {
+	Limit string // "instructions", "functions" or "blocks"
+	Max   int
+}
+
+func (e *LimitError) Error() string {
+	what := map[string]string{
+		"instructions": "instructions decoded",
+		"functions":    "functions",
+		"blocks":       "basic blocks",
+	}[e.Limit]
+	return fmt.Sprintf("the control-flow graph grew past its limit of %d %s", e.Max, what)
 }
 
 // Build disassembles img and returns its program. It never fails: what it
 // cannot decode is recorded in Program.Notes and the rest goes on.
 func Build(img *loader.Image) *Program {
+	p, _ := BuildWithin(context.Background(), img, Limits{})
+	return p
+}
+
+// BuildWithin is Build with limits: it stops with a *LimitError when the
+// program grows past one of lim, or with ctx.Err() when ctx is done, and
+// then returns no program.
+func BuildWithin(ctx context.Context, img *loader.Image, lim Limits) (*Program, error) {
 	b := &builder{
+		ctx:        ctx,
+		limits:     lim,
 		pass:       newPass(img),
 		img:        img,
 		prog:       &Program{Image: img, byEntry: map[uint32]*Func{}},
@@ -62,17 +109,45 @@ func Build(img *loader.Image) *Program {
 	// mistaken for a function of its own.
 	b.seedThunks()
 	b.drain()
+	if b.err != nil {
+		return nil, b.err
+	}
 	b.finish()
-	return b.prog
+	return b.prog, nil
 }
 
 func (b *builder) drain() {
 	for len(b.work) > 0 {
+		if b.exceeded() {
+			b.work = nil
+			return
+		}
 		f := b.work[len(b.work)-1]
 		b.work = b.work[:len(b.work)-1]
 		delete(b.queued, f)
 		b.analyse(f)
 	}
+}
+
+// exceeded reports whether the build must stop: a limit is passed or the
+// context is done. It records why in b.err.
+func (b *builder) exceeded() bool {
+	if b.err != nil {
+		return true
+	}
+	over := func(n, max int, what string) bool {
+		if max > 0 && n > max {
+			b.err = &LimitError{Limit: what, Max: max}
+		}
+		return b.err != nil
+	}
+	if over(b.instructions, b.limits.Instructions, "instructions") ||
+		over(len(b.prog.byEntry), b.limits.Functions, "functions") ||
+		over(b.blocks, b.limits.Blocks, "blocks") {
+		return true
+	}
+	b.err = b.ctx.Err()
+	return b.err != nil
 }
 
 // addFunc records a function entry. A new entry inside the decoded range of
@@ -165,6 +240,7 @@ func looksLikeString(b []byte) bool {
 
 // reject forgets a weak candidate that did not decode as code.
 func (b *builder) reject(f *Func) {
+	b.blocks -= len(f.Blocks)
 	delete(b.prog.byEntry, f.Entry)
 	delete(b.maxEnd, f)
 	b.entries.remove(f.Entry)

@@ -170,6 +170,7 @@ func (b *builder) analyse(f *Func) {
 				}
 				break
 			}
+			b.instructions++
 			a.index[pc] = len(a.insts)
 			a.insts = append(a.insts, inst{Inst: in, rva: pc, prev: prev})
 			cur := &a.insts[len(a.insts)-1]
@@ -498,7 +499,7 @@ func (ps *pass) thunkImport(rva uint32) *loader.Import {
 }
 
 func (ps *pass) decodeThunk(rva uint32) *loader.Import {
-	code := ps.img.Bytes(rva, 16)
+	code := ps.code(rva)
 	if len(code) < 6 {
 		return nil
 	}
@@ -529,6 +530,8 @@ func (ps *pass) calledImport(in *inst) *loader.Import {
 
 // buildBlocks cuts the decoded instructions into basic blocks.
 func (b *builder) buildBlocks(f *Func, a *analysis) {
+	b.blocks -= len(f.Blocks)
+	defer func() { b.blocks += len(f.Blocks) }()
 	f.Blocks = f.Blocks[:0]
 	f.Size = 0
 	var cur *Block

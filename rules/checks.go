@@ -106,7 +106,7 @@ func (p *Pass) walkPost(visit func(cb CallbackRef, f *cfg.Func, feas []bool, pat
 			start := startState(post)
 			queue := []node{{start, []Step{{RVA: post.Entry, Name: post.Name}}}}
 			seen := map[walkState]bool{start: true}
-			for len(queue) > 0 {
+			for len(queue) > 0 && !p.stopped() {
 				n := queue[0]
 				queue = queue[1:]
 				feas := p.feasibleBlocks(n.st.f, n.st.data, int(op.Major))
@@ -257,7 +257,7 @@ func runMF4001(p *Pass, r *Rule) []Finding {
 			if b, ok := memo[st]; ok {
 				return b
 			}
-			if onStack[st] || len(onStack) > 256 {
+			if onStack[st] || len(onStack) > 256 || p.stopped() {
 				return best{}
 			}
 			onStack[st] = true

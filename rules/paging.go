@@ -144,7 +144,7 @@ func (p *Pass) pagingHits() []pagingHit {
 			h.reg, h.op, h.cb, h.mmcc = start.reg, start.op, start.cb, start.mmcc
 			p.paging = append(p.paging, h)
 		}
-		for i := 0; i < len(nodes) && i < maxPagingWalk; i++ {
+		for i := 0; i < len(nodes) && i < maxPagingWalk && !p.stopped(); i++ {
 			st := nodes[i].st
 			if sec := p.Image.Section(st.f.Entry); sec != nil && sec.Pageable() {
 				emit(pagingHit{kind: hitPageCode, site: st.f.Entry, path: pathTo(i, st.f.Entry)})

@@ -1,6 +1,9 @@
 package rules
 
 import (
+	"context"
+	"fmt"
+
 	"github.com/drvhazard/drvhazard/cfg"
 	"github.com/drvhazard/drvhazard/loader"
 )
@@ -40,11 +43,24 @@ type Options struct {
 	// Baseline holds the fingerprints of an earlier run's findings: only
 	// new findings count.
 	Baseline map[string]bool
+	// Limits bound the control-flow graph (cfg.BuildWithin); the zero
+	// value means none.
+	Limits cfg.Limits
 }
 
 // Analyze runs the pipeline on a loaded image: CFG, model, rules.
 func Analyze(path, sha string, img *loader.Image, opt Options) *Result {
-	prog := cfg.Build(img)
+	return AnalyzeContext(context.Background(), path, sha, img, opt)
+}
+
+// AnalyzeContext is Analyze bounded by ctx and opt.Limits: when ctx is done
+// or the CFG outgrows its limits, the Result carries the error (a
+// *cfg.LimitError, or ctx.Err()) and no findings.
+func AnalyzeContext(ctx context.Context, path, sha string, img *loader.Image, opt Options) *Result {
+	prog, err := cfg.BuildWithin(ctx, img, opt.Limits)
+	if err != nil {
+		return &Result{Path: path, SHA256: sha, Err: fmt.Errorf("control-flow graph: %w", err)}
+	}
 	model := BuildModel(prog)
 	cat := opt.Catalogue
 	if cat == nil {
@@ -54,8 +70,11 @@ func Analyze(path, sha string, img *loader.Image, opt Options) *Result {
 	if rs == nil {
 		rs = All()
 	}
-	pass := &Pass{Image: img, Program: prog, Model: model, Catalogue: cat, Budget: opt.Budget}
+	pass := &Pass{Image: img, Program: prog, Model: model, Catalogue: cat, Budget: opt.Budget, ctx: ctx}
 	findings := Run(pass, rs)
+	if err := ctx.Err(); err != nil {
+		return &Result{Path: path, SHA256: sha, Err: fmt.Errorf("rules: %w", err)}
+	}
 	suppress(findings, opt)
 	return &Result{
 		Path: path, SHA256: sha, Image: img, Program: prog, Kind: model.Kind, Model: model,

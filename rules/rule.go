@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -63,7 +64,15 @@ type Pass struct {
 
 	postVisits []postVisit // the post-operation walk, shared by MF3001 and MF3002
 	postWalked bool
+
+	// ctx bounds the time of the walks; once it is done they stop early
+	// and Analyze reports ctx.Err() instead of findings.
+	ctx context.Context
 }
+
+// stopped reports whether the pass's context is done; long walks ask it at
+// every step.
+func (p *Pass) stopped() bool { return p.ctx != nil && p.ctx.Err() != nil }
 
 // CallbackRef names the registered callback a finding starts from.
 type CallbackRef struct {

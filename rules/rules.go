@@ -358,6 +358,9 @@ func fingerprint(parts ...any) string {
 func Run(p *Pass, rules []*Rule) []Finding {
 	var out []Finding
 	for _, r := range rules {
+		if p.stopped() {
+			break
+		}
 		out = append(out, r.Run(p, r)...)
 	}
 	sort.SliceStable(out, func(i, j int) bool {

@@ -79,9 +79,22 @@ func runCorrelate(args []string, stdout, stderr io.Writer) int {
 	configPath := fs.String("config", "", "configuration file (default: "+config.DefaultFile+" in the current directory, if present)")
 	sourceRoot := fs.String("source-root", ".", "SARIF: the repository root; file URIs are made relative to it")
 	sym := symbolFlags(fs)
+	budget := budgetFlags(fs)
+	debugFlag := fs.Bool("debug", false, "print the Go stack of an internal error (for a bug report)")
 	operands, code, done := parseCommand(fs, args, correlateUsage, correlateHint, "no CRASH file or DIR given", stdout, stderr)
 	if done {
 		return code
+	}
+	budgets := budget()
+	if err := checkBudgets(budgets); err != nil {
+		fmt.Fprintf(stderr, "drvhazard correlate: %v\n", err)
+		return exitError
+	}
+	// debugStack prints the stack of an internal error under --debug.
+	debugStack := func(err error) {
+		if st := panicStack(err); *debugFlag && len(st) > 0 {
+			stderr.Write(st)
+		}
 	}
 	opt, err := loadConfig(*configPath)
 	if err != nil {
@@ -99,10 +112,11 @@ func runCorrelate(args []string, stdout, stderr io.Writer) int {
 		// The results are kept whole: matching needs their call graphs.
 		keep := func(r *rules.Result) *rules.Result { return r }
 		err = scan(drivers, scanOptions{include: newMatcher([]string{defaultInclude}), jobs: runtime.NumCPU(), analysis: opt,
-			symbols: symbols},
+			symbols: symbols, budgets: budgets},
 			keep, func(r *rules.Result) error {
 				if r.Err != nil {
 					fmt.Fprintf(stderr, "drvhazard: %s\n", errorLine(r))
+					debugStack(r.Err)
 					code = exitError
 				}
 				results = append(results, r)
@@ -121,16 +135,35 @@ func runCorrelate(args []string, stdout, stderr io.Writer) int {
 	}
 	images := moduleImages(results)
 	for _, f := range files {
-		crashes, err := readCrashes(f.path, images)
+		// A panic reading or matching one crash file costs that file only.
+		type read struct {
+			matched []dumpcorr.Correlation
+			err     error
+		}
+		res, err := guard(f.path, func() read {
+			if testHook != nil {
+				testHook("crash", f.path)
+			}
+			crashes, err := readCrashes(f.path, images)
+			if err != nil {
+				// The report names the file: drop the parsers' own prefix.
+				return read{err: errors.New(strings.TrimPrefix(err.Error(), f.path+": "))}
+			}
+			var out []dumpcorr.Correlation
+			for i := range crashes {
+				out = append(out, dumpcorr.Correlate(&crashes[i], results))
+			}
+			return read{matched: out}
+		})
 		if err != nil {
-			// The report names the file: drop the parsers' own prefix.
-			msg := strings.TrimPrefix(err.Error(), f.path+": ")
-			c.Failed = append(c.Failed, report.InputError{Source: f.path, Err: errors.New(msg)})
+			debugStack(err)
+			res.err = err
+		}
+		if res.err != nil {
+			c.Failed = append(c.Failed, report.InputError{Source: f.path, Err: res.err})
 			continue
 		}
-		for i := range crashes {
-			c.Crashes = append(c.Crashes, dumpcorr.Correlate(&crashes[i], results))
-		}
+		c.Crashes = append(c.Crashes, res.matched...)
 	}
 	c.Groups = dumpcorr.GroupCrashes(c.Crashes)
 

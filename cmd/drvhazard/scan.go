@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -181,19 +182,26 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 	jobs := fs.Int("j", runtime.NumCPU(), "files analysed in parallel")
 	failOn := &severityValue{rules.Error}
 	fs.Var(failOn, "fail-on", "exit 1 when a finding has at least this severity: note|warning|error")
-	budget := fs.Uint("stack-budget", 0, "MF4001: bytes of stack a paging-path call chain may use (default 4096, or the config's stack_budget)")
+	stackBudget := fs.Uint("stack-budget", 0, "MF4001: bytes of stack a paging-path call chain may use (default 4096, or the config's stack_budget)")
 	configPath := fs.String("config", "", "configuration file (default: "+config.DefaultFile+" in the current directory, if present)")
 	sourceRoot := fs.String("source-root", ".", "SARIF: the repository root; file URIs are made relative to it")
 	baseline := fs.String("baseline", "", "an earlier run's JSON or SARIF output: its findings are marked suppressed and only new ones count")
 	include := &includeValue{globs: []string{defaultInclude}}
 	fs.Var(include, "include", "`GLOB` for the files to analyse in directories, matched against the file name ignoring case; repeatable")
 	sym := symbolFlags(fs)
+	budget := budgetFlags(fs)
+	debugFlag := fs.Bool("debug", false, "print the Go stack of an internal error (for a bug report)")
 	operands, code, done := parseCommand(fs, args, scanUsage, scanHint, "no FILE or DIR given", stdout, stderr)
 	if done {
 		return code
 	}
 	if *jobs < 1 {
 		fmt.Fprintf(stderr, "drvhazard scan: -j must be at least 1, got %d\n", *jobs)
+		return exitError
+	}
+	budgets := budget()
+	if err := checkBudgets(budgets); err != nil {
+		fmt.Fprintf(stderr, "drvhazard scan: %v\n", err)
 		return exitError
 	}
 	if st, err := os.Stat(*sourceRoot); err != nil || !st.IsDir() {
@@ -206,8 +214,8 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "drvhazard scan: config: %v\n", err)
 		return exitError
 	}
-	if *budget != 0 {
-		opt.Budget = uint32(*budget)
+	if *stackBudget != 0 {
+		opt.Budget = uint32(*stackBudget)
 	}
 	symbols, err := sym(operands)
 	if err != nil {
@@ -237,6 +245,7 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		part    report.Part
 		hit     bool   // an active finding at or above --fail-on
 		errLine string // the file could not be analysed
+		stack   []byte // of an internal error, for --debug
 	}
 	files := 0
 	var failed []string
@@ -245,15 +254,20 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		jobs:     *jobs,
 		analysis: opt,
 		symbols:  symbols,
+		budgets:  budgets,
 		progress: newProgress(stderr, os.Getenv),
 	}, func(r *rules.Result) scanned {
-		s := scanned{part: out.Render(r)}
+		var s scanned
+		s.part, r = renderIsolated(r, out.Render)
 		for _, f := range r.Findings {
 			// Suppressed findings (config, baseline) do not count.
 			s.hit = s.hit || (f.Active() && f.Severity >= failOn.s)
 		}
 		if r.Err != nil {
 			s.errLine = errorLine(r)
+			if *debugFlag {
+				s.stack = panicStack(r.Err)
+			}
 		}
 		return s
 	}, func(s scanned) error {
@@ -262,7 +276,10 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 			code = exitFindings
 		}
 		if s.errLine != "" {
-			failed = append(failed, s.errLine)
+			failed = append(failed, "drvhazard: "+s.errLine+"\n")
+		}
+		if len(s.stack) > 0 {
+			failed = append(failed, string(s.stack))
 		}
 		return out.Add(s.part)
 	})
@@ -273,8 +290,8 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "drvhazard scan: writing output: %v\n", err)
 		return exitError
 	}
-	for _, line := range failed {
-		fmt.Fprintf(stderr, "drvhazard: %s\n", line)
+	for _, text := range failed {
+		fmt.Fprint(stderr, text)
 		code = exitError
 	}
 	if files == 0 {
@@ -344,7 +361,8 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 
 func errorLine(r *rules.Result) string {
 	msg := r.Err.Error()
-	if strings.HasPrefix(msg, r.Path+":") {
+	var ie *internalError
+	if strings.HasPrefix(msg, r.Path+":") || errors.As(r.Err, &ie) {
 		return msg
 	}
 	return r.Path + ": " + msg
@@ -356,6 +374,7 @@ type scanOptions struct {
 	jobs     int     // workers, at least 1
 	analysis rules.Options
 	symbols  symbolOptions
+	budgets  budgets
 	progress progress // nil: none
 }
 
@@ -388,7 +407,7 @@ func scan[T any](args []string, opt scanOptions, process func(*rules.Result) T, 
 			defer wg.Done()
 			for i := s.take(); i >= 0; i = s.take() {
 				p.start(items[i].path)
-				s.finish(i, process(analyse(items[i].path, opt.analysis, opt.symbols)))
+				s.finish(i, process(analyseIsolated(items[i].path, opt.analysis, opt.symbols, opt.budgets)))
 				p.done()
 			}
 		}()
@@ -638,7 +657,7 @@ func notRegular(m fs.FileMode) error {
 	return fmt.Errorf("not a regular file (a %s)", kind)
 }
 
-func analyse(path string, opt rules.Options, sym symbolOptions) *rules.Result {
+func analyse(ctx context.Context, path string, opt rules.Options, sym symbolOptions) *rules.Result {
 	img, err := loader.Load(path)
 	sum, size := fileDigest(path)
 	if err != nil {
@@ -651,7 +670,7 @@ func analyse(path string, opt rules.Options, sym symbolOptions) *rules.Result {
 	if symbols != nil {
 		addSymbols(img, symbols)
 	}
-	r := rules.Analyze(path, sum, img, opt)
+	r := rules.AnalyzeContext(ctx, path, sum, img, opt)
 	r.Size = size
 	if symbols != nil {
 		r.Symbols, r.Lines = symPath, pdbLines{symbols}

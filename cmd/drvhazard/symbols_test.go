@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -26,7 +27,7 @@ func TestPDBLinesMatchSources(t *testing.T) {
 		if base := filepath.Base(p); strings.HasPrefix(base, "bad_") || strings.HasPrefix(base, "large.") {
 			continue
 		}
-		r := analyse(p, rules.Options{}, symbolOptions{})
+		r := analyse(context.Background(), p, rules.Options{}, symbolOptions{})
 		if r.Err != nil {
 			t.Fatal(r.Err)
 		}
