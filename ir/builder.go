@@ -1,0 +1,126 @@
+package ir
+
+// MaxDepth bounds an expression's height. A constructor whose result would
+// be deeper returns nil (unknown), so that a long chain of arithmetic in a
+// loop cannot make the analysis grow.
+const MaxDepth = 24
+
+// A Builder interns and simplifies expressions. Expressions of different
+// Builders must not be mixed. A Builder is not safe for concurrent use.
+type Builder struct {
+	m map[key]*Expr
+	n uint32
+}
+
+type key struct {
+	op      Op
+	w       uint8
+	v       int64
+	a, b, c *Expr
+}
+
+// NewBuilder returns an empty Builder.
+func NewBuilder() *Builder { return &Builder{m: map[key]*Expr{}} }
+
+// Len is the number of distinct expressions made so far.
+func (b *Builder) Len() int { return len(b.m) }
+
+// intern returns the one expression with these fields, or nil when it would
+// be deeper than MaxDepth.
+func (b *Builder) intern(op Op, w int, v int64, x, y, z *Expr) *Expr {
+	k := key{op, uint8(w), v, x, y, z}
+	if e, ok := b.m[k]; ok {
+		return e
+	}
+	d := uint8(0)
+	for _, c := range [3]*Expr{x, y, z} {
+		if c != nil && c.depth > d {
+			d = c.depth
+		}
+	}
+	if d+1 > MaxDepth {
+		return nil
+	}
+	b.n++
+	e := &Expr{Op: op, W: uint8(w), V: v, A: x, B: y, C: z, depth: d + 1, id: b.n}
+	b.m[k] = e
+	return e
+}
+
+// Const is the constant v of w bytes (v is truncated to w bytes).
+func (b *Builder) Const(v int64, w int) *Expr {
+	return b.intern(OpConst, w, int64(uint64(v)&mask(w)), nil, nil, nil)
+}
+
+// Bool is the boolean constant.
+func (b *Builder) Bool(t bool) *Expr {
+	if t {
+		return b.Const(1, 1)
+	}
+	return b.Const(0, 1)
+}
+
+// Param is the function's integer parameter i (8 bytes).
+func (b *Builder) Param(i int) *Expr { return b.intern(OpParam, 8, int64(i), nil, nil, nil) }
+
+// IRQL is the IRQL the function was entered at (1 byte).
+func (b *Builder) IRQL() *Expr { return b.intern(OpIRQL, 1, 0, nil, nil, nil) }
+
+// Addr is the address of the image's byte at rva.
+func (b *Builder) Addr(rva uint32) *Expr { return b.intern(OpAddr, 8, int64(rva), nil, nil, nil) }
+
+// Stack is the function's entry rsp plus off.
+func (b *Builder) Stack(off int64) *Expr { return b.intern(OpStack, 8, off, nil, nil, nil) }
+
+// Import is the import whose IAT slot is at slot, as a callee.
+func (b *Builder) Import(slot uint32) *Expr { return b.intern(OpImport, 8, int64(slot), nil, nil, nil) }
+
+// Opaque is a w-byte value nothing is known of, made at address at for the
+// location loc (a register number as a constant, or the load it replaces):
+// the same instruction's result has the same name on every path.
+func (b *Builder) Opaque(at uint32, loc *Expr, w int) *Expr {
+	return b.intern(OpOpaque, w, int64(at), loc, nil, nil)
+}
+
+// Phi is the value of location loc where paths with different values meet,
+// at the block starting at block.
+func (b *Builder) Phi(block uint32, loc *Expr, w int) *Expr {
+	return b.intern(OpPhi, w, int64(block), loc, nil, nil)
+}
+
+// Load is the w bytes at address addr.
+func (b *Builder) Load(addr *Expr, w int) *Expr {
+	if addr == nil {
+		return nil
+	}
+	return b.intern(OpLoad, w, 0, addr, nil, nil)
+}
+
+// Call is the value (8 bytes) the call at site returns, from callee with
+// the given arguments (nil entries are unknown arguments).
+func (b *Builder) Call(site uint32, callee *Expr, args []*Expr) *Expr {
+	var list *Expr
+	for i := len(args) - 1; i >= 0; i-- {
+		list = b.intern(OpArgs, 0, 0, args[i], list, nil)
+	}
+	return b.intern(OpCall, 8, int64(site), callee, list, nil)
+}
+
+// Base splits an address into a base and a constant offset:
+// p0+0x10 is (p0, 0x10), rva:0x3000 is (rva:0, 0x3000), stack-0x20 is
+// (stack+0, -0x20).
+func (b *Builder) Base(addr *Expr) (*Expr, int64) {
+	switch {
+	case addr == nil:
+		return nil, 0
+	case addr.Op == OpAddr:
+		return b.Addr(0), addr.V
+	case addr.Op == OpStack:
+		return b.Stack(0), addr.V
+	case addr.Op == OpAdd:
+		if c, ok := addr.B.IsConst(); ok {
+			return addr.A, c
+		}
+	}
+	return addr, 0
+}
