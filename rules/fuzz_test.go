@@ -8,12 +8,16 @@ import (
 )
 
 // FuzzAnalyze runs the whole pipeline (CFG, model, every rule) on mutated
-// fixture images: no input may panic a rule.
+// fixture images and on the packed and malformed shapes of
+// testdata/hostile: no input may panic a rule.
 func FuzzAnalyze(f *testing.F) {
 	for _, name := range []string{"mf_rdata.gcc.stripped.sys", "mf_stack.clang.sys", "mf_variants.clang.sys"} {
 		if b, err := os.ReadFile("../testdata/bin/" + name); err == nil {
 			f.Add(b)
 		}
+	}
+	for _, b := range hostileSeeds() {
+		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		img, err := loader.LoadBytes(data)
