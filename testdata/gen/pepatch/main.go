@@ -21,13 +21,18 @@
 //     header of NAME: name, vsize (VirtualSize), rva (VirtualAddress),
 //     rawsize (SizeOfRawData), rawptr (PointerToRawData), chars
 //     (Characteristics); repeatable;
+//   - -debug INDEX:FIELD=VALUE[,FIELD=VALUE...] sets fields of entry INDEX of
+//     the debug directory: type, size (SizeOfData), rva (AddressOfRawData),
+//     ptr (PointerToRawData; NAME+OFF is then a file offset into the raw
+//     data of section NAME); repeatable;
 //   - -reloc RVA:TYPE[,RVA:TYPE...] appends base relocation blocks with these
 //     entries (TYPE 10 is IMAGE_REL_BASED_DIR64, 3 HIGHLOW, 4 HIGHADJ) to the
 //     base relocation directory, in the slack of the raw data of the section
 //     that holds it; RVA is a number or NAME+OFF as for -entry; repeatable.
 //
-// Edits apply in that order (-entry reads the section table before -section
-// changes it), then -discard and -write. Numbers are decimal or 0x-prefixed
+// Edits apply in the order -entry, -debug, -reloc, -section (all but the
+// last read the section table before -section changes it), then -discard
+// and -write. Numbers are decimal or 0x-prefixed
 // hex. An edit that names a missing section is an error.
 //
 //	go run ./testdata/gen/pepatch -discard INIT a.sys b.sys
@@ -61,7 +66,19 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 type edits struct {
 	entry    string      // -entry, "" when not given
 	sections []secEdit   // -section
+	debugs   []debugEdit // -debug
 	relocs   []relocEdit // -reloc
+}
+
+// debugEdit sets fields of one IMAGE_DEBUG_DIRECTORY entry.
+type debugEdit struct {
+	index  int
+	fields []debugField
+}
+
+type debugField struct {
+	off   int    // offset in the 28-byte entry
+	value string // a number, or NAME+OFF
 }
 
 // secEdit sets fields of one section header: offset in the header -> value.
@@ -86,8 +103,9 @@ func main() {
 	discard := flag.String("discard", "INIT", "section name to mark discardable (empty: none)")
 	write := flag.String("write", "", "section name to mark writable (empty: none)")
 	entry := flag.String("entry", "", "set AddressOfEntryPoint: an RVA, or NAME+OFF inside section NAME")
-	var secFlags, relocFlags listFlag
+	var secFlags, debugFlags, relocFlags listFlag
 	flag.Var(&secFlags, "section", "NAME:FIELD=VALUE[,...]: set section header fields (name, vsize, rva, rawsize, rawptr, chars); repeatable")
+	flag.Var(&debugFlags, "debug", "INDEX:FIELD=VALUE[,...]: set debug directory entry fields (type, size, rva, ptr); repeatable")
 	flag.Var(&relocFlags, "reloc", "RVA:TYPE[,...]: append base relocation entries; repeatable")
 	flag.Parse()
 	set := map[string]uint32{}
@@ -105,6 +123,14 @@ func main() {
 			os.Exit(2)
 		}
 		ed.sections = append(ed.sections, e)
+	}
+	for _, s := range debugFlags {
+		e, err := parseDebugEdit(s)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "pepatch: -debug %s: %v\n", s, err)
+			os.Exit(2)
+		}
+		ed.debugs = append(ed.debugs, e)
 	}
 	for _, s := range relocFlags {
 		rs, err := parseRelocs(s)
@@ -160,6 +186,30 @@ func parseSecEdit(s string) (secEdit, error) {
 			return secEdit{}, err
 		}
 		e.fields = append(e.fields, fieldSet{off: off, value: n})
+	}
+	return e, nil
+}
+
+// Offsets of the fields of IMAGE_DEBUG_DIRECTORY (PE/COFF §6.1.1).
+var debugFields = map[string]int{"type": 12, "size": 16, "rva": 20, "ptr": 24}
+
+func parseDebugEdit(s string) (debugEdit, error) {
+	idx, rest, ok := strings.Cut(s, ":")
+	if !ok || rest == "" {
+		return debugEdit{}, errors.New("want INDEX:FIELD=VALUE[,FIELD=VALUE...]")
+	}
+	n, err := strconv.Atoi(idx)
+	if err != nil || n < 0 {
+		return debugEdit{}, fmt.Errorf("bad entry index %q", idx)
+	}
+	e := debugEdit{index: n}
+	for _, kv := range strings.Split(rest, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		off, known := debugFields[k]
+		if !ok || !known || v == "" {
+			return debugEdit{}, fmt.Errorf("%q is not FIELD=VALUE with FIELD one of type, size, rva, ptr", kv)
+		}
+		e.fields = append(e.fields, debugField{off: off, value: v})
 	}
 	return e, nil
 }
@@ -247,6 +297,12 @@ func patch(path string, set map[string]uint32, ed edits) error {
 		}
 		changed = true
 	}
+	for _, e := range ed.debugs {
+		if err := im.setDebug(e); err != nil {
+			return err
+		}
+		changed = true
+	}
 	if len(ed.relocs) > 0 {
 		if err := im.appendRelocs(ed.relocs); err != nil {
 			return err
@@ -306,6 +362,63 @@ func (im *image) rva(spec string) (uint32, error) {
 		return 0, err
 	}
 	return im.u32(h+12) + n, nil
+}
+
+// fileOffset resolves a file offset written as a number or as NAME+OFF, an
+// offset into the raw data of the section called NAME.
+func (im *image) fileOffset(spec string) (uint32, error) {
+	name, off, ok := strings.Cut(spec, "+")
+	if !ok || name == "" || (name[0] >= '0' && name[0] <= '9') {
+		return parseNum(spec)
+	}
+	h := im.section(name)
+	if h < 0 {
+		return 0, fmt.Errorf("no section %q", name)
+	}
+	n, err := parseNum(off)
+	if err != nil {
+		return 0, err
+	}
+	return im.u32(h+20) + n, nil
+}
+
+// setDebug writes fields of an entry of the debug directory (data
+// directory 6 of a PE32+ optional header, at offset 112+6*8).
+func (im *image) setDebug(e debugEdit) error {
+	dir := im.opt + 112 + 6*8
+	if dir+8 > im.table {
+		return errors.New("-debug: the optional header has no debug directory")
+	}
+	dirRVA, dirSize := im.u32(dir), im.u32(dir+4)
+	if uint32(e.index+1)*28 > dirSize {
+		return fmt.Errorf("-debug: the debug directory has %d entries, no entry %d", dirSize/28, e.index)
+	}
+	p := -1
+	for i := 0; i < im.nsec; i++ {
+		h := im.table + 40*i
+		if rva := im.u32(h + 12); dirRVA >= rva && dirRVA-rva < im.u32(h+16) {
+			p = int(im.u32(h+20) + dirRVA - rva)
+			break
+		}
+	}
+	if p < 0 || p+28*(e.index+1) > len(im.data) {
+		return errors.New("-debug: the debug directory is not in the file")
+	}
+	p += 28 * e.index
+	for _, f := range e.fields {
+		var v uint32
+		var err error
+		if f.off == debugFields["ptr"] {
+			v, err = im.fileOffset(f.value)
+		} else {
+			v, err = im.rva(f.value)
+		}
+		if err != nil {
+			return fmt.Errorf("-debug: %v", err)
+		}
+		im.put32(p+f.off, v)
+	}
+	return nil
 }
 
 // setEntry writes AddressOfEntryPoint (optional header offset 16).
