@@ -115,6 +115,11 @@ lie vsize_small -section .text:vsize=0x30
 image rawsize0 rawsize0
 lie rawsize0 -section .vmp0:rawsize=0
 
+# A CodeView debug entry whose SizeOfData (0x18) is too short for its
+# record: lld-link /Brepro's REPRO entry, retyped.
+image debug_cv debug_cv
+lie debug_cv -debug 0:type=2,size=0x18,rva=.cvdata+0,ptr=.cvdata+0
+
 # .pdata and relocations that point at garbage.
 image pdata_bad pdata_bad
 image relocs relocs
