@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/metrics"
 	"slices"
 	"strings"
 	"testing"
@@ -98,6 +99,7 @@ var hostileCases = map[string]hostileCase{
 	"relocs.sys": {
 		entry: ".text", calls: []string{".text DbgPrint"}, reach: []string{"DbgPrint"},
 	},
+	"debug_cv.sys":      {funcs: []string{".text"}, calls: []string{".text DbgPrint"}, reach: []string{"DbgPrint"}},
 	"reloc_outside.sys": {refuse: "base relocation (type 10) at RVA 0x7fff0000 points outside the image"},
 	"reloc_tail.sys":    {refuse: "base relocation (type 10) at RVA 0x4ffc points outside the image"},
 }
@@ -106,7 +108,8 @@ var hostileCases = map[string]hostileCase{
 // testdata/hostile (built by its build.sh) and checks what its README
 // promises for each: a refusal that names the problem, or an analysis that
 // does not panic, keeps every block and call inside executable code, and
-// still finds what the image's code does.
+// still finds what the image's code does; loading none of them may
+// allocate more than maxLoadAlloc.
 func TestHostile(t *testing.T) {
 	paths, err := filepath.Glob(filepath.Join(hostileDir, "*.sys"))
 	if err != nil || len(paths) == 0 {
@@ -121,10 +124,8 @@ func TestHostile(t *testing.T) {
 			t.Errorf("%s: no expectation in hostileCases (and testdata/hostile/README.md)", name)
 			continue
 		}
-		t.Run(strings.TrimSuffix(name, ".sys"), func(t *testing.T) {
-			t.Parallel()
-			checkHostile(t, path, tc)
-		})
+		// Not parallel: checkHostile measures what the loader allocates.
+		t.Run(strings.TrimSuffix(name, ".sys"), func(t *testing.T) { checkHostile(t, path, tc) })
 	}
 	for name := range hostileCases {
 		if !seen[name] {
@@ -133,10 +134,19 @@ func TestHostile(t *testing.T) {
 	}
 }
 
+// maxLoadAlloc bounds what loading one hostile image (all of them a few KB)
+// may allocate: the loader promises memory bounded by a small multiple of
+// the file size, whatever the headers claim.
+const maxLoadAlloc = 64 << 20
+
 func checkHostile(t *testing.T, path string, tc hostileCase) {
+	before := heapAllocs()
 	img, err := withoutPanic(t, "loader.Load", func() (*loader.Image, error) { return loader.Load(path) })
 	if t.Failed() {
 		return
+	}
+	if n := heapAllocs() - before; n > maxLoadAlloc {
+		t.Errorf("loading allocated %d MiB; want at most %d MiB", n>>20, maxLoadAlloc>>20)
 	}
 	if tc.refuse != "" {
 		switch {
@@ -225,6 +235,13 @@ func checkHostile(t *testing.T, path string, tc hostileCase) {
 			}
 		}
 	}
+}
+
+// heapAllocs returns the bytes allocated on the heap so far.
+func heapAllocs() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }
 
 // withoutPanic runs one stage of the pipeline and turns a panic into a test error
