@@ -1,19 +1,27 @@
 #!/usr/bin/env bash
-# Build every drvhazard test fixture driver from source, with both
-# toolchains (mingw-w64 gcc + GNU ld, clang + lld-link), reproducibly.
+# Build every drvhazard test fixture driver from source, reproducibly, in
+# the optimisation matrix real drivers ship in: mingw-w64 gcc + GNU ld at
+# -O0, -O2 and -O3, clang + lld-link at -O0, -O2 and -O2 with full LTO.
 #
 #   bash testdata/build.sh
 #
 # Outputs (all under testdata/bin/):
-#   <name>.gcc.sys           gcc image, keeps its COFF symbol table
+#   <name>.gcc.sys           gcc -O2, pinned (-fno-ipa-*: one symbol per
+#                            source function), keeps its COFF symbol table
 #   <name>.gcc.stripped.sys  the same image after strip (same layout)
-#   <name>.clang.sys         clang image (no symbol table, like MSVC output)
-#   <name>.clang.pdb         its PDB (CodeView debug info, lld-link /debug)
-#   <name>.gcc.syms / <name>.clang.syms
-#                            "0x<RVA> <name>" per function symbol in an
-#                            executable section, sorted by RVA
-# The reject fixtures (bad_x86, bad_arm64) are built with clang only.
-# Intermediate files go to testdata/build/, removed at the end.
+#   <name>.gcc-O0.sys        gcc -O0 (a Debug build), symbol table kept
+#   <name>.gcc-O3.sys        gcc -O3, free to clone (.isra/.constprop/.part/
+#                            .cold), symbol table kept
+#   <name>.clang.sys         clang -O2 (no symbol table, like MSVC output)
+#   <name>.clang-O0.sys      clang -O0
+#   <name>.clang-lto.sys     clang -O2 -flto=full, optimised again by lld-link
+#   <name>.<clang build>.pdb its PDB (CodeView debug info, lld-link /debug)
+#   <name>.<build>.syms      "0x<RVA> <name>" per function symbol in an
+#                            executable section, sorted by RVA (the stripped
+#                            image shares <name>.gcc.syms)
+# The scale fixture (large) is built as <name>.gcc[.stripped].sys and
+# <name>.clang.sys only; the reject fixtures (bad_x86, bad_arm64) with clang
+# -O2 only.  Intermediate files go to testdata/build/, removed at the end.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")"   # testdata/: every path below is relative
@@ -72,19 +80,32 @@ mkdir -p "$BUILD/lib/arm64" "$BUILD/lib/x86"
 (cd .. && go build -o testdata/$BUILD/pepatch ./testdata/gen/pepatch)
 
 # ------------------------------------------------------------------- flags
-# -fno-ipa-*/-fno-partial-inlining/-fno-reorder-blocks-and-partition keep
-# every source function a single symbol (no .isra/.constprop/.part/.cold
-# clones, no identical-code folding) so the truth files can name them.
-GCC_CFLAGS=(-O2 -ffreestanding -nostdlib -fno-stack-protector -mno-red-zone
-    -fno-ipa-icf -fno-ipa-cp-clone -fno-ipa-sra -fno-partial-inlining
-    -fno-reorder-blocks-and-partition -Wall -Wextra -Wno-multichar -Iinclude)
+# The O2 builds (<name>.gcc.sys, <name>.clang.sys) are the reference: in
+# the gcc one, -fno-ipa-*/-fno-partial-inlining/-fno-reorder-blocks-and-
+# partition keep every source function a single symbol (no .isra/.constprop/
+# .part/.cold clones, no identical-code folding), so that every edge of the
+# truth files can be named.  The other builds are what drivers ship: -O0 is
+# the Debug build, gcc -O3 and clang LTO the release builds, with nothing
+# held back but the sources' own noinline.
+GCC_MACHINE=(-ffreestanding -nostdlib -fno-stack-protector -mno-red-zone)
+GCC_PINNED=(-fno-ipa-icf -fno-ipa-cp-clone -fno-ipa-sra -fno-partial-inlining
+    -fno-reorder-blocks-and-partition)
+GCC_WARN=(-Wall -Wextra -Wno-multichar -Iinclude)
+GCC_CFLAGS=(-O2 "${GCC_MACHINE[@]}" "${GCC_PINNED[@]}" "${GCC_WARN[@]}")
+GCC_O0_CFLAGS=(-O0 "${GCC_MACHINE[@]}" "${GCC_WARN[@]}")
+GCC_O3_CFLAGS=(-O3 "${GCC_MACHINE[@]}" "${GCC_WARN[@]}")
 GCC_LDFLAGS=(-Wl,--subsystem,native -Wl,--entry,DriverEntry -Wl,--image-base,$IMAGE_BASE
     -Wl,--file-alignment,0x200 -Wl,--section-alignment,0x1000 -Wl,--dynamicbase
     -Wl,--nxcompat -Wl,--no-insert-timestamp)
 GCC_LIBS=(-L"$BUILD/lib" -lfltmgr -lntoskrnl -lhal -lgcc)
 
-CLANG_CFLAGS=(-O2 -ffreestanding -funwind-tables -fno-stack-protector -mno-red-zone
+CLANG_COMMON=(-ffreestanding -funwind-tables -fno-stack-protector -mno-red-zone
     -Wall -Wextra -Wno-multichar -Iinclude)
+CLANG_CFLAGS=(-O2 "${CLANG_COMMON[@]}")
+CLANG_O0_CFLAGS=(-O0 "${CLANG_COMMON[@]}")
+# Full LTO: the objects are LLVM bitcode, and lld-link optimises the whole
+# driver at once (its default /opt:lldlto=2) before generating code.
+CLANG_LTO_CFLAGS=(-O2 -flto=full "${CLANG_COMMON[@]}")
 LLD_FLAGS=(/driver /subsystem:native /entry:DriverEntry /nodefaultlib /Brepro
     /base:$IMAGE_BASE /opt:ref /opt:noicf)
 # The clang images get a PDB, bin/<name>.clang.pdb. The paths inside it do
@@ -199,15 +220,33 @@ build_gcc() {
     fi
 }
 
-build_clang() {
-    local name=$1 src=$2 obj=$BUILD/$name.clang.obj img=bin/$name.clang.sys
+# A gcc build of the matrix other than the pinned O2 one: build_gcc_variant
+# NAME SRC VARIANT CFLAGS... writes bin/NAME.VARIANT.sys (symbol table kept,
+# INIT discardable as in the O2 images) and its .syms.
+build_gcc_variant() {
+    local name=$1 src=$2 variant=$3 img=bin/$1.$3.sys
+    shift 3
     # shellcheck disable=SC2046
-    "$CLANG" --target=x86_64-pc-windows-msvc "${CLANG_CFLAGS[@]}" "${CLANG_DEBUG[@]}" $(clang_extra "$name") \
+    $MINGW-gcc "$@" $(gcc_extra "$name") "$src" -o "$img" \
+        "${GCC_LDFLAGS[@]}" -Wl,-Map,"$BUILD/$name.$variant.map" "${GCC_LIBS[@]}"
+    # shellcheck disable=SC2046
+    "$BUILD/pepatch" -discard INIT $(pepatch_extra "$name") "$img"
+    gcc_syms "$img" "bin/$name.$variant.syms"
+}
+
+# build_clang NAME SRC VARIANT CFLAGS...: bin/NAME.VARIANT.sys, its PDB and
+# .syms (from the lld-link map; with LTO the map lists the functions of the
+# code lld-link generated).
+build_clang() {
+    local name=$1 src=$2 variant=$3 obj=$BUILD/$1.$3.obj img=bin/$1.$3.sys
+    shift 3
+    # shellcheck disable=SC2046
+    "$CLANG" --target=x86_64-pc-windows-msvc "$@" "${CLANG_DEBUG[@]}" $(clang_extra "$name") \
         -c "$src" -o "$obj"
     # shellcheck disable=SC2046
-    "$LLD_LINK" "${LLD_FLAGS[@]}" "${LLD_DEBUG[@]}" $(lld_extra "$name") /map:"$BUILD/$name.clang.map" \
-        /pdb:"bin/$name.clang.pdb" /out:"$img" "$obj" "${CLANG_LIBS[@]}"
-    clang_syms "$BUILD/$name.clang.map" "bin/$name.clang.syms"
+    "$LLD_LINK" "${LLD_FLAGS[@]}" "${LLD_DEBUG[@]}" $(lld_extra "$name") /map:"$BUILD/$name.$variant.map" \
+        /pdb:"bin/$name.$variant.pdb" /out:"$img" "$obj" "${CLANG_LIBS[@]}"
+    clang_syms "$BUILD/$name.$variant.map" "bin/$name.$variant.syms"
 }
 
 # Reject fixtures: not x64.  The analyzer must refuse them.
@@ -230,9 +269,17 @@ for src in src/*.c "$BUILD/large.c"; do
     case "$name" in
         bad_x86) build_reject "$name" "$src" i686-pc-windows-msvc x86 "$BUILD/lib/x86" /base:0x10000 ;;
         bad_arm64) build_reject "$name" "$src" aarch64-pc-windows-msvc arm64 "$BUILD/lib/arm64" /base:$IMAGE_BASE ;;
+        large)  # the scale fixture: 1.3 MB of code per build, O2 only
+            build_gcc "$name" "$src"
+            build_clang "$name" "$src" clang "${CLANG_CFLAGS[@]}"
+            ;;
         *)
             build_gcc "$name" "$src"
-            build_clang "$name" "$src"
+            build_gcc_variant "$name" "$src" gcc-O0 "${GCC_O0_CFLAGS[@]}"
+            build_gcc_variant "$name" "$src" gcc-O3 "${GCC_O3_CFLAGS[@]}"
+            build_clang "$name" "$src" clang "${CLANG_CFLAGS[@]}"
+            build_clang "$name" "$src" clang-O0 "${CLANG_O0_CFLAGS[@]}"
+            build_clang "$name" "$src" clang-lto "${CLANG_LTO_CFLAGS[@]}"
             ;;
     esac
 done
