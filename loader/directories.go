@@ -38,8 +38,12 @@ func (img *Image) parseDirectories() (err error) {
 		Logger:                     warnLogger{img},
 		DisableCertValidation:      true,
 		DisableSignatureValidation: true,
-		// Parsed by us (the library prints to stdout on bad input) or unused.
+		// Parsed by us (the library prints to stdout on bad input, stops
+		// short on damaged relocations, and allocates what a debug entry's
+		// size claims) or unused.
 		OmitExportDirectory:       true,
+		OmitRelocDirectory:        true,
+		OmitDebugDirectory:        true,
 		OmitLoadConfigDirectory:   true,
 		OmitResourceDirectory:     true,
 		OmitSecurityDirectory:     true,
@@ -66,12 +70,12 @@ func (img *Image) parseDirectories() (err error) {
 		img.warnf("pe: %v", err)
 	}
 	img.takeImports(f)
-	if err := img.takeRelocs(f); err != nil {
+	if err := img.parseRelocs(); err != nil {
 		return err
 	}
 	img.takeRuntimeFunctions(f)
 	img.takeSymbols(f)
-	img.takeCodeView(f)
+	img.parseCodeView()
 	img.parseExports()
 	img.parseLoadConfig()
 	return nil
@@ -101,16 +105,34 @@ const (
 	relDir64    = 10 // IMAGE_REL_BASED_DIR64
 )
 
-// takeRelocs keeps the DIR64 fixups. A fixup outside the image is a refusal:
-// the Windows loader would write outside the mapping.
-func (img *Image) takeRelocs(f *pe.File) error {
-	for _, blk := range f.Relocations {
-		for _, e := range blk.Entries {
-			typ := uint16(e.Type)
+// parseRelocs reads the base relocation directory (PE/COFF §6.6): blocks
+// of a page RVA, the block's size, and 2-byte entries (type in the top four
+// bits, offset in the page). It keeps the DIR64 fixups. A fixup outside the
+// image is a refusal: the Windows loader would write outside the mapping. A
+// block whose size is impossible ends the directory with a warning.
+func (img *Image) parseRelocs() error {
+	dir := img.dirs[dirBaseReloc]
+	if dir.RVA == 0 || dir.Size == 0 {
+		return nil
+	}
+	data := img.Bytes(dir.RVA, dir.Size)
+	if uint32(len(data)) < dir.Size {
+		img.warnf("base relocation directory [%#x, %#x) is not all in the file; %d bytes read", dir.RVA, uint64(dir.RVA)+uint64(dir.Size), len(data))
+	}
+	for off := 0; off+8 <= len(data); {
+		page := binary.LittleEndian.Uint32(data[off:])
+		size := int(binary.LittleEndian.Uint32(data[off+4:]))
+		if size < 8 || size > len(data)-off {
+			img.warnf("base relocation block at directory offset %#x has size %#x (%d bytes left); the rest is skipped", off, size, len(data)-off)
+			break
+		}
+		for e := off + 8; e+2 <= off+size; e += 2 {
+			entry := binary.LittleEndian.Uint16(data[e:])
+			typ := entry >> 12
 			if typ == relAbsolute {
 				continue
 			}
-			rva := uint64(blk.Data.VirtualAddress) + uint64(e.Offset)
+			rva := uint64(page) + uint64(entry&0xfff)
 			if rva+8 > uint64(img.SizeOfImage) {
 				return formatErr(ErrMalformed, -1, "base relocation (type %d) at RVA %#x points outside the image (SizeOfImage %#x)",
 					typ, rva, img.SizeOfImage)
@@ -121,6 +143,7 @@ func (img *Image) takeRelocs(f *pe.File) error {
 				img.OtherRelocs++
 			}
 		}
+		off += size
 	}
 	sort.Slice(img.Relocs, func(i, j int) bool { return img.Relocs[i] < img.Relocs[j] })
 	return nil
@@ -151,6 +174,22 @@ func (img *Image) takeRuntimeFunctions(f *pe.File) {
 	sort.SliceStable(img.RuntimeFunctions, func(i, j int) bool {
 		return img.RuntimeFunctions[i].Begin < img.RuntimeFunctions[j].Begin
 	})
+	// Entries are sorted and do not overlap (x64 exception handling): one
+	// that starts inside the one before it is damage, and would make a
+	// function of the middle of another.
+	kept := img.RuntimeFunctions[:0]
+	overlapping := 0
+	for _, r := range img.RuntimeFunctions {
+		if n := len(kept); n > 0 && r.Begin < kept[n-1].End {
+			overlapping++
+			continue
+		}
+		kept = append(kept, r)
+	}
+	img.RuntimeFunctions = kept
+	if overlapping > 0 {
+		img.warnf(".pdata: %d entries overlapping the one before dropped", overlapping)
+	}
 }
 
 // readUnwindInfo reads the flags of an UNWIND_INFO and what follows its
@@ -231,18 +270,55 @@ func (img *Image) sectionByIndex(i int) *Section {
 	return nil
 }
 
-func (img *Image) takeCodeView(f *pe.File) {
-	for _, dbg := range f.Debugs {
-		if cv, ok := dbg.Info.(pe.CVInfoPDB70); ok {
-			c := &CodeView{Age: cv.Age, Path: cv.PDBFileName}
-			g := cv.Signature
-			binary.LittleEndian.PutUint32(c.GUID[0:], g.Data1)
-			binary.LittleEndian.PutUint16(c.GUID[4:], g.Data2)
-			binary.LittleEndian.PutUint16(c.GUID[6:], g.Data3)
-			copy(c.GUID[8:], g.Data4[:])
-			img.CodeView = c
+// Debug directory constants (PE/COFF §6.1): 28-byte entries, CodeView type 2,
+// and the RSDS record: "RSDS", GUID, age, NUL-terminated PDB path.
+const (
+	debugEntryLen    = 28
+	debugTypeCV      = 2
+	maxDebugEntries  = 64
+	maxCodeViewBytes = 4096
+)
+
+// parseCodeView finds the RSDS record that ties the image to its PDB. Sizes
+// the file states are checked against the bytes that are there: nothing is
+// allocated from them.
+func (img *Image) parseCodeView() {
+	dir := img.dirs[dirDebug]
+	if dir.RVA == 0 || dir.Size == 0 {
+		return
+	}
+	n := min(dir.Size/debugEntryLen, maxDebugEntries)
+	for i := uint32(0); i < n; i++ {
+		e := img.Bytes(dir.RVA+i*debugEntryLen, debugEntryLen)
+		if len(e) < debugEntryLen {
+			img.warnf("debug directory entry %d at RVA %#x is not in the file", i, dir.RVA+i*debugEntryLen)
 			return
 		}
+		if binary.LittleEndian.Uint32(e[12:]) != debugTypeCV {
+			continue
+		}
+		size := binary.LittleEndian.Uint32(e[16:])
+		rva, ptr := binary.LittleEndian.Uint32(e[20:]), binary.LittleEndian.Uint32(e[24:])
+		var rec []byte
+		switch {
+		case rva != 0:
+			rec = img.Bytes(rva, min(size, maxCodeViewBytes))
+		case uint64(ptr) < uint64(len(img.data)):
+			rec = img.data[ptr:min(uint64(ptr)+uint64(min(size, maxCodeViewBytes)), uint64(len(img.data)))]
+		}
+		if len(rec) < 24 || string(rec[:4]) != "RSDS" {
+			img.warnf("debug directory entry %d: CodeView record of %d bytes is not an RSDS record; no PDB identity", i, size)
+			continue
+		}
+		c := &CodeView{Age: binary.LittleEndian.Uint32(rec[20:])}
+		copy(c.GUID[:], rec[4:20])
+		path := rec[24:]
+		if z := strings.IndexByte(string(path), 0); z >= 0 {
+			path = path[:z]
+		}
+		c.Path = string(path)
+		img.CodeView = c
+		return
 	}
 }
 
