@@ -8,6 +8,7 @@ import (
 	"math/bits"
 	"sort"
 
+	"github.com/drvhazard/drvhazard/ir"
 	"github.com/drvhazard/drvhazard/loader"
 )
 
@@ -35,10 +36,12 @@ type builder struct {
 	// fragments maps a function's .pdata Begin to the chained entries
 	// (split-off parts) whose chain ends at it.
 	fragments map[uint32][]loader.RuntimeFunction
-	// lateTables holds jump tables found by the forward pass, by jmp site.
-	lateTables map[uint32]Value
-	scratch    *analysis // reused by every analysis: no per-function maps
-	entries    entrySet
+	// lateTables holds the targets of jump tables the symbolic pass found,
+	// by jmp site; noReturnSites the calls it found not to return.
+	lateTables    map[uint32][]uint32
+	noReturnSites map[uint32]bool
+	scratch       *analysis // reused by every analysis: no per-function maps
+	entries       entrySet
 
 	// What the build has grown to, against its limits; err stops it.
 	ctx          context.Context
@@ -89,19 +92,21 @@ func Build(img *loader.Image) *Program {
 // then returns no program.
 func BuildWithin(ctx context.Context, img *loader.Image, lim Limits) (*Program, error) {
 	b := &builder{
-		ctx:        ctx,
-		limits:     lim,
-		pass:       newPass(img),
-		img:        img,
-		prog:       &Program{Image: img, byEntry: map[uint32]*Func{}},
-		queued:     map[*Func]bool{},
-		maxEnd:     map[*Func]uint32{},
-		rejected:   map[uint32]bool{},
-		fragments:  chainedFragments(img),
-		lateTables: map[uint32]Value{},
-		scratch:    newAnalysis(),
-		entries:    newEntrySet(img),
+		ctx:           ctx,
+		limits:        lim,
+		pass:          newPass(img, ir.NewBuilder()),
+		img:           img,
+		prog:          &Program{Image: img, byEntry: map[uint32]*Func{}},
+		queued:        map[*Func]bool{},
+		maxEnd:        map[*Func]uint32{},
+		rejected:      map[uint32]bool{},
+		fragments:     chainedFragments(img),
+		lateTables:    map[uint32][]uint32{},
+		noReturnSites: map[uint32]bool{},
+		scratch:       newAnalysis(),
+		entries:       newEntrySet(img),
 	}
+	b.prog.IR = ir.NewBuilder()
 	b.seed()
 	b.drain()
 	// Thunks nothing calls are found last, and only where no decoded block
@@ -163,6 +168,14 @@ func (b *builder) addFunc(rva uint32, src Source) *Func {
 	}
 	if src&^weakSources == 0 && (b.rejected[rva] || !b.plausible(rva)) {
 		return nil
+	}
+	// A jump into the middle of another function's unwind range is not a
+	// tail call: gcc's .cold parts (their own .pdata entry, not chained)
+	// jump back into their parent's epilogue.
+	if src == FromTailJump {
+		if rf, ok := b.img.RuntimeFunction(rva); ok && rf.Begin != rva {
+			return nil
+		}
 	}
 	f := &Func{Entry: rva, Source: src}
 	b.prog.byEntry[rva] = f

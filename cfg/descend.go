@@ -31,6 +31,9 @@ type analysis struct {
 	// tables holds the jump tables resolved in this function: clang places
 	// them in .text, and the lea of their base is not a code reference.
 	tables map[uint32]bool
+	// runs holds each block's instructions, a range of insts, in the order
+	// of Func.Blocks.
+	runs [][2]int
 	// order and sorted are scratch space for sortInsts.
 	order  []uint32
 	sorted []inst
@@ -467,6 +470,9 @@ func stackDepth(in *inst, depth int64) int64 {
 // callNoReturn reports whether the call never returns: a call to a no-return
 // import or to a function already known not to return.
 func (b *builder) callNoReturn(in *inst) bool {
+	if b.noReturnSites[in.rva] {
+		return true
+	}
 	if t, ok := relTarget(in); ok {
 		if tf := b.prog.byEntry[t]; tf != nil {
 			if tf.NoReturn {
@@ -515,51 +521,59 @@ func (ps *pass) decodeThunk(rva uint32) *loader.Import {
 	return imp
 }
 
-// calledImport returns the import a call reaches directly: call [rip+IAT]
-// or a call to a jmp [IAT] thunk.
-func (ps *pass) calledImport(in *inst) *loader.Import {
-	if t, ok := relTarget(in); ok {
-		return ps.thunkImport(t)
-	}
-	if slot, ok := ripSlot(in); ok {
-		imp, _ := ps.img.ImportAt(slot)
-		return imp
-	}
-	return nil
-}
-
 // buildBlocks cuts the decoded instructions into basic blocks.
 func (b *builder) buildBlocks(f *Func, a *analysis) {
 	b.blocks -= len(f.Blocks)
 	defer func() { b.blocks += len(f.Blocks) }()
 	f.Blocks = f.Blocks[:0]
+	a.runs = a.runs[:0]
 	f.Size = 0
+	// Overlapping instruction streams (a jump into the middle of an
+	// instruction): where the instruction after one, by address, does not
+	// start at its end, the code at its end is entered by falling through
+	// and starts a block.
+	for i := range a.insts {
+		end := a.insts[i].next()
+		if i+1 < len(a.insts) && a.insts[i+1].rva != end {
+			if _, ok := a.index[end]; ok {
+				a.leaders[end] = true
+			}
+		}
+	}
 	var cur *Block
+	// end closes an unterminated block: it falls into the code decoded at
+	// its end, or it ends in bytes that were not decoded.
+	end := func() {
+		if cur == nil {
+			return
+		}
+		if _, ok := a.index[cur.End]; ok {
+			cur.Term = TermFall
+			cur.Succs = []Edge{{To: cur.End, Kind: EdgeFall}}
+		} else {
+			cur.Term = TermInvalid
+		}
+		cur = nil
+	}
 	for i := range a.insts {
 		in := &a.insts[i]
 		f.Size += uint32(in.Len)
 		if cur == nil || a.leaders[in.rva] || cur.End != in.rva {
-			if cur != nil && cur.End == in.rva {
-				cur.Term = TermFall
-				cur.Succs = []Edge{{To: in.rva, Kind: EdgeFall}}
-			}
+			end()
 			cur = &Block{Start: in.rva}
 			f.Blocks = append(f.Blocks, cur)
+			a.runs = append(a.runs, [2]int{i, i})
 		}
 		cur.End = in.next()
 		cur.Insts++
+		a.runs[len(a.runs)-1][1] = i + 1
 		if t, ok := a.term[in.rva]; ok {
 			cur.Term = t
 			cur.Succs = a.succ[in.rva]
 			cur = nil
 		}
 	}
-	if cur != nil {
-		// The last decoded run ended without a terminator: it ran into code
-		// already decoded (a leader), which the loop above turned into a
-		// fall-through edge, or into the region end.
-		cur.Term = TermInvalid
-	}
+	end()
 	// A branch whose target or fall-through could not be decoded (past the
 	// section's data, bad bytes) keeps no edge to it.
 	starts := make(map[uint32]bool, len(f.Blocks))

@@ -2,29 +2,30 @@ package cfg
 
 import (
 	"golang.org/x/arch/x86/x86asm"
+
+	"github.com/drvhazard/drvhazard/ir"
 )
 
-// Evaluation is the forward pass over one function with memory tracked
-// (stack slots, globals, xmm lanes), run on demand for the few functions a
-// rule needs to read closely, such as the caller of FltRegisterFilter that
-// builds its registration on the stack.
+// Evaluation is the symbolic pass over one function kept whole, for the
+// few functions a rule reads closely: the caller of FltRegisterFilter that
+// builds its registration on the stack or in writable data reads back what
+// it stored. Build keeps only conditions, arguments and results; an
+// Evaluation keeps the state at every instruction.
 type Evaluation struct {
-	f       *Func
-	ps      pass
-	insts   [][]inst // per block
-	in      []state
-	reached []bool
-	conds   []*Cond
-	condsOK bool
+	f     *Func
+	ps    pass
+	insts [][]inst // per block
+	fl    *symFlow
 }
 
-// Evaluate runs the forward pass over f with memory tracked.
+// Evaluate runs the symbolic pass over f again and keeps its states.
 func (p *Program) Evaluate(f *Func) *Evaluation {
-	e := &Evaluation{f: f, ps: newPass(p.Image), insts: make([][]inst, len(f.Blocks))}
+	e := &Evaluation{f: f, ps: newPass(p.Image, p.IR), insts: make([][]inst, len(f.Blocks))}
 	for i, blk := range f.Blocks {
 		e.insts[i] = p.decodeBlock(blk)
 	}
-	e.in, e.reached = e.ps.fixpoint(f, func(i int) []inst { return e.insts[i] }, true)
+	e.fl = e.ps.newSymFlow(f, func(i int) []inst { return e.insts[i] })
+	e.fl.run()
 	return e
 }
 
@@ -49,137 +50,49 @@ func (p *Program) decodeBlock(blk *Block) []inst {
 
 // Snapshot is what the evaluation knows just before one instruction.
 type Snapshot struct {
-	st state
+	st symState
 	ps *pass
 }
 
 // At returns the state just before the instruction at rva, or nil when rva
-// is not an instruction of a block reachable from the entry.
+// is not an instruction of a block the pass reached.
 func (e *Evaluation) At(rva uint32) *Snapshot {
 	for i, blk := range e.f.Blocks {
-		if rva < blk.Start || rva >= blk.End || !e.reached[i] {
+		if rva < blk.Start || rva >= blk.End || !e.fl.reached[i] {
 			continue
 		}
-		st := e.in[i].clone()
+		st := e.fl.in[i].clone()
 		for k := range e.insts[i] {
 			in := &e.insts[i][k]
 			if in.rva == rva {
 				return &Snapshot{st: st, ps: &e.ps}
 			}
-			e.ps.step(in, &st)
+			e.ps.symStep(in, &st)
 		}
 	}
 	return nil
 }
 
-// Return is the value of rax at one ret. Via is the predecessor block the
-// value was computed through when paths with different values meet just
-// before the ret, nil otherwise.
-type Return struct {
-	Block *Block
-	Via   *Block
-	Value Value
-}
-
-// Returns lists the value of rax at every reachable ret. Where paths with
-// different values meet just before the ret (a status computed on one path,
-// a constant on another), the ret block is evaluated once from each
-// predecessor, so every value that can be returned is listed.
-func (e *Evaluation) Returns() []Return {
-	var out []Return
-	atRet := func(i int, st state) Value {
-		insts := e.insts[i]
-		for k := range insts[:len(insts)-1] {
-			e.ps.step(&insts[k], &st)
-		}
-		return st.r[rRAX]
-	}
-	for i, blk := range e.f.Blocks {
-		if blk.Term != TermRet || !e.reached[i] || len(e.insts[i]) == 0 {
-			continue
-		}
-		if v := atRet(i, e.in[i].clone()); v.Kind != Unknown {
-			out = append(out, Return{Block: blk, Value: v})
-			continue
-		}
-		for j, pred := range e.f.Blocks {
-			if !e.reached[j] || !edgeTo(pred, blk.Start) {
-				continue
-			}
-			st := e.in[j].clone()
-			for k := range e.insts[j] {
-				e.ps.step(&e.insts[j][k], &st)
-			}
-			out = append(out, Return{Block: blk, Via: pred, Value: atRet(i, st)})
-		}
-	}
-	return out
-}
-
-func edgeTo(b *Block, to uint32) bool {
-	for _, e := range b.Succs {
-		if e.To == to {
-			return true
-		}
-	}
-	return false
-}
-
-// Conds returns the test deciding each block's conditional branch, as Block.
-// Cond does, but seen with memory tracked: a Debug build that stores a field
-// in a stack slot and compares the slot (mov [rsp+20h],al ; cmp byte
-// [rsp+20h],4 ; je) is understood here, not in Build.
-func (e *Evaluation) Conds() []*Cond {
-	if e.condsOK {
-		return e.conds
-	}
-	e.condsOK = true
-	e.conds = make([]*Cond, len(e.f.Blocks))
-	for i, blk := range e.f.Blocks {
-		e.conds[i] = blk.Cond
-		insts := e.insts[i]
-		if !e.reached[i] || blk.Term != TermCond || len(insts) == 0 {
-			continue
-		}
-		st := e.in[i].clone()
-		for k := range insts[:len(insts)-1] {
-			e.ps.step(&insts[k], &st)
-		}
-		last := &insts[len(insts)-1]
-		if !isJcc(last.Op) || !st.flags.ok {
-			continue
-		}
-		if c := branchCond(last.Op, st.flags); c != nil {
-			e.conds[i] = c
-		}
-	}
-	return e.conds
-}
-
 // Arg returns the value of the i-th integer argument register (rcx, rdx,
 // r8, r9).
-func (s *Snapshot) Arg(i int) Value { return s.st.r[argRegs[i]] }
+func (s *Snapshot) Arg(i int) *ir.Expr { return s.st.r[argRegs[i]] }
 
 // Read returns the size bytes (1, 2, 4 or 8) at ptr+off, where ptr is an
-// Address or StackAddr value. Stores seen by the evaluation win; global bytes
-// nobody stored come from the image, a relocated 8-byte pointer as an
-// Address.
-func (s *Snapshot) Read(ptr Value, off int64, size int) Value {
-	var space uint8
-	switch ptr.Kind {
-	case Address:
-		space = spaceGlobal
-	case StackAddr:
-		space = spaceStack
-	default:
-		return Value{}
+// image or stack address. Stores the pass saw win; image bytes nobody
+// stored come from the file (writable data too: its initial value), a
+// relocated 8-byte pointer as an address. nil when unknown.
+func (s *Snapshot) Read(ptr *ir.Expr, off int64, size int) *ir.Expr {
+	b := s.ps.b
+	a := b.Bin(ir.OpAdd, ptr, b.Const(off, 8))
+	if a == nil {
+		return nil
 	}
-	at := ptr.V + off
-	if v, found := s.st.mem.load(space, at, size); found {
+	base, at := b.Base(a)
+	if v, overlap := s.st.mem.load(b, base, at, size); v != nil || overlap {
 		return v
 	}
-	if space == spaceGlobal && at >= 0 && at <= 0xffffffff {
-		return imageValue(s.ps.img, uint32(at), size)
+	if base == s.ps.addr0 && at >= 0 && at <= 0xffffffff {
+		return s.ps.imageValue(uint32(at), size)
 	}
-	return Value{}
+	return nil
 }

@@ -1,8 +1,11 @@
 package cfg
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
+	"github.com/drvhazard/drvhazard/ir"
 	"github.com/drvhazard/drvhazard/loader"
 )
 
@@ -32,20 +35,18 @@ func TestEvaluateStackRegistration(t *testing.T) {
 			}
 			snap := p.Evaluate(entry).At(site.Site)
 			reg := snap.Arg(1)
-			if reg.Kind != StackAddr {
+			if reg.Op != ir.OpStack {
 				t.Fatalf("rdx = %v, want a stack address", reg)
 			}
-			if sz, ver := snap.Read(reg, 0, 2), snap.Read(reg, 2, 2); sz.V != 0x58 || ver.V != 0x200 || sz.Kind != Const {
-				t.Errorf("Size/Version = %v/%v, want 0x58/0x200", sz, ver)
+			read := func(ptr *ir.Expr, off int64, size int) string { return snap.Read(ptr, off, size).String() }
+			if sz, ver, fl := read(reg, 0, 2), read(reg, 2, 2), read(reg, 4, 4); sz != "0x58" || ver != "0x200" || fl != "1" {
+				t.Errorf("Size/Version/Flags = %s/%s/%s, want 0x58/0x200/1", sz, ver, fl)
 			}
-			if fl := snap.Read(reg, 4, 4); fl.Kind != Const || fl.V != 1 {
-				t.Errorf("Flags = %v, want 1", fl)
-			}
-			if unload := snap.Read(reg, 0x18, 8); unload.Kind != Address || uint32(unload.V) != syms["FilterUnloadS"] {
-				t.Errorf("FilterUnload = %v, want FilterUnloadS %#x", unload, syms["FilterUnloadS"])
+			if unload, want := read(reg, 0x18, 8), fmt.Sprintf("rva:%#x", syms["FilterUnloadS"]); unload != want {
+				t.Errorf("FilterUnload = %s, want FilterUnloadS %s", unload, want)
 			}
 			ops := snap.Read(reg, 0x10, 8)
-			if ops.Kind != Address {
+			if ops == nil || ops.Op != ir.OpAddr {
 				t.Fatalf("OperationRegistration = %v", ops)
 			}
 			want := []struct {
@@ -54,20 +55,19 @@ func TestEvaluateStackRegistration(t *testing.T) {
 			}{{0, "PreCreateS", "PostCreateS"}, {3, "PreReadS", ""}, {4, "PreWriteS", ""}, {0x12, "PreCleanupS", ""}, {0x80, "", ""}}
 			for i, w := range want {
 				off := int64(i * 0x20)
-				if m := snap.Read(ops, off, 1); m.Kind != Const || m.V != w.major {
+				if m := snap.Read(ops, off, 1); m == nil || m.Op != ir.OpConst || m.V != w.major {
 					t.Errorf("op %d major = %v, want %#x", i, m, w.major)
 				}
 				for _, cb := range []struct {
 					off  int64
 					name string
 				}{{8, w.pre}, {0x10, w.post}} {
-					got := snap.Read(ops, off+cb.off, 8)
-					if cb.name == "" {
-						if got.Kind != Const || got.V != 0 {
-							t.Errorf("op %d +%#x = %v, want NULL", i, cb.off, got)
-						}
-					} else if got.Kind != Address || uint32(got.V) != syms[cb.name] {
-						t.Errorf("op %d +%#x = %v, want %s %#x", i, cb.off, got, cb.name, syms[cb.name])
+					want := "0"
+					if cb.name != "" {
+						want = fmt.Sprintf("rva:%#x", syms[cb.name])
+					}
+					if got := read(ops, off+cb.off, 8); got != want {
+						t.Errorf("op %d +%#x = %s, want %s %s", i, cb.off, got, cb.name, want)
 					}
 				}
 			}
@@ -83,7 +83,7 @@ func symsByName(t *testing.T, bin string) map[string]uint32 {
 }
 
 // The guard Data->Iopb->IrpFlags & IRP_PAGING_IO (0x2) in PreWriteGuarded
-// must surface as a Cond on [[arg0+0x10]+0], in both toolchains' forms.
+// is a condition on an edge, in both toolchains' forms.
 func TestBranchCondOnParamField(t *testing.T) {
 	for _, name := range []string{"mf_variants.gcc.sys", "mf_variants.clang.sys"} {
 		img, err := loader.Load("../testdata/bin/" + name)
@@ -98,13 +98,15 @@ func TestBranchCondOnParamField(t *testing.T) {
 		var conds []string
 		found := false
 		for _, b := range f.Blocks {
-			if b.Cond != nil {
-				conds = append(conds, b.Cond.String())
-				found = found || b.Cond.Value.IsParamField(0, 0x10, 0) && b.Cond.Mask&0x2 != 0
+			for _, e := range b.Succs {
+				if e.Cond != nil {
+					conds = append(conds, e.Cond.String())
+					found = found || e.Cond.String() == "eq(and(load(load(p0+0x10):8):1, 0x2), 0)"
+				}
 			}
 		}
 		if !found {
-			t.Errorf("%s: no branch on [[arg0+0x10]+0] & 2; conds %q", name, conds)
+			t.Errorf("%s: no edge on eq(and(load(load(p0+0x10):8):1, 0x2), 0); conds %q", name, conds)
 		}
 	}
 }
@@ -134,36 +136,41 @@ func TestEvaluateZeroedStruct(t *testing.T) {
 		size int
 		want int64
 	}{{0, 2, 0x68}, {2, 2, 0x0202}, {4, 4, 0}, {0x10, 8, 0}, {0x40, 8, 0}} {
-		if v := snap.Read(reg, tc.off, tc.size); v.Kind != Const || v.V != tc.want {
+		if v := snap.Read(reg, tc.off, tc.size); v == nil || v.Op != ir.OpConst || v.V != tc.want {
 			t.Errorf("+%#x = %v, want %#x", tc.off, v, tc.want)
 		}
 	}
-	if v := snap.Read(reg, 0x48, 8); v.Kind == Const {
+	if v := snap.Read(reg, 0x48, 8); v != nil && v.Op == ir.OpConst {
 		t.Errorf("+0x48 (past the rep stosb) = %v, want unknown", v)
 	}
 }
 
 func TestMemoryCells(t *testing.T) {
-	m := newMemory()
-	m.store(spaceStack, 0, 8, Value{Kind: Const, V: 0})
-	m.store(spaceStack, 2, 2, Value{Kind: Const, V: 0xbeef})
-	if v, _ := m.load(spaceStack, 0, 8); v.Kind != Const || v.V != 0xbeef0000 {
+	b := ir.NewBuilder()
+	stack := b.Stack(0)
+	var m cells
+	m = m.store(b, stack, 0, 8, b.Const(0, 8))
+	m = m.store(b, stack, 2, 2, b.Const(0xbeef, 2))
+	if v, _ := m.load(b, stack, 0, 8); v.String() != "0xbeef0000" {
 		t.Errorf("8 bytes across split cells = %v, want 0xbeef0000", v)
 	}
-	if v, _ := m.load(spaceStack, 4, 4); v.Kind != Const || v.V != 0 {
+	if v, _ := m.load(b, stack, 4, 4); v.String() != "0" {
 		t.Errorf("the untouched half = %v, want 0", v)
 	}
-	m.store(spaceStack, 4, 8, Value{Kind: Address, V: 0x1000})
-	if v, found := m.load(spaceStack, 0, 8); v.Kind != Unknown || !found {
-		t.Errorf("a range overlapping an address cell = %v (found %v), want unknown", v, found)
+	m = m.store(b, stack, 4, 8, b.Param(0))
+	if v, overlap := m.load(b, stack, 0, 8); v != nil || !overlap {
+		t.Errorf("a range half over a parameter = %v (overlap %v), want unknown", v, overlap)
 	}
-	if _, found := m.load(spaceStack, 0x100, 8); found {
+	if v, _ := m.load(b, stack, 8, 4); v.String() != "trunc(shr(p0, 0x20):4)" {
+		t.Errorf("the high half of a stored parameter = %v", v)
+	}
+	if _, overlap := m.load(b, stack, 0x100, 8); overlap {
 		t.Error("an untouched range was found")
 	}
 }
 
 // A Debug build spills Data->Iopb->MajorFunction to the stack and compares
-// the slot: only the memory-tracking evaluation sees the comparison.
+// the slot: the comparison is of the field.
 func TestEvaluateSpilledCompare(t *testing.T) {
 	code := cat(
 		[]byte{0x48, 0x83, 0xec, 0x38},       // 1000 sub rsp,0x38
@@ -177,14 +184,11 @@ func TestEvaluateSpilledCompare(t *testing.T) {
 	)
 	p := buildCode(t, code, nil, nil)
 	f := p.Func(0x1000)
-	if f.Blocks[0].Cond != nil {
-		t.Logf("Build already sees %v", f.Blocks[0].Cond)
+	var conds []string
+	for _, e := range f.Blocks[0].Succs {
+		conds = append(conds, e.Cond.String())
 	}
-	c := p.Evaluate(f).Conds()[0]
-	if c == nil || !c.Cmp || c.Rel != RelEq || c.Imm != 4 || !c.Value.IsParamField(0, 0x10, 4) {
-		t.Fatalf("cond %v, want [[arg0+0x10]+0x4] == 4", c)
-	}
-	if !c.TakenFor(4) || c.TakenFor(3) {
-		t.Error("TakenFor disagrees with je")
+	if got, want := strings.Join(conds, " "), "eq(load(load(p0+0x10):8+0x4):1, 0x4) ne(load(load(p0+0x10):8+0x4):1, 0x4)"; got != want {
+		t.Errorf("edge conditions %s, want %s", got, want)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 
 	"golang.org/x/arch/x86/x86asm"
+
+	"github.com/drvhazard/drvhazard/ir"
 )
 
 // Jump-table forms recognised at jmp reg (all seen in real drivers):
@@ -43,8 +45,8 @@ const (
 // jumpTable resolves jmp reg / jmp [mem] at in through a jump table and
 // returns the targets, or false when the form is not recognised.
 func (b *builder) jumpTable(a *analysis, in *inst, entry, limit uint32) ([]uint32, bool) {
-	if v, ok := b.lateTables[in.rva]; ok {
-		return b.readTable(a, in, int64(v.V), int64(v.Path[0]), int(v.P), v.Depth == 1, entry, limit)
+	if targets, ok := b.lateTables[in.rva]; ok {
+		return targets, true
 	}
 	var s sym
 	switch arg := in.Args[0].(type) {
@@ -224,4 +226,197 @@ func (b *builder) memSym(a *analysis, pc uint32, m x86asm.Mem, size int, sext bo
 		base = bs.rva
 	}
 	return sym{kind: symLoad, rva: base + disp(m), size: size, sext: sext}
+}
+
+// The symbolic pass sees a jump table by what the jmp's target means, in
+// every form above and the two-level one (a byte table mapping the index to
+// an entry of the offset table), with the bound from the conditions of the
+// edges that lead to the jmp. It gives each jump-table edge the index
+// values that take it, and resolves the tables the descent above missed.
+
+// switchSpec is a jump table found in a jmp target expression.
+type switchSpec struct {
+	table, base int64 // the table's RVA; entries are offsets from base (size 4) or pointers (size 8)
+	size        int
+	sext        bool
+	bytes       int64    // two-level: the RVA of the byte table indexed first, 0 if none
+	index       *ir.Expr // what indexes the first table
+}
+
+// matchSwitch recognises base + ext(load(table + i*4)) and load(table + i*8),
+// with i itself a byte-table entry in the two-level form.
+func matchSwitch(t *ir.Expr) (switchSpec, bool) {
+	var s switchSpec
+	var entry *ir.Expr
+	switch {
+	case t == nil:
+		return s, false
+	case t.Op == ir.OpLoad && t.W == 8:
+		entry, s.size = t, 8
+	case t.Op == ir.OpAdd:
+		for _, pair := range [2][2]*ir.Expr{{t.A, t.B}, {t.B, t.A}} {
+			base, off := pair[0], pair[1]
+			if base.Op == ir.OpAddr && (off.Op == ir.OpSext || off.Op == ir.OpZext) && off.A.Op == ir.OpLoad && off.A.W == 4 {
+				entry, s.size, s.base, s.sext = off.A, 4, base.V, off.Op == ir.OpSext
+			}
+		}
+	}
+	if entry == nil {
+		return s, false
+	}
+	tbl, idx, ok := scaledIndex(entry.A)
+	if !ok {
+		return s, false
+	}
+	s.table, s.index = int64(tbl), idx
+	// Two-level: the index is itself an entry of a byte table.
+	if i := idx; i.Op == ir.OpZext && i.A.Op == ir.OpLoad && i.A.W == 1 {
+		if a := i.A.A; a.Op == ir.OpAdd {
+			for _, pair := range [2][2]*ir.Expr{{a.A, a.B}, {a.B, a.A}} {
+				if pair[0].Op == ir.OpAddr {
+					s.bytes, s.index = pair[0].V, pair[1]
+				}
+			}
+		}
+	}
+	return s, true
+}
+
+// maxSwitchCases bounds the index values an edge condition lists.
+const maxSwitchCases = 256
+
+// switchEntries reads the targets a jump table selects, index by index,
+// for indexes below the bound the edges into block bi establish (or, with
+// none, up to the first entry that leaves the function).
+func (b *builder) switchEntries(fl *symFlow, bi int, s switchSpec) []uint32 {
+	n, bounded := fl.indexBound(bi, s.index)
+	if !bounded {
+		n = maxUnboundTableEntries
+	}
+	entry := fl.f.Entry
+	limit := entry + fl.f.Size
+	if sec := b.img.Section(entry); sec != nil {
+		limit = b.regionEnd(entry, sec)
+	}
+	var out []uint32
+	for i := 0; i < n; i++ {
+		k := int64(i)
+		if s.bytes != 0 {
+			raw := b.img.Bytes(uint32(s.bytes+k), 1)
+			if len(raw) < 1 {
+				break
+			}
+			k = int64(raw[0])
+		}
+		at := uint32(s.table + k*int64(s.size))
+		var t int64
+		if s.size == 8 {
+			p, ok := b.img.PointerAt(at)
+			if !ok {
+				break
+			}
+			t = int64(p)
+		} else {
+			v, ok := b.img.Uint32(at)
+			if !ok {
+				break
+			}
+			if s.sext {
+				t = s.base + int64(int32(v))
+			} else {
+				t = s.base + int64(v)
+			}
+		}
+		if t < 0 || t > 0xffffffff || !b.img.Executable(uint32(t)) {
+			break
+		}
+		if !bounded && (uint32(t) < entry || uint32(t) >= limit) {
+			break
+		}
+		out = append(out, uint32(t))
+	}
+	return out
+}
+
+// indexBound finds n such that idx < n on every path into block bi: a
+// condition idx <=u N or idx <u N on an edge that dominates it.
+func (fl *symFlow) indexBound(bi int, idx *ir.Expr) (int, bool) {
+	want := core(idx)
+	for d, below := fl.dom.IDom(bi), bi; d >= 0; d, below = fl.dom.IDom(d), d {
+		for _, e := range fl.f.Blocks[d].Succs {
+			j, ok := fl.dom.Index(e.To)
+			if !ok || e.Cond == nil || !(j == below || fl.dom.Dominates(j, below)) {
+				continue
+			}
+			c := e.Cond
+			if (c.Op == ir.OpUle || c.Op == ir.OpUlt) && core(c.A) == want {
+				if n, ok := c.B.IsConst(); ok && n >= 0 && n < maxTableEntries {
+					if c.Op == ir.OpUle {
+						n++
+					}
+					return int(n), true
+				}
+			}
+		}
+	}
+	return 0, false
+}
+
+// core strips extensions and truncations: the index a compare tests and the
+// one that scales the table are the same value at different widths.
+func core(e *ir.Expr) *ir.Expr {
+	for e != nil && (e.Op == ir.OpZext || e.Op == ir.OpSext || e.Op == ir.OpTrunc) {
+		e = e.A
+	}
+	return e
+}
+
+// switchConds gives each jump-table edge of block bi the condition that
+// takes it: the index values whose entries point at its target.
+func (b *builder) switchConds(fl *symFlow, bi int, in *inst, st *symState) {
+	s, ok := matchSwitch(b.callTarget(in, st))
+	if !ok {
+		return
+	}
+	targets := b.switchEntries(fl, bi, s)
+	cases := map[uint32][]int64{}
+	for i, t := range targets {
+		cases[t] = append(cases[t], int64(i))
+	}
+	blk := fl.f.Blocks[bi]
+	for k := range blk.Succs {
+		e := &blk.Succs[k]
+		if e.Kind != EdgeSwitch {
+			continue
+		}
+		if vals := cases[e.To]; len(vals) > 0 && len(vals) <= maxSwitchCases {
+			e.Cond = b.anyOf(s.index, vals)
+		}
+	}
+}
+
+// anyOf is idx == v0 || idx == v1 ..., as a balanced tree.
+func (b *builder) anyOf(idx *ir.Expr, vals []int64) *ir.Expr {
+	if len(vals) == 1 {
+		return b.b.Cmp(ir.OpEq, idx, b.b.Const(vals[0], int(idx.W)))
+	}
+	h := len(vals) / 2
+	return b.b.Bin(ir.OpOr, b.anyOf(idx, vals[:h]), b.anyOf(idx, vals[h:]))
+}
+
+// lateTable resolves a jmp reg the descent could not follow (the table's
+// base was loaded far from the jmp) from what the symbolic pass knows of
+// the target, and has the function decoded again with the table's targets.
+func (b *builder) lateTable(fl *symFlow, bi int, in *inst, st *symState) {
+	if _, done := b.lateTables[in.rva]; done {
+		return
+	}
+	s, ok := matchSwitch(b.callTarget(in, st))
+	if !ok {
+		return
+	}
+	if targets := b.switchEntries(fl, bi, s); len(targets) > 0 {
+		b.lateTables[in.rva] = targets
+		b.enqueue(fl.f)
+	}
 }

@@ -2,7 +2,10 @@ package cfg
 
 import (
 	"encoding/binary"
+	"strings"
 	"testing"
+
+	"github.com/drvhazard/drvhazard/ir"
 )
 
 // Hand-assembled code for forms our two toolchains do not emit but real
@@ -165,9 +168,8 @@ func TestCallArguments(t *testing.T) {
 	if c == nil {
 		t.Fatal("no call at 0x1014")
 	}
-	want := [4]Value{{Kind: Const}, {Kind: Address, V: 0x100000}, {Kind: Const, V: 0x6b61654c}, {Kind: StackAddr, V: 8}}
-	if c.Args != want {
-		t.Errorf("args %v, want %v", c.Args, want)
+	if got := exprs(c.Args[:4]); got != "0 rva:0x100000 0x6b61654c stack+0x8" {
+		t.Errorf("args %s, want 0 rva:0x100000 0x6b61654c stack+0x8", got)
 	}
 	if c := calls[0x1020]; c == nil || c.Kind != CallPointer || c.Callees[0].Func != 0x1040 {
 		t.Errorf("call rax = %+v, want a pointer call to 0x1040", c)
@@ -176,8 +178,8 @@ func TestCallArguments(t *testing.T) {
 		t.Errorf("0x1040 not discovered through the register call: %+v", f)
 	}
 	// The values after a call are forgotten: rcx is volatile.
-	if c := calls[0x1020]; c.Args[0].Kind != Unknown {
-		t.Errorf("rcx after a call = %v, want unknown", c.Args[0])
+	if c := calls[0x1020]; c.Args[0].Op != ir.OpOpaque {
+		t.Errorf("rcx after a call = %v, want an opaque value", c.Args[0])
 	}
 }
 
@@ -195,18 +197,23 @@ func TestUndecodableBytesEndTheBlock(t *testing.T) {
 	}
 }
 
-// KeRaiseIrql(DISPATCH_LEVEL) and KeLowerIrql are mov cr8 on x64.
+// KeRaiseIrql(DISPATCH_LEVEL) and KeLowerIrql are mov cr8 on x64: the IRQL
+// at each call follows them.
 func TestIRQLWrites(t *testing.T) {
 	code := cat(
-		[]byte{0xb8, 0x02, 0, 0, 0},    // 1000 mov eax,2
-		[]byte{0x44, 0x0f, 0x22, 0xc0}, // 1005 mov cr8,rax
-		[]byte{0x44, 0x0f, 0x22, 0xc1}, // 1009 mov cr8,rcx (restore a saved IRQL)
-		[]byte{0xc3},                   // 100d ret
+		[]byte{0x44, 0x0f, 0x20, 0xc3},    // 1000 mov rbx,cr8 (KeGetCurrentIrql, saved)
+		[]byte{0xb8, 0x02, 0, 0, 0},       // 1004 mov eax,2
+		[]byte{0x44, 0x0f, 0x22, 0xc0},    // 1009 mov cr8,rax
+		[]byte{0xe8}, le32(0x1040-0x1012), // 100d call 1040
+		[]byte{0x44, 0x0f, 0x22, 0xc3},    // 1012 mov cr8,rbx (restore the saved IRQL)
+		[]byte{0xe8}, le32(0x1040-0x101b), // 1016 call 1040
+		[]byte{0xc3}, // 101b ret
 	)
+	code = at(code, 0x40, 0xc3)
 	p := buildCode(t, code, nil, nil)
-	w := p.Func(0x1000).IRQLWrites
-	if len(w) != 2 || w[0].Site != 0x1005 || !w[0].Value.MayBe(2) || w[1].Site != 0x1009 || w[1].Value.Kind == Const {
-		t.Errorf("IRQL writes %+v, want a raise to 2 at 0x1005 and a restore at 0x1009", w)
+	calls := callsOf(p, 0x1000)
+	if a, b := calls[0x100d], calls[0x1016]; a == nil || b == nil || a.IRQL.String() != "0x2" || b.IRQL.String() != "irql" {
+		t.Errorf("IRQL at the calls: %v and %v, want 0x2 (raised) then irql (the entry IRQL restored)", a.IRQL, b.IRQL)
 	}
 }
 
@@ -224,9 +231,9 @@ func TestPagingBoolean(t *testing.T) {
 	code = at(code, 0x30, 0xc3)
 	p := buildCode(t, code, nil, nil)
 	c := p.Func(0x1000).Calls[0]
-	v := c.Args[1]
-	if v.Kind != TestBit || v.V != 0x42 || v.W != 1 || !v.Field().IsParamField(1, 0x10, 0) {
-		t.Errorf("rdx at the call = %v, want the paging test of arg1's IrpFlags", v)
+	// A BOOLEAN argument: its low byte.
+	if got, want := p.IR.Trunc(c.Args[1], 1).String(), "ne(and(load(load(p1+0x10):8):1, 0x42), 0)"; got != want {
+		t.Errorf("dl at the call = %s, want %s (the paging test of arg1's IrpFlags)", got, want)
 	}
 }
 
@@ -252,4 +259,13 @@ func TestStructHandlerTable(t *testing.T) {
 	if c == nil || c.Kind != CallTable || len(c.Callees) != 2 || c.Callees[0].Func != 0x1020 || c.Callees[1].Func != 0x1030 {
 		t.Errorf("call through the row table = %+v, want a table call to 0x1020 and 0x1030", c)
 	}
+}
+
+// exprs prints expressions separated by spaces, for comparisons.
+func exprs(es []*ir.Expr) string {
+	s := make([]string, len(es))
+	for i, e := range es {
+		s[i] = e.String()
+	}
+	return strings.Join(s, " ")
 }

@@ -1,6 +1,7 @@
 package cfg
 
 import (
+	"github.com/drvhazard/drvhazard/ir"
 	"github.com/drvhazard/drvhazard/loader"
 )
 
@@ -12,6 +13,10 @@ type Program struct {
 	// Notes records what the disassembler could not do (undecodable bytes,
 	// unresolved indirect jumps), for the user to judge coverage.
 	Notes []string
+	// IR made every expression of the program (conditions, arguments,
+	// results); rules build theirs with it too, and only one goroutine may
+	// use it at a time.
+	IR *ir.Builder
 
 	byEntry map[uint32]*Func
 }
@@ -47,11 +52,15 @@ type Func struct {
 	// Refs lists code addresses this function takes (lea, mov imm64 with a
 	// relocation), such as callbacks passed to a registration call.
 	Refs []Ref
-	// IRQLWrites lists the writes to CR8 (mov cr8, reg): KeRaiseIrql and
-	// KeLowerIrql are inline on x64. Value is what the forward pass knows
-	// of the new IRQL (a constant when raising, usually not when
-	// restoring a saved one).
-	IRQLWrites []IRQLWrite
+	// Result is the value the function returns (rax), over its parameters
+	// and entry IRQL where it depends on them: a helper's
+	// ne(and(load(load(p0+0x10):8):4, 0x2), 0) says "Data is paging I/O".
+	// ExitIRQL is the IRQL it returns at. Both are nil when unknown.
+	Result, ExitIRQL *ir.Expr
+	// Returns lists the value of rax at each reachable ret, by predecessor
+	// where paths with different values meet at the ret (a status set on
+	// one path, a constant on another).
+	Returns []Return
 	// FrameSize is the deepest the function moves rsp below its entry value
 	// (pushes, sub rsp, __chkstk probes), not counting the return address.
 	FrameSize uint32
@@ -89,6 +98,11 @@ const (
 type Edge struct {
 	To   uint32 // Start of the successor block
 	Kind EdgeKind
+	// Cond is what holds when the edge is taken, over the function's
+	// parameters, entry IRQL, loads and call results: the branch's
+	// condition on the taken edge, its negation on the other, the index
+	// values that select a jump-table entry. nil when nothing is known.
+	Cond *ir.Expr
 }
 
 // Block is a basic block: a run of instructions entered only at Start.
@@ -97,13 +111,6 @@ type Block struct {
 	Succs      []Edge
 	// Term says how the block ends.
 	Term Term
-	// Cond is the test deciding a TermCond block's branch, when the forward
-	// pass recognised it (test/and/bt of a known value); nil otherwise.
-	Cond *Cond
-	// CondOnStack is set when the branch tests a stack slot the forward
-	// pass did not track (a Debug build's spilled field): Evaluation.Conds,
-	// which tracks memory, may know it.
-	CondOnStack bool
 	// Insts is the number of instructions.
 	Insts int
 }
@@ -157,32 +164,38 @@ type CallSite struct {
 	Kind    CallKind
 	Tail    bool // a jmp that leaves the function
 	Callees []Callee
-	// Args holds what the forward pass knows of rcx, rdx, r8, r9 at the call.
-	Args [4]Value
+	// Args are the values of the parameters the call passes (rcx, rdx, r8,
+	// r9, then the first stack arguments), nil where unknown; IRQL is the
+	// IRQL at the call; Target is what the call transfers to (an address,
+	// an import, or the pointer it loads). All are expressions over the
+	// caller's parameters and entry IRQL.
+	Args   []*ir.Expr
+	IRQL   *ir.Expr
+	Target *ir.Expr
 	// StackDepth is the caller's rsp below its entry value at the call.
 	StackDepth uint32
 }
 
-// IRQLWrite is one write of the current IRQL.
-type IRQLWrite struct {
-	Site  uint32
-	Value Value
+// Arg returns argument i, nil when unknown.
+func (c *CallSite) Arg(i int) *ir.Expr {
+	if i < len(c.Args) {
+		return c.Args[i]
+	}
+	return nil
+}
+
+// Return is the value of rax at one ret. Via is the predecessor block the
+// value was computed through when paths with different values meet at the
+// ret block, nil otherwise.
+type Return struct {
+	Block *Block
+	Via   *Block
+	Value *ir.Expr
 }
 
 // A Ref is a code address taken by an instruction.
 type Ref struct {
 	Site, Target uint32
-}
-
-// NeedsMemoryConds reports whether some branch of f tests a stack slot, so
-// that only Evaluation.Conds can read it.
-func (f *Func) NeedsMemoryConds() bool {
-	for _, b := range f.Blocks {
-		if b.CondOnStack {
-			return true
-		}
-	}
-	return false
 }
 
 // Func returns the function with the given entry, or nil.

@@ -1,212 +1,206 @@
 package cfg
 
 import (
-	"encoding/binary"
+	"sort"
 
-	"github.com/drvhazard/drvhazard/loader"
+	"github.com/drvhazard/drvhazard/ir"
 )
 
-// state is what the forward pass knows at one program point.
-type state struct {
-	r     [nRegs]Value
-	flags flagTest // what the last flag-setting instruction tested
-	chk   int64    // rax before the call just executed, for __chkstk probes; -1 if none
-	// Memory is tracked only when a caller asks for it (Program.StateAt):
-	// building every function's CFG does not need it.
-	mem *memory
+// symState is what the symbolic pass knows at one program point: every
+// register, xmm lane, the flags, the IRQL and the memory cells written so
+// far, as expressions of the ir package. A value nothing is known of is an
+// ir.Opaque named by the instruction that made it, so that copies of it
+// (spilled, reloaded, moved to a callee-saved register) stay equal.
+type symState struct {
+	r     [nRegs]*ir.Expr
+	x     [16][2]*ir.Expr // xmm lanes, low then high qword
+	flags symFlags
+	irql  *ir.Expr
+	mem   cells
+	chk   int64 // rax before the call just executed, for __chkstk probes; -1 if none
 }
 
-// flagTest is the last test/and/bt/cmp whose flags a jcc may read.
-type flagTest struct {
-	ok    bool
-	value Value
-	mask  int64
-	bt    bool // bt sets CF, not ZF
-	cmp   bool // cmp value,imm (or sub value,imm): imm in mask
-	size  int
-	// stack is set when the tested operand is a stack slot whose value the
-	// pass does not know (memory is not tracked in Build).
-	stack bool
-}
+// flagKind says which instruction last set the flags, and so how a
+// condition code reads them.
+type flagKind uint8
 
-func (s *state) clone() state {
-	c := *s
-	if s.mem != nil {
-		c.mem = s.mem.clone()
-	}
-	return c
-}
-
-// meet keeps what s and o agree on and reports whether s changed.
-func (s *state) meet(o *state) bool {
-	changed := false
-	for i := range s.r {
-		if s.r[i] != o.r[i] && s.r[i].Kind != Unknown {
-			s.r[i] = Value{}
-			changed = true
-		}
-	}
-	if s.flags != o.flags && s.flags.ok {
-		s.flags = flagTest{}
-		changed = true
-	}
-	if s.chk != o.chk && s.chk != -1 {
-		s.chk = -1
-		changed = true
-	}
-	if s.mem != nil && o.mem != nil && s.mem.meet(o.mem) {
-		changed = true
-	}
-	return changed
-}
-
-// Memory spaces.
 const (
-	spaceStack  uint8 = iota // offsets from rsp at function entry
-	spaceGlobal              // RVAs
-	spaceXMM                 // xmm register lanes, see xmmOff
+	flagsUnknown flagKind = iota
+	flagsSub              // cmp a,b or sub a,b: the flags of a - b
+	flagsLogic            // test, and, or, xor: the result a; CF = OF = 0
+	flagsResult           // add, inc, dec, neg: ZF and SF of the result a
+	flagsBit              // bt: CF is the boolean a
 )
 
-type memKey struct {
-	space uint8
-	off   int64
+type symFlags struct {
+	kind flagKind
+	a, b *ir.Expr
 }
 
-type memCell struct {
-	size uint8
-	v    Value
+// A cell is w bytes of memory at base+off holding v. Bases are
+// ir.Stack(0) for the frame, ir.Addr(0) for the image, or any pointer
+// expression (a parameter, a loaded pointer): different bases are assumed
+// not to alias.
+type cell struct {
+	base *ir.Expr
+	off  int64
+	w    uint8
+	v    *ir.Expr
 }
 
-// maxCells bounds the memory a single evaluation tracks.
-const maxCells = 4096
+// cells is a set of memory cells sorted by base and offset; states share it
+// until one of them writes (copy on write).
+type cells []cell
 
-// memory maps stored cells; a cell is forgotten when a store overlaps it.
-type memory struct {
-	cells map[memKey]memCell
-}
+// maxCells bounds the memory cells one state tracks.
+const maxCells = 512
 
-func newMemory() *memory { return &memory{cells: map[memKey]memCell{}} }
-
-func (m *memory) clone() *memory {
-	c := &memory{cells: make(map[memKey]memCell, len(m.cells))}
-	for k, v := range m.cells {
-		c.cells[k] = v
+func cellLess(a, b *cell) bool {
+	if a.base != b.base {
+		return a.base.ID() < b.base.ID()
 	}
-	return c
+	return a.off < b.off
 }
 
-func (m *memory) meet(o *memory) bool {
-	changed := false
-	for k, v := range m.cells {
-		if ov, ok := o.cells[k]; !ok || ov != v {
-			delete(m.cells, k)
-			changed = true
-		}
-	}
-	return changed
+// find returns the index of the first cell of base at or after off.
+func (m cells) find(base *ir.Expr, off int64) int {
+	probe := cell{base: base, off: off}
+	return sort.Search(len(m), func(i int) bool { return !cellLess(&m[i], &probe) })
 }
 
-// store records size bytes at (space, off), dropping overlapped cells.
-func (m *memory) store(space uint8, off int64, size int, v Value) {
-	m.clobber(space, off, size)
-	if len(m.cells) >= maxCells {
-		return
+// store returns m with w bytes at base+off set to v (v nil: forgotten).
+// Parts of overlapped cells outside the range are kept as extracts.
+func (m cells) store(b *ir.Builder, base *ir.Expr, off int64, w int, v *ir.Expr) cells {
+	if base == nil {
+		return m
 	}
-	if v.Kind != Unknown {
-		m.cells[memKey{space, off}] = memCell{uint8(size), v}
+	end := off + int64(w)
+	// Cells of this base that overlap [off, end): they start before end and
+	// end after off. Cells are at most 16 bytes wide.
+	lo := m.find(base, off-16)
+	hi := lo
+	for hi < len(m) && m[hi].base == base && m[hi].off < end {
+		hi++
 	}
-}
-
-// clobber forgets the bytes [off, off+size). A constant cell that overlaps
-// them keeps the bytes outside the range, split into smaller cells, so that
-// a field written into a zeroed structure leaves its neighbours zero.
-func (m *memory) clobber(space uint8, off int64, size int) {
-	end := off + int64(size)
-	for k, c := range m.cells {
-		cend := k.off + int64(c.size)
-		if k.space != space || k.off >= end || off >= cend {
+	var keep []cell
+	overlap := false
+	for _, c := range m[lo:hi] {
+		cend := c.off + int64(c.w)
+		if cend <= off {
 			continue
 		}
-		delete(m.cells, k)
-		if c.v.Kind != Const {
+		overlap = true
+		if c.off < off {
+			keep = append(keep, extract(b, c, c.off, off))
+		}
+		if cend > end {
+			keep = append(keep, extract(b, c, end, cend))
+		}
+	}
+	if !overlap && v == nil {
+		return m
+	}
+	out := make(cells, 0, len(m)+2)
+	for _, c := range m {
+		if c.base == base && c.off < end && c.off+int64(c.w) > off {
 			continue
 		}
-		keep := func(from, to int64) {
-			if from >= to || len(m.cells) >= maxCells {
-				return
-			}
-			x := uint64(c.v.V) >> uint(8*(from-k.off))
-			if n := to - from; n < 8 {
-				x &= 1<<(8*uint(n)) - 1
-			}
-			m.cells[memKey{space, from}] = memCell{uint8(to - from), Value{Kind: Const, V: int64(x)}}
-		}
-		keep(k.off, off)
-		keep(end, cend)
+		out = append(out, c)
 	}
+	for _, c := range keep {
+		if c.v != nil {
+			out = append(out, c)
+		}
+	}
+	if v != nil && len(out) < maxCells {
+		out = append(out, cell{base: base, off: off, w: uint8(w), v: v})
+	}
+	sort.Slice(out, func(i, j int) bool { return cellLess(&out[i], &out[j]) })
+	return out
 }
 
-// load reads size bytes at (space, off): the value of a cell stored with
-// exactly that extent, bytes of a constant cell that covers it, or Unknown.
-// found reports whether any stored cell overlapped the range (when none
-// did, the caller may read the image instead).
-func (m *memory) load(space uint8, off int64, size int) (v Value, found bool) {
-	if c, ok := m.cells[memKey{space, off}]; ok && int(c.size) == size {
-		return c.v, true
+// extract is the part [from, to) of cell c.
+func extract(b *ir.Builder, c cell, from, to int64) cell {
+	v := c.v
+	if shift := from - c.off; shift > 0 {
+		v = b.Bin(ir.OpShr, v, b.Const(8*shift, int(c.w)))
 	}
-	// Assemble the value byte by byte from constant cells; any other cell
-	// in the range makes it unknown.
+	return cell{base: c.base, off: from, w: uint8(to - from), v: b.Trunc(v, int(to-from))}
+}
+
+// load returns the w bytes at base+off when one cell covers them, and
+// whether any cell overlaps them (then an unknown part makes them unknown).
+func (m cells) load(b *ir.Builder, base *ir.Expr, off int64, w int) (v *ir.Expr, overlap bool) {
+	if base == nil {
+		return nil, false
+	}
+	end := off + int64(w)
+	for i := m.find(base, off-16); i < len(m) && m[i].base == base && m[i].off < end; i++ {
+		c := m[i]
+		cend := c.off + int64(c.w)
+		if cend <= off {
+			continue
+		}
+		if c.off <= off && cend >= end {
+			return extract(b, c, off, end).v, true
+		}
+		overlap = true
+	}
+	if !overlap {
+		return nil, false
+	}
+	// Assemble from constant cells, byte by byte, when every byte is known.
 	var x uint64
-	found, complete := false, true
-	for i := 0; i < size; i++ {
-		b, ok, seen := m.byteAt(space, off+int64(i))
-		found = found || seen
+	for i := 0; i < w; i++ {
+		at := off + int64(i)
+		byteV, ok := int64(0), false
+		for j := m.find(base, at-16); j < len(m) && m[j].base == base && m[j].off <= at; j++ {
+			c := m[j]
+			if at < c.off+int64(c.w) {
+				if cv, isConst := c.v.IsConst(); isConst {
+					byteV, ok = int64(uint64(cv)>>(8*uint(at-c.off))&0xff), true
+				}
+			}
+		}
 		if !ok {
-			complete = false
-			continue
+			return nil, true
 		}
-		x |= uint64(b) << (8 * uint(i))
+		x |= uint64(byteV) << (8 * uint(i))
 	}
-	if !found {
-		return Value{}, false
-	}
-	if !complete {
-		return Value{}, true
-	}
-	return Value{Kind: Const, V: int64(x)}, true
+	return b.Const(int64(x), w), true
 }
 
-// byteAt returns the byte at (space, at) when a constant cell holds it;
-// seen reports whether any cell covers it.
-func (m *memory) byteAt(space uint8, at int64) (b byte, ok, seen bool) {
-	for k, c := range m.cells {
-		if k.space != space || at < k.off || at >= k.off+int64(c.size) {
-			continue
+// clobberFrom forgets the frame's cells at offsets from off upwards: what a
+// callee given the address of a local may write.
+func (m cells) clobberFrom(stack *ir.Expr, off int64) cells {
+	out := m
+	copied := false
+	for i := 0; i < len(out); i++ {
+		c := out[i]
+		if c.base == stack && c.off+int64(c.w) > off {
+			if !copied {
+				out = append(cells(nil), out...)
+				copied = true
+			}
+			out = append(out[:i], out[i+1:]...)
+			i--
 		}
-		if c.v.Kind != Const {
-			return 0, false, true
-		}
-		return byte(uint64(c.v.V) >> uint(8*(at-k.off))), true, true
 	}
-	return 0, false, false
+	return out
 }
 
-// imageValue reads size bytes of the image at rva: a relocated pointer is an
-// Address, anything else a constant.
-func imageValue(img *loader.Image, rva uint32, size int) Value {
-	if size == 8 {
-		if t, ok := img.PointerAt(rva); ok {
-			return Value{Kind: Address, V: int64(t)}
+// clone returns a copy of s that shares its memory until written.
+func (s *symState) clone() symState { return *s }
+
+// equal reports whether two states know the same.
+func (s *symState) equal(o *symState) bool {
+	if s.r != o.r || s.x != o.x || s.flags != o.flags || s.irql != o.irql || s.chk != o.chk || len(s.mem) != len(o.mem) {
+		return false
+	}
+	for i := range s.mem {
+		if s.mem[i] != o.mem[i] {
+			return false
 		}
 	}
-	b := img.Bytes(rva, uint32(size))
-	if len(b) < size {
-		if s := img.Section(rva); s != nil && s.Contains(rva+uint32(size)-1) {
-			return Value{Kind: Const} // past the raw data: zero-filled by the loader
-		}
-		return Value{}
-	}
-	var buf [8]byte
-	copy(buf[:], b)
-	return Value{Kind: Const, V: int64(binary.LittleEndian.Uint64(buf[:]))}
+	return true
 }

@@ -8,29 +8,44 @@ const MaxDepth = 24
 // A Builder interns and simplifies expressions. Expressions of different
 // Builders must not be mixed. A Builder is not safe for concurrent use.
 type Builder struct {
-	m map[key]*Expr
+	// m holds every expression by its structural hash; the few that share
+	// a hash are chained through Expr.next.
+	m map[uint64]*Expr
 	n uint32
-}
-
-type key struct {
-	op      Op
-	w       uint8
-	v       int64
-	a, b, c *Expr
+	// small caches the constants -16..47 of each width.
+	small [9][64]*Expr
+	// slab is where new expressions are carved from: one allocation for
+	// many small objects.
+	slab []Expr
 }
 
 // NewBuilder returns an empty Builder.
-func NewBuilder() *Builder { return &Builder{m: map[key]*Expr{}} }
+func NewBuilder() *Builder { return &Builder{m: map[uint64]*Expr{}} }
 
 // Len is the number of distinct expressions made so far.
-func (b *Builder) Len() int { return len(b.m) }
+func (b *Builder) Len() int { return int(b.n) }
+
+// hashOf is the structural hash of an expression with these fields.
+func hashOf(op Op, w int, v int64, x, y, z *Expr) uint64 {
+	h := uint64(op)<<56 ^ uint64(w)<<48 ^ uint64(v)*0x9e3779b97f4a7c15
+	for _, c := range [3]*Expr{x, y, z} {
+		h = (h ^ 0xff51afd7ed558ccd) * 0xc4ceb9fe1a85ec53
+		if c != nil {
+			h ^= c.hash
+		}
+	}
+	return h ^ h>>29
+}
 
 // intern returns the one expression with these fields, or nil when it would
 // be deeper than MaxDepth.
 func (b *Builder) intern(op Op, w int, v int64, x, y, z *Expr) *Expr {
-	k := key{op, uint8(w), v, x, y, z}
-	if e, ok := b.m[k]; ok {
-		return e
+	h := hashOf(op, w, v, x, y, z)
+	first := b.m[h]
+	for e := first; e != nil; e = e.next {
+		if e.Op == op && int(e.W) == w && e.V == v && e.A == x && e.B == y && e.C == z {
+			return e
+		}
 	}
 	d := uint8(0)
 	for _, c := range [3]*Expr{x, y, z} {
@@ -42,13 +57,49 @@ func (b *Builder) intern(op Op, w int, v int64, x, y, z *Expr) *Expr {
 		return nil
 	}
 	b.n++
-	e := &Expr{Op: op, W: uint8(w), V: v, A: x, B: y, C: z, depth: d + 1, id: b.n}
-	b.m[k] = e
+	if len(b.slab) == 0 {
+		b.slab = make([]Expr, 256)
+	}
+	e := &b.slab[0]
+	b.slab = b.slab[1:]
+	*e = Expr{Op: op, W: uint8(w), V: v, A: x, B: y, C: z, depth: d + 1, id: b.n, hash: h, next: first}
+	b.m[h] = e
 	return e
+}
+
+// Reset forgets every expression, keeping the memory of the table: a
+// Builder reused as scratch space for one function at a time stays small.
+// Expressions made before must not be used with it again (Adopt them into
+// another Builder first).
+func (b *Builder) Reset() {
+	clear(b.m)
+	b.small = [9][64]*Expr{}
+	b.slab = nil
+}
+
+// Adopt returns the expression of b that has e's structure, e coming from
+// another Builder; memo remembers what was adopted.
+func (b *Builder) Adopt(e *Expr, memo map[*Expr]*Expr) *Expr {
+	if e == nil {
+		return nil
+	}
+	if r, ok := memo[e]; ok {
+		return r
+	}
+	r := b.intern(e.Op, int(e.W), e.V, b.Adopt(e.A, memo), b.Adopt(e.B, memo), b.Adopt(e.C, memo))
+	memo[e] = r
+	return r
 }
 
 // Const is the constant v of w bytes (v is truncated to w bytes).
 func (b *Builder) Const(v int64, w int) *Expr {
+	if v >= -16 && v < 48 && w <= 8 {
+		c := &b.small[w][v+16]
+		if *c == nil {
+			*c = b.intern(OpConst, w, int64(uint64(v)&mask(w)), nil, nil, nil)
+		}
+		return *c
+	}
 	return b.intern(OpConst, w, int64(uint64(v)&mask(w)), nil, nil, nil)
 }
 

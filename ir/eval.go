@@ -282,3 +282,86 @@ func (f *Facts) load(e *Expr) Bits {
 	}
 	return k
 }
+
+// maxValues bounds the values Values enumerates.
+const maxValues = 16
+
+// Values lists the values e can take under the facts, when they are few:
+// a constant, either side of an undecided selection, 0 or 1 for a
+// comparison, 0 or -1 for a sign mask (sar x,31), and what arithmetic on
+// such values gives. complete is false when e can also be something the
+// list does not hold (a value nothing is known of).
+func (f *Facts) Values(e *Expr) (vals []uint64, complete bool) {
+	if e == nil {
+		return nil, false
+	}
+	if v, ok := f.Eval(e).Value(); ok {
+		return []uint64{v}, true
+	}
+	w := int(e.W)
+	m := mask(w)
+	switch {
+	case e.Op.IsCompare():
+		return []uint64{0, 1}, true
+	case e.Op == OpSelect:
+		if t, known := f.Decide(e.A); known {
+			if t {
+				return f.Values(e.B)
+			}
+			return f.Values(e.C)
+		}
+		x, xc := f.Values(e.B)
+		y, yc := f.Values(e.C)
+		return union(x, y), xc && yc && len(x)+len(y) <= maxValues
+	case (e.Op == OpSar || e.Op == OpShr) && isConst(e.B) && e.B.V == int64(8*w-1):
+		if e.Op == OpSar {
+			return []uint64{0, m}, true // the sign, as 0 or all ones
+		}
+		return []uint64{0, 1}, true
+	case e.Op == OpZext || e.Op == OpSext || e.Op == OpTrunc || e.Op == OpNeg || e.Op == OpNot:
+		in, complete := f.Values(e.A)
+		out := make([]uint64, 0, len(in))
+		for _, v := range in {
+			switch e.Op {
+			case OpZext:
+				out = append(out, v&mask(int(e.A.W)))
+			case OpSext:
+				out = append(out, uint64(signExtend(v, int(e.A.W)))&m)
+			case OpTrunc:
+				out = append(out, v&m)
+			case OpNeg:
+				out = append(out, -v&m)
+			case OpNot:
+				out = append(out, ^v&m)
+			}
+		}
+		return union(out, nil), complete
+	case e.Op >= OpAdd && e.Op <= OpSar:
+		x, xc := f.Values(e.A)
+		y, yc := f.Values(e.B)
+		if len(x) == 0 || len(y) == 0 || len(x)*len(y) > maxValues {
+			return nil, false
+		}
+		var out []uint64
+		for _, a := range x {
+			for _, c := range y {
+				out = append(out, uint64(fold(e.Op, a, c, w))&m)
+			}
+		}
+		return union(out, nil), xc && yc
+	}
+	return nil, false
+}
+
+// union merges value lists without repeats.
+func union(x, y []uint64) []uint64 {
+	var out []uint64
+	seen := map[uint64]bool{}
+	for _, v := range append(append([]uint64(nil), x...), y...) {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}

@@ -97,7 +97,19 @@ type Expr struct {
 	A, B, C *Expr
 
 	depth uint8
-	id    uint32 // order of interning: canonical operand order, stable maps
+	id    uint32 // order of interning, unique in its Builder
+	hash  uint64 // of the structure: the same in every Builder
+	next  *Expr  // the next expression with the same hash in its Builder
+}
+
+// before orders the operands of commutative operators: by the structure's
+// hash, so that the canonical form does not depend on the order things were
+// made in, then by id.
+func (e *Expr) before(o *Expr) bool {
+	if e.hash != o.hash {
+		return e.hash < o.hash
+	}
+	return e.id < o.id
 }
 
 // Depth is the height of the expression tree (a leaf is 1).

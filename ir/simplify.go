@@ -142,7 +142,7 @@ func (b *Builder) Bin(op Op, x, y *Expr) *Expr {
 	if xk && yk {
 		return b.Const(fold(op, uint64(xc), uint64(yc), w), w)
 	}
-	if commutative(op) && (xk || !yk && x.id > y.id) {
+	if commutative(op) && (xk || !yk && y.before(x)) {
 		x, y = y, x
 		xc, xk, yc, yk = yc, yk, xc, xk
 	}
@@ -251,6 +251,29 @@ func (b *Builder) add(x, y *Expr) *Expr {
 	}
 	x, y = split(x), split(y)
 	k = int64(uint64(k) & mask(w))
+	// A constant offset belongs to an address term: [r12+rax*4+table] with
+	// r12 the image base is table + rax*4.
+	if k != 0 {
+		for _, t := range []*(*Expr){&x, &y} {
+			if *t == nil {
+				continue
+			}
+			if a := b.offsetAddr(*t, signExtend(uint64(k), w)); a != nil {
+				*t, k = a, 0
+				break
+			}
+			if e := *t; e.Op == OpAdd && (e.A.Op == OpAddr || e.B.Op == OpAddr) {
+				if a := b.offsetAddr(e.A, signExtend(uint64(k), w)); a != nil {
+					*t, k = b.add(a, e.B), 0
+				} else if a := b.offsetAddr(e.B, signExtend(uint64(k), w)); a != nil {
+					*t, k = b.add(e.A, a), 0
+				}
+				if k == 0 {
+					break
+				}
+			}
+		}
+	}
 	var sum *Expr
 	switch {
 	case x == nil && y == nil:
@@ -262,7 +285,7 @@ func (b *Builder) add(x, y *Expr) *Expr {
 	case x.Op == OpNeg && x.A == y, y.Op == OpNeg && y.A == x:
 		return b.Const(k, w)
 	default:
-		if x.id > y.id {
+		if y.before(x) {
 			x, y = y, x
 		}
 		sum = b.intern(OpAdd, w, 0, x, y, nil)
@@ -274,15 +297,24 @@ func (b *Builder) add(x, y *Expr) *Expr {
 		return sum
 	}
 	// An address plus a constant is an address.
-	switch sum.Op {
+	if a := b.offsetAddr(sum, signExtend(uint64(k), w)); a != nil {
+		return a
+	}
+	return b.intern(OpAdd, w, 0, sum, b.Const(k, w), nil)
+}
+
+// offsetAddr is the image or stack address e plus d, nil when e is not one
+// (or the image address would leave the 32-bit RVA range).
+func (b *Builder) offsetAddr(e *Expr, d int64) *Expr {
+	switch e.Op {
 	case OpAddr:
-		if v := sum.V + signExtend(uint64(k), w); v >= 0 && v <= 0xffffffff {
+		if v := e.V + d; v >= 0 && v <= 0xffffffff {
 			return b.Addr(uint32(v))
 		}
 	case OpStack:
-		return b.Stack(sum.V + signExtend(uint64(k), w))
+		return b.Stack(e.V + d)
 	}
-	return b.intern(OpAdd, w, 0, sum, b.Const(k, w), nil)
+	return nil
 }
 
 func commutative(op Op) bool {
@@ -345,7 +377,7 @@ func (b *Builder) Cmp(op Op, x, y *Expr) *Expr {
 		return b.Bool(op == OpEq || op == OpUle || op == OpSle)
 	}
 	if op == OpEq || op == OpNe {
-		if xk || !yk && x.id > y.id {
+		if xk || !yk && y.before(x) {
 			x, y = y, x
 			xc, xk, yc, yk = yc, yk, xc, xk
 		}
@@ -355,12 +387,15 @@ func (b *Builder) Cmp(op Op, x, y *Expr) *Expr {
 			}
 		}
 		// x - y == 0 and x ^ y == 0 are x == y.
-		if yk && yc == 0 && (x.Op == OpXor || x.Op == OpAdd && x.B.Op == OpNeg) {
-			rhs := x.B
-			if x.Op == OpAdd {
-				rhs = x.B.A
+		if yk && yc == 0 {
+			switch {
+			case x.Op == OpXor:
+				return b.Cmp(op, x.A, x.B)
+			case x.Op == OpAdd && x.B.Op == OpNeg:
+				return b.Cmp(op, x.A, x.B.A)
+			case x.Op == OpAdd && x.A.Op == OpNeg:
+				return b.Cmp(op, x.B, x.A.A)
 			}
-			return b.Cmp(op, x.A, rhs)
 		}
 		return b.intern(op, 1, 0, x, y, nil)
 	}

@@ -6,6 +6,10 @@ package ir
 type Binding struct {
 	Params []*Expr // parameter i is Params[i]; nil or missing: unknown
 	IRQL   *Expr   // nil: unknown
+	// Call, when set, may replace a call by what it returns (a summary of
+	// the callee): it gets the call as it was and its arguments rewritten,
+	// and returns nil to keep the call.
+	Call func(call *Expr, args []*Expr) *Expr
 }
 
 // Substituter rewrites expressions of one function in the terms of a
@@ -58,6 +62,11 @@ func (s *Substituter) subst(e *Expr) *Expr {
 		args := e.Args()
 		for i, a := range args {
 			args[i] = s.Subst(a)
+		}
+		if s.bind.Call != nil {
+			if r := s.bind.Call(e, args); r != nil {
+				return r
+			}
 		}
 		return b.Call(uint32(e.V), e.A, args)
 	case OpNeg:

@@ -39,15 +39,20 @@ func runMF1002(p *Pass, r *Rule) []Finding {
 			if pre == nil {
 				continue
 			}
-			feas := p.feasibleBlocks(pre, 0, int(op.Major))
-			for _, ret := range p.evaluate(pre).Returns() {
-				v := ret.Value
-				if !retFeasible(pre, feas, ret) || !v.MayBe(preopSuccessWithCallback) && !v.MayBe(preopSynchronize) {
+			n := p.startNode(pre)
+			facts := p.majorFacts(op.Major)
+			for _, ret := range pre.Returns {
+				if !p.retFeasible(n, facts, ret) {
+					continue
+				}
+				vals, _ := possible(p.subst(p.substituter(n), ret.Value), facts)
+				with, sync := mayBe(vals, preopSuccessWithCallback, 4), mayBe(vals, preopSynchronize, 4)
+				if !with && !sync {
 					continue
 				}
 				cb := p.callbackRef(op, "pre", op.Pre)
 				status, code := "FLT_PREOP_SUCCESS_WITH_CALLBACK", preopSuccessWithCallback
-				if v.MayBe(preopSynchronize) {
+				if sync {
 					status, code = "FLT_PREOP_SYNCHRONIZE", preopSynchronize
 				}
 				path := []Step{{RVA: pre.Entry, Name: pre.Name, Call: ret.Block.End - 1}}
@@ -66,9 +71,9 @@ func runMF1002(p *Pass, r *Rule) []Finding {
 
 // postWalk visits, for each operation with a post-operation callback that
 // can run at DISPATCH_LEVEL, every function the callback reaches by calls
-// that operation's major can take, breadth first, with the path to it.
-// Post-create callbacks run at PASSIVE_LEVEL, and post-operation callbacks
-// whose pre-operation callback never asks for them asynchronously (see
+// that can run then, breadth first, with the path to it. Post-create
+// callbacks run at PASSIVE_LEVEL, and post-operation callbacks whose
+// pre-operation callback never asks for them asynchronously (see
 // postNotAtDispatch) do not run at DISPATCH_LEVEL: neither is walked.
 func (p *Pass) postWalk(visit func(cb CallbackRef, f *cfg.Func, feas []bool, path []Step)) {
 	if !p.postWalked {
@@ -90,7 +95,10 @@ type postVisit struct {
 	path []Step
 }
 
-// walkPost does the walk postWalk replays; MF3001 and MF3002 share it.
+// walkPost does the walk postWalk replays; MF3001 and MF3002 share it. A
+// block runs at DISPATCH_LEVEL only if it is reachable with the IRQL at
+// DISPATCH_LEVEL: a test of KeGetCurrentIrql() (inline: mov rax,cr8) that
+// returns early above APC_LEVEL makes what follows it safe.
 func (p *Pass) walkPost(visit func(cb CallbackRef, f *cfg.Func, feas []bool, path []Step)) {
 	for _, reg := range p.Model.Registrations {
 		for _, op := range reg.Operations {
@@ -99,23 +107,21 @@ func (p *Pass) walkPost(visit func(cb CallbackRef, f *cfg.Func, feas []bool, pat
 				continue
 			}
 			cb := p.callbackRef(op, "post", op.Post)
-			type node struct {
-				st   walkState
+			facts := p.dispatchFacts(op.Major)
+			type item struct {
+				n    node
 				path []Step
 			}
-			start := startState(post)
-			queue := []node{{start, []Step{{RVA: post.Entry, Name: post.Name}}}}
-			seen := map[walkState]bool{start: true}
+			start := p.startNode(post)
+			queue := []item{{start, []Step{{RVA: post.Entry, Name: post.Name}}}}
+			seen := map[node]bool{start: true}
 			for len(queue) > 0 && !p.stopped() {
-				n := queue[0]
+				it := queue[0]
 				queue = queue[1:]
-				feas := p.feasibleBlocks(n.st.f, n.st.data, int(op.Major))
-				for i, low := range p.lowIRQLBlocks(n.st.f) {
-					feas[i] = feas[i] && !low // runs below DISPATCH_LEVEL: fine
-				}
-				visit(cb, n.st.f, feas, n.path)
-				for _, c := range n.st.f.Calls {
-					if bi := blockOf(n.st.f, c.Site); bi < 0 || !feas[bi] {
+				feas := p.feasible(it.n, facts)
+				visit(cb, it.n.f, feas, it.path)
+				for _, c := range it.n.f.Calls {
+					if bi := blockOf(it.n.f, c.Site); bi < 0 || !feas[bi] {
 						continue
 					}
 					for _, ce := range c.Callees {
@@ -123,14 +129,14 @@ func (p *Pass) walkPost(visit func(cb CallbackRef, f *cfg.Func, feas []bool, pat
 						if ce.Import != nil || g == nil {
 							continue
 						}
-						next := n.st.next(g, c)
+						next := p.next(it.n, g, c)
 						if seen[next] {
 							continue
 						}
 						seen[next] = true
-						path := append(append([]Step(nil), n.path...), Step{RVA: g.Entry, Name: g.Name})
+						path := append(append([]Step(nil), it.path...), Step{RVA: g.Entry, Name: g.Name})
 						path[len(path)-2].Call = c.Site
-						queue = append(queue, node{next, path})
+						queue = append(queue, item{next, path})
 					}
 				}
 			}
@@ -143,25 +149,15 @@ func (p *Pass) walkPost(visit func(cb CallbackRef, f *cfg.Func, feas []bool, pat
 // pre-operation callback never returns FLT_PREOP_SUCCESS_WITH_CALLBACK, so
 // the post-operation callback either runs synchronized in the
 // pre-operation's context (FLT_PREOP_SYNCHRONIZE: IRQL <= APC_LEVEL) or not
-// at all. Unknown return values count as SUCCESS_WITH_CALLBACK.
+// at all. A return value that is not a known constant counts as
+// SUCCESS_WITH_CALLBACK.
 func (p *Pass) postNotAtDispatch(op Operation) bool {
 	pre := p.Program.Func(op.Pre)
 	if pre == nil {
 		return false
 	}
-	feas := p.feasibleBlocks(pre, 0, int(op.Major))
-	rets := 0
-	for _, ret := range p.evaluate(pre).Returns() {
-		if !retFeasible(pre, feas, ret) {
-			continue
-		}
-		rets++
-		v := ret.Value
-		if v.Kind != cfg.Const && v.Kind != cfg.Choice || v.MayBe(preopSuccessWithCallback) {
-			return false
-		}
-	}
-	return rets > 0
+	vals, complete, rets := p.returnValues(pre, op.Major)
+	return rets > 0 && complete && !mayBe(vals, preopSuccessWithCallback, 4)
 }
 
 // dedupePostOps merges findings that differ only in the major of the
@@ -233,8 +229,8 @@ func runMF3002(p *Pass, r *Rule) []Finding {
 }
 
 // runMF4001 finds, for each paging-path callback, the call chain (through
-// calls not guarded by an IrpFlags test) with the most stack, and reports
-// it when it exceeds the budget. Recursion counts once.
+// calls that can run for paging I/O) with the most stack, and reports it
+// when it exceeds the budget. Recursion counts once.
 func runMF4001(p *Pass, r *Rule) []Finding {
 	budget := p.Budget
 	if budget == 0 {
@@ -250,22 +246,22 @@ func runMF4001(p *Pass, r *Rule) []Finding {
 		if pre == nil {
 			continue
 		}
-		memo := map[walkState]best{}
-		onStack := map[walkState]bool{}
-		var deepest func(st walkState) best
-		deepest = func(st walkState) best {
-			if b, ok := memo[st]; ok {
+		facts := p.pagingFacts(start.op.Major, start.mmcc)
+		memo := map[node]best{}
+		onStack := map[node]bool{}
+		var deepest func(n node) best
+		deepest = func(n node) best {
+			if b, ok := memo[n]; ok {
 				return b
 			}
-			if onStack[st] || len(onStack) > 256 || p.stopped() {
+			if onStack[n] || len(onStack) > 256 || p.stopped() {
 				return best{}
 			}
-			onStack[st] = true
-			g := p.guardedBlocks(st)
-			feas := p.feasibleBlocks(st.f, st.data, int(start.op.Major))
-			here := best{bytes: uint64(st.f.FrameSize) + 8, path: []Step{{RVA: st.f.Entry, Name: st.f.Name}}}
-			for _, c := range st.f.Calls {
-				if bi := blockOf(st.f, c.Site); bi < 0 || g[bi] || !feas[bi] {
+			onStack[n] = true
+			feas := p.feasible(n, facts)
+			here := best{bytes: uint64(n.f.FrameSize) + 8, path: []Step{{RVA: n.f.Entry, Name: n.f.Name}}}
+			for _, c := range n.f.Calls {
+				if bi := blockOf(n.f, c.Site); bi < 0 || !feas[bi] {
 					continue
 				}
 				for _, ce := range c.Callees {
@@ -273,18 +269,18 @@ func runMF4001(p *Pass, r *Rule) []Finding {
 					if ce.Import != nil || callee == nil {
 						continue
 					}
-					sub := deepest(st.next(callee, c))
-					if total := uint64(st.f.FrameSize) + 8 + sub.bytes; total > here.bytes {
-						path := append([]Step{{RVA: st.f.Entry, Name: st.f.Name, Call: c.Site}}, sub.path...)
+					sub := deepest(p.next(n, callee, c))
+					if total := uint64(n.f.FrameSize) + 8 + sub.bytes; total > here.bytes {
+						path := append([]Step{{RVA: n.f.Entry, Name: n.f.Name, Call: c.Site}}, sub.path...)
 						here = best{bytes: total, path: path}
 					}
 				}
 			}
-			delete(onStack, st)
-			memo[st] = here
+			delete(onStack, n)
+			memo[n] = here
 			return here
 		}
-		b := deepest(startState(pre))
+		b := deepest(p.startNode(pre))
 		if b.bytes <= uint64(budget) {
 			continue
 		}
@@ -336,8 +332,7 @@ func runKD5002(p *Pass, r *Rule) []Finding {
 				if api == nil || api.Class != ClassPoolAlloc || f.Thunk != nil {
 					continue
 				}
-				v := c.Args[api.TypeArg]
-				t := PoolTag{Flags: api.Flags, Type: uint64(v.V), Known: v.Kind == cfg.Const}
+				t := poolType(api, c)
 				if !t.Executable() {
 					continue
 				}
@@ -364,9 +359,18 @@ func pagedAlloc(api *API, c *cfg.CallSite) bool {
 	if api.Class != ClassPoolAlloc {
 		return false
 	}
-	v := c.Args[api.TypeArg]
-	t := PoolTag{Flags: api.Flags, Type: uint64(v.V), Known: v.Kind == cfg.Const}
+	t := poolType(api, c)
 	return t.Paged()
+}
+
+// poolType is what a call to a pool allocator says of the pool: its
+// POOL_TYPE or POOL_FLAG_* argument, when a constant.
+func poolType(api *API, c *cfg.CallSite) PoolTag {
+	t := PoolTag{Flags: api.Flags}
+	if v, ok := c.Arg(api.TypeArg).IsConst(); ok {
+		t.Type, t.Known = uint64(v), true
+	}
+	return t
 }
 
 func irqlWhy(api *API, c *cfg.CallSite) string {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/drvhazard/drvhazard/cfg"
+	"github.com/drvhazard/drvhazard/ir"
 	"github.com/drvhazard/drvhazard/loader"
 )
 
@@ -121,10 +122,10 @@ func readRegistration(prog *cfg.Program, f *cfg.Func, c *cfg.CallSite, e *cfg.Ev
 		return r
 	}
 	reg := snap.Arg(1)
-	switch reg.Kind {
-	case cfg.StackAddr:
+	switch {
+	case reg != nil && reg.Op == ir.OpStack:
 		r.Where = "stack"
-	case cfg.Address:
+	case reg != nil && reg.Op == ir.OpAddr:
 		r.RVA = uint32(reg.V)
 		r.Where = placeOf(img, r.RVA)
 	default:
@@ -132,8 +133,8 @@ func readRegistration(prog *cfg.Program, f *cfg.Func, c *cfg.CallSite, e *cfg.Ev
 		return r
 	}
 	u := func(off int64, size int) (uint64, bool) {
-		v := snap.Read(reg, off, size)
-		return uint64(v.V), v.Kind == cfg.Const
+		v, ok := snap.Read(reg, off, size).IsConst()
+		return uint64(v), ok
 	}
 	size, ok1 := u(0, 2)
 	version, ok2 := u(2, 2)
@@ -151,18 +152,19 @@ func readRegistration(prog *cfg.Program, f *cfg.Func, c *cfg.CallSite, e *cfg.Ev
 		r.Problems = append(r.Problems, fmt.Sprintf("Size %#x with Version %#04x is not a pair fltKernel.h defines", r.Size, r.Version))
 	}
 	// pointer reads a pointer field: an image RVA, 0 for NULL, or false.
-	pointer := func(base cfg.Value, off int64, what string) (uint32, bool) {
+	pointer := func(base *ir.Expr, off int64, what string) (uint32, bool) {
 		v := snap.Read(base, off, 8)
+		c, isConst := v.IsConst()
 		switch {
-		case v.Kind == cfg.Const && v.V == 0:
+		case isConst && c == 0:
 			return 0, true
-		case v.Kind == cfg.Address:
-			if base.Kind == cfg.Address && !img.HasReloc(uint32(base.V+off)) && staticValue(img, uint32(base.V+off)) != 0 {
+		case v != nil && v.Op == ir.OpAddr:
+			if base.Op == ir.OpAddr && !img.HasReloc(uint32(base.V+off)) && staticValue(img, uint32(base.V+off)) != 0 {
 				r.Problems = append(r.Problems, fmt.Sprintf("%s at RVA %#x holds a pointer without a base relocation", what, base.V+off))
 			}
 			return uint32(v.V), true
-		case v.Kind == cfg.Const:
-			r.Problems = append(r.Problems, fmt.Sprintf("%s holds %#x, not an address in the image", what, v.V))
+		case isConst:
+			r.Problems = append(r.Problems, fmt.Sprintf("%s holds %#x, not an address in the image", what, c))
 		}
 		return 0, false
 	}
@@ -174,75 +176,92 @@ func readRegistration(prog *cfg.Program, f *cfg.Func, c *cfg.CallSite, e *cfg.Ev
 			r.Callbacks[cb.name] = t
 		}
 	}
-	if ops := snap.Read(reg, 0x10, 8); ops.Kind == cfg.Address || ops.Kind == cfg.StackAddr {
+	if ops := snap.Read(reg, 0x10, 8); isPointer(ops) {
 		r.readOperations(img, snap, ops, pointer)
-	} else if !(ops.Kind == cfg.Const && ops.V == 0) {
+	} else if c, ok := ops.IsConst(); !ok || c != 0 {
 		r.Problems = append(r.Problems, fmt.Sprintf("OperationRegistration (%v) could not be followed", ops))
 	}
-	if ctx := snap.Read(reg, 0x08, 8); ctx.Kind == cfg.Address || ctx.Kind == cfg.StackAddr {
+	if ctx := snap.Read(reg, 0x08, 8); isPointer(ctx) {
 		r.readContexts(snap, ctx)
 	}
 	return r
 }
 
-func (r *Registration) readOperations(img *loader.Image, snap *cfg.Snapshot, ops cfg.Value, pointer func(cfg.Value, int64, string) (uint32, bool)) {
+// isPointer reports an image or stack address.
+func isPointer(e *ir.Expr) bool { return e != nil && (e.Op == ir.OpAddr || e.Op == ir.OpStack) }
+
+func (r *Registration) readOperations(img *loader.Image, snap *cfg.Snapshot, ops *ir.Expr, pointer func(*ir.Expr, int64, string) (uint32, bool)) {
 	for i := 0; ; i++ {
 		if i == maxOperations {
 			r.Problems = append(r.Problems, fmt.Sprintf("operation array has no IRP_MJ_OPERATION_END within %d entries", maxOperations))
 			return
 		}
 		off := int64(i * operationRegistrationLen)
-		major := snap.Read(ops, off, 1)
-		if major.Kind != cfg.Const {
+		major, ok := snap.Read(ops, off, 1).IsConst()
+		if !ok {
 			r.Problems = append(r.Problems, fmt.Sprintf("operation %d: major function is not a constant", i))
 			return
 		}
-		if major.V == mjOperationEnd {
+		if major == mjOperationEnd {
 			return
 		}
-		flags := snap.Read(ops, off+4, 4)
-		name := fmt.Sprintf("operation %d (%s)", i, MajorName(uint8(major.V)))
+		flags, flagsOK := snap.Read(ops, off+4, 4).IsConst()
+		name := fmt.Sprintf("operation %d (%s)", i, MajorName(uint8(major)))
 		pre, okPre := pointer(ops, off+8, name+" PreOperation")
 		post, okPost := pointer(ops, off+0x10, name+" PostOperation")
 		// An entry that is not an operation means the array ran on past its
 		// end (one real driver's array runs into its FLT_REGISTRATION).
-		if !validMajor(uint8(major.V)) || !okPre || !okPost ||
+		if !validMajor(uint8(major)) || !okPre || !okPost ||
 			(pre != 0 && !img.Executable(pre)) || (post != 0 && !img.Executable(post)) {
 			r.Problems = append(r.Problems, fmt.Sprintf("operation array has no IRP_MJ_OPERATION_END (0x80): entry %d is not a valid operation", i))
 			return
 		}
 		switch res := snap.Read(ops, off+0x18, 8); {
-		case res.Kind == cfg.Const && res.V == 0:
-		case res.Kind == cfg.Unknown:
+		case isZero(res):
+		case res == nil || res.Op == ir.OpOpaque:
 			r.Problems = append(r.Problems, fmt.Sprintf("%s: Reserved1 is not set to NULL (left uninitialised?)", name))
 		default:
-			r.Problems = append(r.Problems, fmt.Sprintf("%s: Reserved1 is %v, not NULL", name, res))
+			r.Problems = append(r.Problems, fmt.Sprintf("%s: Reserved1 is %v, not NULL", name, describe(res)))
 		}
-		if flags.Kind != cfg.Const {
+		if !flagsOK {
 			// Left uninitialised on the stack: whatever it holds, it cannot
 			// be relied on to have SKIP_PAGING_IO; analyse as flags 0.
 			r.Problems = append(r.Problems, fmt.Sprintf("%s: Flags are not a constant (left uninitialised?); assumed 0", name))
-			flags = cfg.Value{Kind: cfg.Const}
+			flags = 0
 		}
-		r.Operations = append(r.Operations, Operation{Major: uint8(major.V), Flags: uint32(flags.V), Pre: pre, Post: post})
+		r.Operations = append(r.Operations, Operation{Major: uint8(major), Flags: uint32(flags), Pre: pre, Post: post})
 	}
 }
 
-func (r *Registration) readContexts(snap *cfg.Snapshot, ctx cfg.Value) {
+func (r *Registration) readContexts(snap *cfg.Snapshot, ctx *ir.Expr) {
 	for i := 0; i < maxContexts; i++ {
 		off := int64(i * contextRegistrationLen)
-		typ := snap.Read(ctx, off, 2)
-		if typ.Kind != cfg.Const {
+		typ, ok := snap.Read(ctx, off, 2).IsConst()
+		if !ok {
 			r.Problems = append(r.Problems, fmt.Sprintf("context registration %d: ContextType is not a constant", i))
 			return
 		}
-		if typ.V == contextEnd {
+		if typ == contextEnd {
 			return
 		}
-		flags, size, tag := snap.Read(ctx, off+2, 2), snap.Read(ctx, off+0x10, 8), snap.Read(ctx, off+0x18, 4)
-		r.Contexts = append(r.Contexts, ContextRegistration{Type: uint16(typ.V), Flags: uint16(flags.V), Size: uint64(size.V), PoolTag: uint32(tag.V)})
+		flags, _ := snap.Read(ctx, off+2, 2).IsConst()
+		size, _ := snap.Read(ctx, off+0x10, 8).IsConst()
+		tag, _ := snap.Read(ctx, off+0x18, 4).IsConst()
+		r.Contexts = append(r.Contexts, ContextRegistration{Type: uint16(typ), Flags: uint16(flags), Size: uint64(size), PoolTag: uint32(tag)})
 	}
 	r.Problems = append(r.Problems, fmt.Sprintf("context registration array has no FLT_CONTEXT_END (0xffff) within %d entries", maxContexts))
+}
+
+// isZero reports the constant 0.
+func isZero(e *ir.Expr) bool { v, ok := e.IsConst(); return ok && v == 0 }
+
+// describe prints a value read from a structure for a message: a constant
+// or an address in hex, else the expression.
+func describe(e *ir.Expr) string {
+	if v, ok := e.IsConst(); ok {
+		return fmt.Sprintf("%#x", v)
+	}
+	return e.String()
 }
 
 // staticValue reads the 8 bytes the image holds at rva.
@@ -340,15 +359,13 @@ func poolTags(prog *cfg.Program, cat *Catalogue) []PoolTag {
 				if api == nil || api.Class != ClassPoolAlloc {
 					continue
 				}
-				tag := c.Args[api.TagArg]
-				if tag.Kind != cfg.Const {
+				tag, ok := c.Arg(api.TagArg).IsConst()
+				if !ok {
 					continue
 				}
-				typ := c.Args[api.TypeArg]
-				out = append(out, PoolTag{
-					Tag: uint32(tag.V), API: ce.Import, Site: c.Site, Func: f,
-					Type: uint64(typ.V), Flags: api.Flags, Known: typ.Kind == cfg.Const,
-				})
+				t := poolType(api, c)
+				t.Tag, t.API, t.Site, t.Func = uint32(tag), ce.Import, c.Site, f
+				out = append(out, t)
 			}
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/drvhazard/drvhazard/cfg"
+	"github.com/drvhazard/drvhazard/ir"
 	"github.com/drvhazard/drvhazard/loader"
 )
 
@@ -60,7 +61,17 @@ type Pass struct {
 
 	paging []pagingHit // the paging-path walk, shared by the MF20xx rules
 	walked bool
-	evals  map[*cfg.Func]*cfg.Evaluation // memory-tracking evaluations, by function
+
+	// Reachability under facts (reach.go): the situations, the rewriting
+	// of each node's expressions into its callback's terms, the feasible
+	// blocks of each node under each situation, and the call sites by
+	// address.
+	facts    map[factsKey]*ir.Facts
+	substs   map[node]*ir.Substituter
+	feas     map[feasKey][]bool
+	sites    map[uint32]*cfg.CallSite
+	rel      map[*cfg.Func]uint64 // what each function's behaviour depends on
+	bindings map[*cfg.Func]map[node]bool
 
 	postVisits []postVisit // the post-operation walk, shared by MF3001 and MF3002
 	postWalked bool

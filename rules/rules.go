@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-
-	"github.com/drvhazard/drvhazard/cfg"
 )
 
 // DefaultBudget is MF4001's default stack budget: 4 KiB of the 24 KiB x64
@@ -230,13 +228,7 @@ func hitClass(h pagingHit) Class {
 	return h.api.Class
 }
 
-func poolTagAt(h pagingHit) PoolTag {
-	t := PoolTag{Flags: h.api.Flags}
-	if v := h.call.Args[h.api.TypeArg]; v.Kind == cfg.Const {
-		t.Type, t.Known = uint64(v.V), true
-	}
-	return t
-}
+func poolTagAt(h pagingHit) PoolTag { return poolType(h.api, h.call) }
 
 func runMF2008(p *Pass, r *Rule) []Finding {
 	var out []Finding

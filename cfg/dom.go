@@ -1,18 +1,38 @@
-package rules
+package cfg
 
-import "github.com/drvhazard/drvhazard/cfg"
-
-// domTree holds the immediate dominators of a function's blocks (Cooper,
+// DomTree holds the immediate dominators of a function's blocks (Cooper,
 // Harvey and Kennedy, "A Simple, Fast Dominance Algorithm", 2001).
-type domTree struct {
+type DomTree struct {
 	index map[uint32]int // block start -> index
 	idom  []int          // -1 for the entry and unreachable blocks
 	preds [][]int
+	rpo   []int // reverse-postorder number of each block; -1 when unreachable
 }
 
-func dominators(f *cfg.Func) *domTree {
+// IDom returns the immediate dominator of block i, -1 for the entry and
+// unreachable blocks.
+func (t *DomTree) IDom(i int) int { return t.idom[i] }
+
+// Preds returns the indexes of block i's predecessors.
+func (t *DomTree) Preds(i int) []int { return t.preds[i] }
+
+// RPO returns block i's reverse-postorder number from the entry, -1 when the
+// entry does not reach it.
+func (t *DomTree) RPO(i int) int { return t.rpo[i] }
+
+// Index returns the index of the block starting at start.
+func (t *DomTree) Index(start uint32) (int, bool) {
+	i, ok := t.index[start]
+	return i, ok
+}
+
+// Dominators computes f's dominator tree.
+func Dominators(f *Func) *DomTree {
 	n := len(f.Blocks)
-	t := &domTree{index: make(map[uint32]int, n), idom: make([]int, n), preds: make([][]int, n)}
+	t := &DomTree{index: make(map[uint32]int, n), idom: make([]int, n), preds: make([][]int, n), rpo: make([]int, n)}
+	for i := range t.rpo {
+		t.rpo[i] = -1
+	}
 	for i, b := range f.Blocks {
 		t.index[b.Start] = i
 	}
@@ -32,7 +52,7 @@ func dominators(f *cfg.Func) *domTree {
 	}
 	// Reverse postorder from the entry.
 	order := make([]int, 0, n)
-	rpo := make([]int, n)
+	rpo := t.rpo
 	seen := make([]bool, n)
 	var visit func(int)
 	visit = func(i int) {
@@ -88,8 +108,9 @@ func dominators(f *cfg.Func) *domTree {
 	return t
 }
 
-// dominates reports whether block a dominates block b.
-func (t *domTree) dominates(a, b int) bool {
+// Dominates reports whether block a dominates block b (indexes into
+// Func.Blocks).
+func (t *DomTree) Dominates(a, b int) bool {
 	for steps := 0; b != -1 && steps <= len(t.idom); steps++ {
 		if a == b {
 			return true
@@ -99,23 +120,23 @@ func (t *domTree) dominates(a, b int) bool {
 	return false
 }
 
-// markEdgeRegion marks the blocks that run only after the edge from block u
-// to the block starting at to: those dominated by its target, provided every
-// other way into the target comes from below it (a loop back edge), never
-// around the edge.
-func (t *domTree) markEdgeRegion(u int, to uint32, mark []bool) {
-	v, ok := t.index[to]
-	if !ok {
-		return
+// Common returns the nearest block that dominates both a and b, -1 when a
+// or b is unreachable.
+func (t *DomTree) Common(a, b int) int {
+	if t.rpo[a] < 0 || t.rpo[b] < 0 {
+		return -1
 	}
-	for _, pr := range t.preds[v] {
-		if pr != u && !t.dominates(v, pr) {
-			return
+	for a != b {
+		for t.rpo[a] > t.rpo[b] {
+			if a = t.idom[a]; a < 0 {
+				return -1
+			}
+		}
+		for t.rpo[b] > t.rpo[a] {
+			if b = t.idom[b]; b < 0 {
+				return -1
+			}
 		}
 	}
-	for w := range mark {
-		if t.dominates(v, w) {
-			mark[w] = true
-		}
-	}
+	return a
 }

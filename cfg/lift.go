@@ -1,0 +1,899 @@
+package cfg
+
+import (
+	"encoding/binary"
+
+	"golang.org/x/arch/x86/x86asm"
+
+	"github.com/drvhazard/drvhazard/ir"
+	"github.com/drvhazard/drvhazard/loader"
+)
+
+// The lifter: each x64 instruction's effect on a symState, expressed in the
+// ir package. This file is the one place that knows what an instruction
+// means; everything after it (branch conditions, call arguments, jump
+// tables, summaries, the rules) reads expressions. A compiler idiom the
+// analysis misses is fixed here, once.
+
+// symEntry is the state at a function's entry: parameters in rcx, rdx, r8
+// and r9, rsp at the entry stack address, the entry IRQL. Everything else is
+// nil: unknown, named where an instruction reads it.
+func (ps *pass) symEntry() symState {
+	b := ps.b
+	var st symState
+	for i, r := range argRegs {
+		st.r[r] = b.Param(i)
+	}
+	st.r[rRSP] = ps.stack0
+	st.irql = b.IRQL()
+	st.chk = -1
+	return st
+}
+
+// unknownState is the state of a block no known edge reaches (an __except
+// block the exception dispatcher enters): nothing is known.
+func unknownState() symState { return symState{chk: -1} }
+
+// Location names for Opaque and Phi values: registers are constants 0-15,
+// xmm lanes 16-47, the IRQL 48, an unknown memory location -1. They are
+// made once per pass.
+const (
+	locIRQL   = 48
+	locMemory = 49
+	numLocs   = 50
+)
+
+func (ps *pass) regLoc(r int) *ir.Expr    { return ps.locs[r] }
+func (ps *pass) xmmLoc(x, l int) *ir.Expr { return ps.locs[16+2*x+l] }
+func (ps *pass) irqlLoc() *ir.Expr        { return ps.locs[locIRQL] }
+func (ps *pass) memLoc() *ir.Expr         { return ps.locs[locMemory] }
+
+// opaque is the value an instruction produces that the lifter does not
+// model, for the location loc.
+func (ps *pass) opaque(in *inst, loc *ir.Expr, w int) *ir.Expr { return ps.b.Opaque(in.rva, loc, w) }
+
+// reg returns register i's value, an opaque value of this instruction when
+// nothing is known of it.
+func (ps *pass) reg(in *inst, st *symState, i int) *ir.Expr {
+	if v := st.r[i]; v != nil {
+		return v
+	}
+	return ps.opaque(in, ps.regLoc(i), 8)
+}
+
+// readReg reads a general-purpose register at its width.
+func (ps *pass) readReg(in *inst, st *symState, r x86asm.Reg) *ir.Expr {
+	i := regIndex(r)
+	if i < 0 {
+		return nil
+	}
+	if r >= x86asm.AH && r <= x86asm.BH {
+		return ps.b.Trunc(ps.b.Bin(ir.OpShr, ps.reg(in, st, i), ps.b.Const(8, 8)), 1)
+	}
+	return ps.b.Trunc(ps.reg(in, st, i), regWidth(r)/8)
+}
+
+// writeReg writes v to a general-purpose register: a 32-bit write zeroes the
+// upper half, a narrower one keeps the other bytes. A nil v (a value the
+// lifter cannot express) becomes an opaque value of this instruction.
+func (ps *pass) writeReg(in *inst, st *symState, r x86asm.Reg, v *ir.Expr) {
+	b := ps.b
+	i := regIndex(r)
+	if i < 0 {
+		return
+	}
+	w := regWidth(r) / 8
+	if v != nil && int(v.W) != w {
+		v = b.Zext(v, w)
+	}
+	switch {
+	case v == nil:
+		st.r[i] = ps.opaque(in, ps.regLoc(i), 8)
+	case r >= x86asm.AH && r <= x86asm.BH:
+		st.r[i] = ps.opaque(in, ps.regLoc(i), 8)
+	case w == 8:
+		st.r[i] = v
+	case w == 4:
+		st.r[i] = b.Zext(v, 8)
+	default:
+		// mov al,v: the other bytes of rax stay.
+		keep := b.Bin(ir.OpAnd, ps.reg(in, st, i), b.Const(^int64(mask(w)), 8))
+		st.r[i] = b.Bin(ir.OpOr, keep, b.Zext(v, 8))
+	}
+	if st.r[i] == nil {
+		st.r[i] = ps.opaque(in, ps.regLoc(i), 8)
+	}
+}
+
+func mask(w int) uint64 {
+	if w >= 8 {
+		return ^uint64(0)
+	}
+	return 1<<(8*uint(w)) - 1
+}
+
+// address evaluates a memory operand's address; nil for segment-relative
+// (gs:, the processor control region) and unknowable ones.
+func (ps *pass) address(in *inst, st *symState, m x86asm.Mem) *ir.Expr {
+	b := ps.b
+	if m.Segment == x86asm.FS || m.Segment == x86asm.GS {
+		return nil
+	}
+	if m.Base == x86asm.RIP {
+		return b.Addr(uint32(int64(in.next()) + disp(m)))
+	}
+	var a *ir.Expr
+	if m.Base != 0 {
+		i := regIndex(m.Base)
+		if i < 0 {
+			return nil
+		}
+		a = b.Zext(ps.readReg(in, st, m.Base), 8)
+	}
+	if m.Index != 0 {
+		i := regIndex(m.Index)
+		if i < 0 {
+			return nil
+		}
+		idx := b.Bin(ir.OpMul, b.Zext(ps.readReg(in, st, m.Index), 8), b.Const(int64(m.Scale), 8))
+		if a == nil {
+			a = idx
+		} else {
+			a = b.Bin(ir.OpAdd, a, idx)
+		}
+	}
+	d := b.Const(disp(m), 8)
+	if a == nil {
+		// [disp32] alone: an absolute address, in the image if it falls there.
+		if rva, ok := ps.img.RVA(uint64(disp(m))); ok {
+			return b.Addr(rva)
+		}
+		return d
+	}
+	return b.Bin(ir.OpAdd, a, d)
+}
+
+// load reads w bytes at address a for instruction in: a cell the state
+// holds, a constant of a read-only section, a stack parameter, or the
+// symbolic load.
+func (ps *pass) load(in *inst, st *symState, a *ir.Expr, w int) *ir.Expr {
+	b := ps.b
+	if a == nil {
+		return ps.opaque(in, ps.memLoc(), w)
+	}
+	base, off := b.Base(a)
+	if v, overlap := st.mem.load(b, base, off, w); v != nil {
+		return v
+	} else if overlap {
+		return ps.opaque(in, ps.memLoc(), w)
+	}
+	switch base {
+	case ps.addr0:
+		if _, isSlot := ps.img.ImportAt(uint32(off)); isSlot && w == 8 {
+			return b.Load(a, w) // an IAT slot: the import, resolved at the call
+		}
+		if off >= 0 && off <= 0xffffffff {
+			if sec := ps.img.Section(uint32(off)); sec != nil && !sec.Writable() {
+				if v := ps.imageValue(uint32(off), w); v != nil {
+					return v
+				}
+			}
+		}
+	case ps.stack0:
+		// The caller's outgoing arguments: [entry rsp + 0x28 + 8k] is
+		// parameter 4+k (0x8-0x27 is the home area, written before it is
+		// read).
+		if off >= 0x28 && (off-0x28)%8 == 0 && w <= 8 {
+			return b.Trunc(b.Param(4+int((off-0x28)/8)), w)
+		}
+		return ps.opaque(in, ps.memLoc(), w)
+	}
+	return b.Load(a, w)
+}
+
+// imageValue reads w bytes of the image at rva: a relocated pointer is an
+// address, anything else a constant; nil when the bytes are not there.
+func (ps *pass) imageValue(rva uint32, w int) *ir.Expr {
+	if w == 8 {
+		if t, ok := ps.img.PointerAt(rva); ok {
+			return ps.b.Addr(t)
+		}
+	}
+	raw := ps.img.Bytes(rva, uint32(w))
+	if len(raw) < w {
+		if s := ps.img.Section(rva); s != nil && s.Contains(rva+uint32(w)-1) {
+			return ps.b.Const(0, w) // past the raw data: zero-filled by the loader
+		}
+		return nil
+	}
+	var buf [8]byte
+	copy(buf[:], raw)
+	return ps.b.Const(int64(binary.LittleEndian.Uint64(buf[:])), w)
+}
+
+// store writes v (nil: unknown) to w bytes at address a.
+func (ps *pass) store(st *symState, a *ir.Expr, w int, v *ir.Expr) {
+	if a == nil || w <= 0 {
+		return // an unknown address: assumed not to alias what is tracked
+	}
+	base, off := ps.b.Base(a)
+	if v != nil && int(v.W) != w {
+		v = ps.b.Zext(v, w)
+	}
+	st.mem = st.mem.store(ps.b, base, off, w, v)
+}
+
+// read evaluates a source operand of w bytes.
+func (ps *pass) read(in *inst, st *symState, arg x86asm.Arg, w int) *ir.Expr {
+	b := ps.b
+	switch s := arg.(type) {
+	case x86asm.Imm:
+		// mov r64, imm64 carrying a base relocation is an address.
+		if in.Len >= 10 && ps.img.HasReloc(in.rva+uint32(in.Len)-8) {
+			if rva, ok := ps.img.RVA(uint64(s)); ok {
+				return b.Addr(rva)
+			}
+		}
+		return b.Const(int64(s), w)
+	case x86asm.Reg:
+		if x := xmmIndex(s); x >= 0 {
+			return b.Trunc(st.x[x][0], min(w, 8))
+		}
+		if s == x86asm.CR8 {
+			return b.Zext(st.irql, w)
+		}
+		if v := ps.readReg(in, st, s); v != nil {
+			return b.Zext(v, w)
+		}
+		return ps.opaque(in, ps.memLoc(), w)
+	case x86asm.Mem:
+		return ps.load(in, st, ps.address(in, st, s), w)
+	}
+	return nil
+}
+
+// write stores v to a destination operand.
+func (ps *pass) write(in *inst, st *symState, arg x86asm.Arg, v *ir.Expr) {
+	switch d := arg.(type) {
+	case x86asm.Reg:
+		if d == x86asm.CR8 {
+			st.irql = ps.b.Trunc(v, 1)
+			if st.irql == nil {
+				st.irql = ps.opaque(in, ps.irqlLoc(), 1)
+			}
+			return
+		}
+		if x := xmmIndex(d); x >= 0 {
+			st.x[x] = [2]*ir.Expr{ps.b.Zext(v, 8), ps.b.Const(0, 8)}
+			return
+		}
+		ps.writeReg(in, st, d, v)
+	case x86asm.Mem:
+		ps.store(st, ps.address(in, st, d), in.MemBytes, v)
+	}
+}
+
+// opWidth is the width in bytes of an instruction's operation: its memory
+// operand's, else its first register's.
+func opWidth(in *inst) int {
+	if r, ok := in.Args[0].(x86asm.Reg); ok && regIndex(r) >= 0 {
+		return regWidth(r) / 8
+	}
+	if in.MemBytes > 0 {
+		return in.MemBytes
+	}
+	return 8
+}
+
+// argWidth is the width of operand i.
+func argWidth(in *inst, i int) int {
+	switch a := in.Args[i].(type) {
+	case x86asm.Reg:
+		if regIndex(a) >= 0 {
+			return regWidth(a) / 8
+		}
+		return 8
+	case x86asm.Mem:
+		return in.MemBytes
+	}
+	return opWidth(in)
+}
+
+// binOps maps x86 arithmetic to ir operators.
+var binOps = map[x86asm.Op]ir.Op{
+	x86asm.ADD: ir.OpAdd, x86asm.AND: ir.OpAnd, x86asm.OR: ir.OpOr, x86asm.XOR: ir.OpXor,
+	x86asm.SHL: ir.OpShl, x86asm.SHR: ir.OpShr, x86asm.SAR: ir.OpSar, x86asm.IMUL: ir.OpMul,
+}
+
+// symStep applies one instruction to the state.
+func (ps *pass) symStep(in *inst, st *symState) {
+	b := ps.b
+	chk := st.chk
+	st.chk = -1
+	if !keepsFlags(in.Op) {
+		st.flags = symFlags{}
+	}
+	rsp := func(delta int64) {
+		if st.r[rRSP] != nil {
+			st.r[rRSP] = b.Bin(ir.OpAdd, st.r[rRSP], b.Const(delta, 8))
+		}
+	}
+	clobber := func(rs ...int) {
+		for _, r := range rs {
+			st.r[r] = ps.opaque(in, ps.regLoc(r), 8)
+		}
+	}
+	w := opWidth(in)
+	switch op := in.Op; op {
+	case x86asm.NOP, x86asm.PREFETCHW, x86asm.PREFETCHT0, x86asm.PREFETCHT1, x86asm.PREFETCHT2, x86asm.PREFETCHNTA,
+		x86asm.JMP, x86asm.RET, x86asm.INT, x86asm.UD2, x86asm.LFENCE, x86asm.MFENCE, x86asm.SFENCE, x86asm.PAUSE:
+	case x86asm.MOV:
+		if src, ok := in.Args[1].(x86asm.Reg); ok && src == x86asm.CR8 {
+			ps.write(in, st, in.Args[0], b.Zext(st.irql, w))
+			break
+		}
+		if dst, ok := in.Args[0].(x86asm.Reg); ok && dst == x86asm.CR8 {
+			ps.write(in, st, dst, ps.read(in, st, in.Args[1], 8))
+			break
+		}
+		if isControlReg(in.Args[0]) || isControlReg(in.Args[1]) {
+			if r, ok := in.Args[0].(x86asm.Reg); ok && regIndex(r) >= 0 {
+				clobber(regIndex(r))
+			}
+			break
+		}
+		ps.write(in, st, in.Args[0], ps.read(in, st, in.Args[1], w))
+	case x86asm.MOVZX, x86asm.MOVSX, x86asm.MOVSXD:
+		v := ps.read(in, st, in.Args[1], argWidth(in, 1))
+		if op == x86asm.MOVZX {
+			v = b.Zext(v, w)
+		} else {
+			v = b.Sext(v, w)
+		}
+		ps.write(in, st, in.Args[0], v)
+	case x86asm.LEA:
+		if m, ok := in.Args[1].(x86asm.Mem); ok {
+			ps.write(in, st, in.Args[0], b.Trunc(ps.address(in, st, m), w))
+		}
+	case x86asm.ADD, x86asm.SUB, x86asm.AND, x86asm.OR, x86asm.XOR:
+		if in.Args[0] == x86asm.RSP && op == x86asm.AND {
+			break // stack realignment: keep the frame offsets as an approximation
+		}
+		x := ps.read(in, st, in.Args[0], w)
+		y := ps.read(in, st, in.Args[1], w)
+		if r0, ok := in.Args[0].(x86asm.Reg); ok && in.Args[1] == in.Args[0] && (op == x86asm.XOR || op == x86asm.SUB) {
+			ps.writeReg(in, st, r0, b.Const(0, w)) // xor eax,eax
+			st.flags = symFlags{kind: flagsLogic, a: b.Const(0, w)}
+			break
+		}
+		if in.Args[0] == x86asm.RSP && op == x86asm.SUB {
+			if r, ok := in.Args[1].(x86asm.Reg); ok && regIndex(r) == rRAX && chk >= 0 {
+				y = b.Const(chk, 8) // mov eax,N ; call __chkstk ; sub rsp,rax
+			}
+		}
+		var r *ir.Expr
+		switch op {
+		case x86asm.SUB:
+			r = b.Sub(x, y)
+			st.flags = symFlags{kind: flagsSub, a: x, b: y}
+		default:
+			r = b.Bin(binOps[op], x, y)
+			if op == x86asm.ADD {
+				st.flags = symFlags{kind: flagsResult, a: r}
+			} else {
+				st.flags = symFlags{kind: flagsLogic, a: r}
+			}
+		}
+		ps.write(in, st, in.Args[0], r)
+	case x86asm.INC, x86asm.DEC, x86asm.NEG, x86asm.NOT:
+		x := ps.read(in, st, in.Args[0], w)
+		var r *ir.Expr
+		switch op {
+		case x86asm.INC:
+			r = b.Bin(ir.OpAdd, x, b.Const(1, w))
+		case x86asm.DEC:
+			r = b.Bin(ir.OpAdd, x, b.Const(-1, w))
+		case x86asm.NEG:
+			r = b.Neg(x)
+		case x86asm.NOT:
+			r = b.Not(x)
+		}
+		if op != x86asm.NOT {
+			st.flags = symFlags{kind: flagsResult, a: r}
+		}
+		ps.write(in, st, in.Args[0], r)
+	case x86asm.SHL, x86asm.SHR, x86asm.SAR:
+		x := ps.read(in, st, in.Args[0], w)
+		n := b.Const(1, 1)
+		if in.Args[1] != nil {
+			n = ps.read(in, st, in.Args[1], 1)
+		}
+		r := b.Bin(binOps[op], x, b.Bin(ir.OpAnd, b.Zext(n, w), b.Const(63, w)))
+		st.flags = symFlags{kind: flagsResult, a: r}
+		ps.write(in, st, in.Args[0], r)
+	case x86asm.IMUL:
+		switch {
+		case len(in.Args) >= 3 && in.Args[2] != nil: // imul r, r/m, imm
+			ps.write(in, st, in.Args[0], b.Bin(ir.OpMul, ps.read(in, st, in.Args[1], w), ps.read(in, st, in.Args[2], w)))
+		case in.Args[1] != nil: // imul r, r/m
+			ps.write(in, st, in.Args[0], b.Bin(ir.OpMul, ps.read(in, st, in.Args[0], w), ps.read(in, st, in.Args[1], w)))
+		default:
+			clobber(rRAX, rRDX)
+		}
+	case x86asm.CMP:
+		st.flags = symFlags{kind: flagsSub, a: ps.read(in, st, in.Args[0], w), b: ps.read(in, st, in.Args[1], w)}
+	case x86asm.TEST:
+		st.flags = symFlags{kind: flagsLogic, a: b.Bin(ir.OpAnd, ps.read(in, st, in.Args[0], w), ps.read(in, st, in.Args[1], w))}
+	case x86asm.BT:
+		x := ps.read(in, st, in.Args[0], w)
+		var bit *ir.Expr
+		if imm, ok := in.Args[1].(x86asm.Imm); ok {
+			bit = b.Cmp(ir.OpNe, b.Bin(ir.OpAnd, x, b.Const(1<<(uint64(imm)%uint64(8*w)), w)), b.Const(0, w))
+		} else if n := ps.read(in, st, in.Args[1], w); n != nil {
+			bit = b.Cmp(ir.OpNe, b.Bin(ir.OpAnd, b.Bin(ir.OpShr, x, n), b.Const(1, w)), b.Const(0, w))
+		}
+		st.flags = symFlags{kind: flagsBit, a: bit}
+	case x86asm.SBB:
+		// sbb r,r after a compare: 0 or -1 by the carry.
+		if in.Args[1] == in.Args[0] {
+			if cf := ps.cond(x86asm.JB, st.flags); cf != nil {
+				ps.write(in, st, in.Args[0], b.Neg(b.Zext(cf, w)))
+				st.flags = symFlags{}
+				break
+			}
+		}
+		ps.write(in, st, in.Args[0], nil)
+	case x86asm.XCHG:
+		x := ps.read(in, st, in.Args[0], w)
+		y := ps.read(in, st, in.Args[1], w)
+		ps.write(in, st, in.Args[0], y)
+		ps.write(in, st, in.Args[1], x)
+	case x86asm.PUSH:
+		v := ps.read(in, st, in.Args[0], 8)
+		rsp(-8)
+		ps.store(st, st.r[rRSP], 8, v)
+	case x86asm.POP:
+		v := ps.load(in, st, st.r[rRSP], 8)
+		rsp(8)
+		ps.write(in, st, in.Args[0], v)
+	case x86asm.LEAVE:
+		st.r[rRSP] = st.r[rRBP]
+		v := ps.load(in, st, st.r[rRSP], 8)
+		rsp(8)
+		st.r[rRBP] = v
+	case x86asm.CALL:
+		if v, ok := st.r[rRAX].IsConst(); ok {
+			st.chk = v
+		}
+		ps.callEffect(in, st)
+	case x86asm.CDQE:
+		st.r[rRAX] = b.Sext(b.Trunc(st.r[rRAX], 4), 8)
+	case x86asm.CWDE:
+		st.r[rRAX] = b.Zext(b.Sext(b.Trunc(st.r[rRAX], 2), 4), 8)
+	case x86asm.CDQ:
+		st.r[rRDX] = b.Zext(b.Bin(ir.OpSar, b.Trunc(st.r[rRAX], 4), b.Const(31, 4)), 8)
+	case x86asm.CQO:
+		st.r[rRDX] = b.Bin(ir.OpSar, st.r[rRAX], b.Const(63, 8))
+
+	case x86asm.MUL, x86asm.DIV, x86asm.IDIV, x86asm.RDTSC, x86asm.RDMSR, x86asm.CWD, x86asm.CBW:
+		clobber(rRAX, rRDX)
+	case x86asm.CPUID:
+		clobber(rRAX, rRBX, rRCX, rRDX)
+	case x86asm.RDTSCP:
+		clobber(rRAX, rRCX, rRDX)
+	case x86asm.SYSCALL:
+		clobber(rRAX, rRCX, rR11)
+	case x86asm.CMPXCHG, x86asm.CMPXCHG8B, x86asm.CMPXCHG16B:
+		clobber(rRAX, rRDX)
+		ps.write(in, st, in.Args[0], nil)
+	case x86asm.STOSB, x86asm.STOSQ:
+		if hasREP(in) {
+			width := int64(1)
+			if op == x86asm.STOSQ {
+				width = 8
+			}
+			if n, ok := st.r[rRCX].IsConst(); ok {
+				ps.fill(st, st.r[rRDI], st.r[rRAX], n*width)
+			}
+		}
+		clobber(rRAX, rRCX, rRSI, rRDI)
+	case x86asm.MOVSB, x86asm.MOVSW, x86asm.MOVSD, x86asm.MOVSQ, x86asm.STOSW, x86asm.STOSD,
+		x86asm.CMPSB, x86asm.CMPSW, x86asm.CMPSD, x86asm.CMPSQ, x86asm.SCASB, x86asm.SCASW,
+		x86asm.SCASD, x86asm.SCASQ, x86asm.LODSB, x86asm.LODSW, x86asm.LODSD, x86asm.LODSQ:
+		clobber(rRAX, rRCX, rRSI, rRDI)
+	case x86asm.MOVQ, x86asm.MOVD, x86asm.MOVUPS, x86asm.MOVAPS, x86asm.MOVDQU, x86asm.MOVDQA, x86asm.MOVUPD, x86asm.MOVAPD,
+		x86asm.LDDQU, x86asm.PUNPCKLQDQ, x86asm.PXOR, x86asm.XORPS, x86asm.XORPD:
+		ps.vector(in, st)
+	default:
+		if cc, ok := setcc[op]; ok {
+			ps.write(in, st, in.Args[0], ps.cond(cc, st.flags))
+			break
+		}
+		if cc, ok := cmovcc[op]; ok {
+			c := ps.cond(cc, st.flags)
+			ps.write(in, st, in.Args[0], b.Select(c, ps.read(in, st, in.Args[1], w), ps.read(in, st, in.Args[0], w)))
+			break
+		}
+		if writesArg0(op) && len(in.Args) > 0 && in.Args[0] != nil {
+			if r, ok := in.Args[0].(x86asm.Reg); ok && xmmIndex(r) >= 0 {
+				x := xmmIndex(r)
+				st.x[x] = [2]*ir.Expr{}
+				break
+			}
+			ps.write(in, st, in.Args[0], nil)
+		}
+	}
+}
+
+// keepsFlags lists the instructions that leave the flags alone, so that a
+// jcc, setcc or cmov after them reads the flags of an earlier compare.
+func keepsFlags(op x86asm.Op) bool {
+	switch op {
+	case x86asm.MOV, x86asm.MOVZX, x86asm.MOVSX, x86asm.MOVSXD, x86asm.LEA, x86asm.PUSH, x86asm.POP, x86asm.NOP,
+		x86asm.MOVQ, x86asm.MOVD, x86asm.MOVUPS, x86asm.MOVAPS, x86asm.MOVDQU, x86asm.MOVDQA, x86asm.MOVUPD, x86asm.MOVAPD,
+		x86asm.LDDQU, x86asm.PUNPCKLQDQ, x86asm.NOT, x86asm.XCHG, x86asm.LFENCE, x86asm.MFENCE, x86asm.SFENCE, x86asm.PAUSE,
+		x86asm.PREFETCHW, x86asm.PREFETCHT0, x86asm.PREFETCHT1, x86asm.PREFETCHT2, x86asm.PREFETCHNTA, x86asm.CDQE,
+		x86asm.CWDE, x86asm.CDQ, x86asm.CQO:
+		return true
+	}
+	_, set := setcc[op]
+	_, cmov := cmovcc[op]
+	return set || cmov || isJcc(op)
+}
+
+func isControlReg(a x86asm.Arg) bool {
+	r, ok := a.(x86asm.Reg)
+	return ok && (r >= x86asm.CR0 && r <= x86asm.CR15 || r >= x86asm.DR0 && r <= x86asm.DR15)
+}
+
+// setcc and cmovcc give the condition code each instruction reads, as the
+// jcc that tests it.
+var (
+	setcc = map[x86asm.Op]x86asm.Op{
+		x86asm.SETE: x86asm.JE, x86asm.SETNE: x86asm.JNE, x86asm.SETB: x86asm.JB, x86asm.SETAE: x86asm.JAE,
+		x86asm.SETBE: x86asm.JBE, x86asm.SETA: x86asm.JA, x86asm.SETL: x86asm.JL, x86asm.SETGE: x86asm.JGE,
+		x86asm.SETLE: x86asm.JLE, x86asm.SETG: x86asm.JG, x86asm.SETS: x86asm.JS, x86asm.SETNS: x86asm.JNS,
+	}
+	cmovcc = map[x86asm.Op]x86asm.Op{
+		x86asm.CMOVE: x86asm.JE, x86asm.CMOVNE: x86asm.JNE, x86asm.CMOVB: x86asm.JB, x86asm.CMOVAE: x86asm.JAE,
+		x86asm.CMOVBE: x86asm.JBE, x86asm.CMOVA: x86asm.JA, x86asm.CMOVL: x86asm.JL, x86asm.CMOVGE: x86asm.JGE,
+		x86asm.CMOVLE: x86asm.JLE, x86asm.CMOVG: x86asm.JG, x86asm.CMOVS: x86asm.JS, x86asm.CMOVNS: x86asm.JNS,
+	}
+)
+
+// cond is the condition a jcc (or the setcc/cmovcc reading the same code)
+// tests, as a boolean expression; nil when the flags are not known.
+func (ps *pass) cond(jcc x86asm.Op, f symFlags) *ir.Expr {
+	b := ps.b
+	if f.a == nil {
+		return nil
+	}
+	switch f.kind {
+	case flagsSub:
+		x, y := f.a, f.b
+		if y == nil {
+			return nil
+		}
+		switch jcc {
+		case x86asm.JE:
+			return b.Cmp(ir.OpEq, x, y)
+		case x86asm.JNE:
+			return b.Cmp(ir.OpNe, x, y)
+		case x86asm.JB:
+			return b.Cmp(ir.OpUlt, x, y)
+		case x86asm.JAE:
+			return b.Cmp(ir.OpUle, y, x)
+		case x86asm.JBE:
+			return b.Cmp(ir.OpUle, x, y)
+		case x86asm.JA:
+			return b.Cmp(ir.OpUlt, y, x)
+		case x86asm.JL:
+			return b.Cmp(ir.OpSlt, x, y)
+		case x86asm.JGE:
+			return b.Cmp(ir.OpSle, y, x)
+		case x86asm.JLE:
+			return b.Cmp(ir.OpSle, x, y)
+		case x86asm.JG:
+			return b.Cmp(ir.OpSlt, y, x)
+		case x86asm.JS:
+			d := b.Sub(x, y)
+			return b.Cmp(ir.OpSlt, d, b.Const(0, int(x.W)))
+		case x86asm.JNS:
+			d := b.Sub(x, y)
+			return b.Cmp(ir.OpSle, b.Const(0, int(x.W)), d)
+		}
+	case flagsLogic, flagsResult:
+		r := f.a
+		zero := b.Const(0, int(r.W))
+		switch jcc {
+		case x86asm.JE:
+			return b.Cmp(ir.OpEq, r, zero)
+		case x86asm.JNE:
+			return b.Cmp(ir.OpNe, r, zero)
+		case x86asm.JS:
+			return b.Cmp(ir.OpSlt, r, zero)
+		case x86asm.JNS:
+			return b.Cmp(ir.OpSle, zero, r)
+		}
+		if f.kind == flagsResult {
+			return nil // CF and OF of an addition are not modelled
+		}
+		// After a logical operation CF = OF = 0.
+		switch jcc {
+		case x86asm.JB:
+			return b.Bool(false)
+		case x86asm.JAE:
+			return b.Bool(true)
+		case x86asm.JBE:
+			return b.Cmp(ir.OpEq, r, zero)
+		case x86asm.JA:
+			return b.Cmp(ir.OpNe, r, zero)
+		case x86asm.JL:
+			return b.Cmp(ir.OpSlt, r, zero)
+		case x86asm.JGE:
+			return b.Cmp(ir.OpSle, zero, r)
+		case x86asm.JLE:
+			return b.Cmp(ir.OpSle, r, zero)
+		case x86asm.JG:
+			return b.Cmp(ir.OpSlt, zero, r)
+		}
+	case flagsBit:
+		switch jcc {
+		case x86asm.JB:
+			return f.a
+		case x86asm.JAE:
+			return b.LNot(f.a)
+		}
+	}
+	return nil
+}
+
+// maxFill bounds the bytes a memset the lifter models may write.
+const maxFill = 4096
+
+// fill stores n copies of the low byte of c at dst (rep stos, memset with
+// constant arguments): structures are often zeroed before their fields are
+// set.
+func (ps *pass) fill(st *symState, dst, c *ir.Expr, n int64) {
+	cv, ok := c.IsConst()
+	if !ok || n <= 0 || n > maxFill || dst == nil {
+		return
+	}
+	word := int64(uint64(cv&0xff) * 0x0101010101010101)
+	for off := int64(0); off < n; off += 8 {
+		size := min(8, n-off)
+		ps.store(st, ps.b.Bin(ir.OpAdd, dst, ps.b.Const(off, 8)), int(size), ps.b.Const(word, int(size)))
+	}
+}
+
+// vector tracks the 64-bit lanes of xmm registers through the moves
+// compilers use to copy and store pairs of values (movq, punpcklqdq,
+// movups), and their zeroing (pxor, xorps).
+func (ps *pass) vector(in *inst, st *symState) {
+	b := ps.b
+	zero := b.Const(0, 8)
+	switch dst := in.Args[0].(type) {
+	case x86asm.Reg:
+		if x := xmmIndex(dst); x < 0 {
+			// movq/movd r, xmm
+			if src, ok := in.Args[1].(x86asm.Reg); ok && xmmIndex(src) >= 0 {
+				ps.writeReg(in, st, dst, b.Trunc(st.x[xmmIndex(src)][0], regWidth(dst)/8))
+			} else {
+				ps.writeReg(in, st, dst, nil)
+			}
+			return
+		}
+		xd := xmmIndex(dst)
+		var lo, hi *ir.Expr // unknown unless the move says
+		switch src := in.Args[1].(type) {
+		case x86asm.Reg:
+			xs := xmmIndex(src)
+			switch {
+			case (in.Op == x86asm.PXOR || in.Op == x86asm.XORPS || in.Op == x86asm.XORPD) && src == dst:
+				lo, hi = zero, zero
+			case in.Op == x86asm.PUNPCKLQDQ && xs >= 0:
+				lo, hi = st.x[xd][0], st.x[xs][0]
+			case (in.Op == x86asm.MOVQ || in.Op == x86asm.MOVD) && xs < 0: // movq xmm, r64
+				lo, hi = b.Zext(ps.readReg(in, st, src), 8), zero
+			case in.Op == x86asm.MOVQ && xs >= 0:
+				lo, hi = st.x[xs][0], zero
+			case xs >= 0 && in.Op != x86asm.PXOR && in.Op != x86asm.XORPS && in.Op != x86asm.XORPD:
+				lo, hi = st.x[xs][0], st.x[xs][1]
+			}
+		case x86asm.Mem:
+			a := ps.address(in, st, src)
+			switch in.Op {
+			case x86asm.PUNPCKLQDQ:
+				lo, hi = st.x[xd][0], ps.load(in, st, a, 8)
+			case x86asm.MOVQ, x86asm.MOVD:
+				lo, hi = b.Zext(ps.load(in, st, a, in.MemBytes), 8), zero
+			case x86asm.PXOR, x86asm.XORPS, x86asm.XORPD:
+			default:
+				lo = ps.load(in, st, a, 8)
+				hi = ps.load(in, st, b.Bin(ir.OpAdd, a, b.Const(8, 8)), 8)
+			}
+		}
+		st.x[xd] = [2]*ir.Expr{lo, hi}
+	case x86asm.Mem:
+		a := ps.address(in, st, dst)
+		src, ok := in.Args[1].(x86asm.Reg)
+		if !ok || xmmIndex(src) < 0 {
+			ps.store(st, a, max(in.MemBytes, 1), nil)
+			return
+		}
+		xs := xmmIndex(src)
+		if in.MemBytes <= 8 {
+			ps.store(st, a, in.MemBytes, b.Trunc(st.x[xs][0], in.MemBytes))
+			return
+		}
+		ps.store(st, a, 8, st.x[xs][0])
+		if a != nil {
+			ps.store(st, b.Bin(ir.OpAdd, a, b.Const(8, 8)), 8, st.x[xs][1])
+		}
+	}
+}
+
+// Outgoing stack arguments: the fifth and later parameters, at
+// [rsp+0x20+8k] when the call is made.
+const maxStackArgs = 4
+
+// callArgs returns the values of the parameters a call passes: rcx, rdx,
+// r8, r9, then the first stack arguments (for a tail jump, rsp already
+// points at the return address, 8 bytes lower than for a call).
+func (ps *pass) callArgs(in *inst, st *symState, tail bool) []*ir.Expr {
+	b := ps.b
+	args := make([]*ir.Expr, 0, 4+maxStackArgs)
+	for _, r := range argRegs {
+		args = append(args, st.r[r])
+	}
+	first := int64(0x20)
+	if tail {
+		first = 0x28
+	}
+	for k := 0; k < maxStackArgs; k++ {
+		a := b.Bin(ir.OpAdd, st.r[rRSP], b.Const(first+int64(8*k), 8))
+		base, off := b.Base(a)
+		v, _ := st.mem.load(b, base, off, 8)
+		args = append(args, v)
+	}
+	return args
+}
+
+// callTarget is what a call or jmp transfers to: an address, an import, or
+// the pointer it loads.
+func (ps *pass) callTarget(in *inst, st *symState) *ir.Expr {
+	b := ps.b
+	if t, ok := relTarget(in); ok {
+		if imp := ps.thunkImport(t); imp != nil {
+			return b.Import(imp.Slot)
+		}
+		return b.Addr(t)
+	}
+	switch arg := in.Args[0].(type) {
+	case x86asm.Mem:
+		a := ps.address(in, st, arg)
+		if a != nil && a.Op == ir.OpAddr {
+			if imp, ok := ps.img.ImportAt(uint32(a.V)); ok {
+				return b.Import(imp.Slot)
+			}
+		}
+		return ps.load(in, st, a, 8)
+	case x86asm.Reg:
+		v := ps.readReg(in, st, arg)
+		if v != nil && v.Op == ir.OpLoad && v.A.Op == ir.OpAddr {
+			if imp, ok := ps.img.ImportAt(uint32(v.A.V)); ok {
+				return b.Import(imp.Slot) // mov reg,[IAT]; call reg
+			}
+		}
+		return v
+	}
+	return nil
+}
+
+// callEffect applies a call: the callee's result in rax (the IRQL for the
+// routines that return it), the volatile registers lost, the IRQL changed
+// by the routines that raise and lower it, and the frame's cells above a
+// local whose address is passed forgotten (the callee may write them).
+func (ps *pass) callEffect(in *inst, st *symState) {
+	b := ps.b
+	args := ps.callArgs(in, st, false)
+	target := ps.callTarget(in, st)
+	var result *ir.Expr
+	if target != nil && target.Op == ir.OpImport {
+		if imp, ok := ps.img.ImportAt(uint32(target.V)); ok {
+			result = ps.irqlEffect(in, imp.Name, args, st)
+		}
+	}
+	if result == nil {
+		result = b.Call(in.rva, target, args[:4])
+	}
+	// Locals whose address escapes to the callee.
+	low := int64(1) << 62
+	for _, a := range args {
+		if a == nil {
+			continue
+		}
+		if base, off := b.Base(a); base == ps.stack0 && off < low {
+			low = off
+		}
+	}
+	if low != int64(1)<<62 {
+		st.mem = st.mem.clobberFrom(ps.stack0, low)
+	}
+	for _, r := range []int{rRCX, rRDX, rR8, rR9, rR10, rR11} {
+		st.r[r] = ps.opaque(in, ps.regLoc(r), 8)
+	}
+	st.r[rRAX] = result
+	for x := 0; x < 6; x++ { // xmm0-5 are volatile
+		st.x[x] = [2]*ir.Expr{}
+	}
+	if fill, ok := fillImports[importName(ps.img, target)]; ok {
+		if n, isConst := args[fill.n].IsConst(); isConst {
+			ps.fill(st, args[0], args[fill.c], n)
+		}
+	}
+}
+
+// fillImports are the memset-like imports: which argument holds the
+// length and which the fill byte.
+var fillImports = map[string]struct{ n, c int }{
+	"memset":        {n: 2, c: 1},
+	"RtlFillMemory": {n: 1, c: 2}, // (dst, length, fill)
+}
+
+func importName(img *loader.Image, target *ir.Expr) string {
+	if target == nil || target.Op != ir.OpImport {
+		return ""
+	}
+	if imp, ok := img.ImportAt(uint32(target.V)); ok {
+		return imp.Name
+	}
+	return ""
+}
+
+// irqlEffect applies what a kernel routine does to the IRQL and returns
+// its result when that is the previous IRQL (nil otherwise). KeRaiseIrql
+// and KeLowerIrql are inline writes of CR8 on x64 (see symStep); these are
+// the routines that do it out of line, and the spin locks.
+func (ps *pass) irqlEffect(in *inst, name string, args []*ir.Expr, st *symState) *ir.Expr {
+	b := ps.b
+	old := b.Zext(st.irql, 8)
+	dispatch := b.Const(dispatchLevel, 1)
+	switch name {
+	case "KeGetCurrentIrql":
+		return old
+	case "KfRaiseIrql":
+		st.irql = b.Trunc(args[0], 1)
+		return old
+	case "KeRaiseIrqlToDpcLevel", "KeAcquireSpinLockRaiseToDpc", "ExAcquireSpinLockExclusive",
+		"ExAcquireSpinLockShared", "KeAcquireSpinLockForDpc":
+		st.irql = dispatch
+		return old
+	case "KeRaiseIrqlToSynchLevel", "KeAcquireSpinLockRaiseToSynch", "KeAcquireInterruptSpinLock":
+		st.irql = b.Const(dispatchLevel+1, 1) // above DISPATCH_LEVEL
+		return old
+	case "KeAcquireSpinLockAtDpcLevel", "KeAcquireInStackQueuedSpinLockAtDpcLevel":
+		st.irql = dispatch
+	case "KfLowerIrql":
+		st.irql = b.Trunc(args[0], 1)
+	case "KeReleaseSpinLock", "ExReleaseSpinLockExclusive", "ExReleaseSpinLockShared",
+		"KeReleaseInterruptSpinLock", "KeReleaseSpinLockForDpc":
+		st.irql = b.Trunc(args[1], 1)
+	case "KeAcquireInStackQueuedSpinLock", "KeAcquireInStackQueuedSpinLockForDpc":
+		// KLOCK_QUEUE_HANDLE.OldIrql is at offset 0x10.
+		ps.store(st, b.Bin(ir.OpAdd, args[1], b.Const(0x10, 8)), 1, st.irql)
+		st.irql = dispatch
+	case "KeReleaseInStackQueuedSpinLock", "KeReleaseInStackQueuedSpinLockForDpc":
+		a := b.Bin(ir.OpAdd, args[0], b.Const(0x10, 8))
+		base, off := b.Base(a)
+		v, _ := st.mem.load(b, base, off, 1)
+		st.irql = v
+	}
+	if st.irql == nil {
+		st.irql = ps.opaque(in, ps.irqlLoc(), 1)
+	}
+	return nil
+}
+
+// dispatchLevel is DISPATCH_LEVEL.
+const dispatchLevel = 2

@@ -1,0 +1,390 @@
+package cfg
+
+import (
+	"github.com/drvhazard/drvhazard/ir"
+)
+
+// symFlow runs the lifter over one function's blocks to a fixed point.
+// Where paths with different values of a location meet, the value is a
+// selection on the branch that decided between them when the join has
+// that shape (if-then-else, including the nested kind: the gating of gated
+// SSA), and an ir.Phi named by the block and the location otherwise (loop
+// headers, irregular joins). Values are interned, so a fixed point is
+// reached when no block's output changes.
+type symFlow struct {
+	ps      *pass
+	f       *Func
+	insts   func(i int) []inst
+	dom     *DomTree
+	preds   [][]predEdge
+	in, out []symState
+	reached []bool
+	// cond is the condition of each TermCond block's taken edge, as its
+	// last output computed it.
+	cond   []*ir.Expr
+	visits []int
+}
+
+type predEdge struct {
+	from int
+	kind EdgeKind
+}
+
+// maxVisits bounds how often one block is recomputed before its joins stop
+// making selections (only phis, which are stable).
+const maxVisits = 40
+
+// newSymFlow prepares the pass over f; insts(i) are block i's instructions.
+func (ps *pass) newSymFlow(f *Func, insts func(i int) []inst) *symFlow {
+	n := len(f.Blocks)
+	fl := &symFlow{ps: ps, f: f, insts: insts, dom: Dominators(f), preds: make([][]predEdge, n),
+		in: make([]symState, n), out: make([]symState, n), reached: make([]bool, n),
+		cond: make([]*ir.Expr, n), visits: make([]int, n)}
+	for i, blk := range f.Blocks {
+		for _, e := range blk.Succs {
+			if j, ok := fl.dom.Index(e.To); ok {
+				fl.preds[j] = append(fl.preds[j], predEdge{i, e.Kind})
+			}
+		}
+	}
+	return fl
+}
+
+// run computes every block's input and output state.
+func (fl *symFlow) run() {
+	n := len(fl.f.Blocks)
+	// Blocks in reverse postorder, then those the entry does not reach
+	// (__except blocks, entered by the exception dispatcher).
+	order := make([]int, n)
+	for i := range order {
+		order[i] = -1
+	}
+	var rest []int
+	for i := 0; i < n; i++ {
+		if r := fl.dom.RPO(i); r >= 0 {
+			order[r] = i
+		} else {
+			rest = append(rest, i)
+		}
+	}
+	k := 0
+	for _, i := range order {
+		if i >= 0 {
+			order[k] = i
+			k++
+		}
+	}
+	order = append(order[:k], rest...)
+	dirty := make([]bool, n)
+	entry, hasEntry := fl.dom.Index(fl.f.Entry)
+	if hasEntry {
+		dirty[entry] = true
+	}
+	for _, i := range rest {
+		dirty[i] = true
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, i := range order {
+			if !dirty[i] {
+				continue
+			}
+			dirty[i] = false
+			if fl.process(i, hasEntry && i == entry) {
+				changed = true
+				for _, e := range fl.f.Blocks[i].Succs {
+					if j, ok := fl.dom.Index(e.To); ok {
+						dirty[j] = true
+					}
+				}
+			}
+		}
+	}
+}
+
+// process recomputes block i and reports whether its output changed.
+func (fl *symFlow) process(i int, isEntry bool) bool {
+	fl.visits[i]++
+	in, ok := fl.merge(i, isEntry)
+	if !ok {
+		return false
+	}
+	fl.in[i] = in
+	out := in.clone()
+	code := fl.insts(i)
+	for k := range code {
+		fl.ps.symStep(&code[k], &out)
+	}
+	if blk := fl.f.Blocks[i]; blk.Term == TermCond && len(code) > 0 {
+		fl.cond[i] = fl.ps.cond(code[len(code)-1].Op, out.flags)
+	}
+	changed := !fl.reached[i] || !out.equal(&fl.out[i])
+	fl.reached[i] = true
+	fl.out[i] = out
+	return changed
+}
+
+// merge computes block i's input from its reached predecessors' outputs;
+// false when none is reached yet.
+func (fl *symFlow) merge(i int, isEntry bool) (symState, bool) {
+	ps := fl.ps
+	var edges []predEdge
+	for _, p := range fl.preds[i] {
+		if fl.reached[p.from] {
+			edges = append(edges, p)
+		}
+	}
+	start := fl.f.Blocks[i].Start
+	if isEntry {
+		entry := ps.symEntry()
+		if len(edges) == 0 {
+			return entry, true
+		}
+		// A loop back to the entry: merge with the entry state as one more
+		// predecessor, never by selection.
+		states := []*symState{&entry}
+		for _, e := range edges {
+			states = append(states, &fl.out[e.from])
+		}
+		return fl.join(start, states, nil), true
+	}
+	switch len(edges) {
+	case 0:
+		if fl.dom.RPO(i) >= 0 {
+			return symState{}, false
+		}
+		return unknownState(), true
+	case 1:
+		return fl.out[edges[0].from].clone(), true
+	}
+	states := make([]*symState, len(edges))
+	for k, e := range edges {
+		states[k] = &fl.out[e.from]
+	}
+	if fl.visits[i] > maxVisits || fl.loopHeader(i, edges) {
+		return fl.join(start, states, nil), true
+	}
+	return fl.join(start, states, edges), true
+}
+
+// loopHeader reports whether one of the edges into block i comes from a
+// block i dominates: a back edge.
+func (fl *symFlow) loopHeader(i int, edges []predEdge) bool {
+	for _, e := range edges {
+		if fl.dom.Dominates(i, e.from) {
+			return true
+		}
+	}
+	return false
+}
+
+// join merges states at the block starting at start. With edges (the
+// incoming edge of each state) differing values are gated on the branches
+// that decide between them where possible; without, they become phis.
+func (fl *symFlow) join(start uint32, states []*symState, edges []predEdge) symState {
+	ps := fl.ps
+	b := ps.b
+	out := states[0].clone()
+	vals := make([]*ir.Expr, len(states))
+	merge := func(loc *ir.Expr, w int, get func(*symState) *ir.Expr) *ir.Expr {
+		same := true
+		for k, s := range states {
+			vals[k] = get(s)
+			same = same && vals[k] == vals[0]
+		}
+		if same {
+			return vals[0]
+		}
+		if edges != nil {
+			if v := fl.gate(edges, vals, 0); v != nil {
+				return v
+			}
+		}
+		return b.Phi(start, loc, w)
+	}
+	for r := range out.r {
+		out.r[r] = merge(ps.regLoc(r), 8, func(s *symState) *ir.Expr { return s.r[r] })
+	}
+	for x := range out.x {
+		for l := 0; l < 2; l++ {
+			out.x[x][l] = merge(ps.xmmLoc(x, l), 8, func(s *symState) *ir.Expr { return s.x[x][l] })
+		}
+	}
+	out.irql = merge(ps.irqlLoc(), 1, func(s *symState) *ir.Expr { return s.irql })
+	for _, s := range states[1:] {
+		if s.flags != out.flags {
+			out.flags = symFlags{}
+		}
+		if s.chk != out.chk {
+			out.chk = -1
+		}
+	}
+	// Memory: the cells every state has, at the same place and width.
+	var mem cells
+	for _, c := range states[0].mem {
+		have := true
+		for _, s := range states[1:] {
+			k := s.mem.find(c.base, c.off)
+			if k == len(s.mem) || s.mem[k].base != c.base || s.mem[k].off != c.off || s.mem[k].w != c.w {
+				have = false
+				break
+			}
+		}
+		if !have {
+			continue
+		}
+		loc := b.Load(b.Bin(ir.OpAdd, c.base, b.Const(c.off, 8)), int(c.w))
+		v := merge(loc, int(c.w), func(s *symState) *ir.Expr { return s.mem[s.mem.find(c.base, c.off)].v })
+		if v != nil {
+			mem = append(mem, cell{base: c.base, off: c.off, w: c.w, v: v})
+		}
+	}
+	out.mem = mem
+	return out
+}
+
+// maxGateDepth bounds the nesting of selections one join makes.
+const maxGateDepth = 6
+
+// gate expresses the value of a location at a join as selections on the
+// branches that decide which incoming edge is taken: for the edges from
+// blocks under a branch's taken successor against those under its other
+// successor, select(cond, taken side, other side), recursively. It returns
+// nil when the edges are not split by branches that way.
+func (fl *symFlow) gate(edges []predEdge, vals []*ir.Expr, depth int) *ir.Expr {
+	same := true
+	for _, v := range vals[1:] {
+		same = same && v == vals[0]
+	}
+	if same {
+		return vals[0]
+	}
+	if depth >= maxGateDepth {
+		return nil
+	}
+	d := edges[0].from
+	for _, e := range edges[1:] {
+		if d = fl.dom.Common(d, e.from); d < 0 {
+			return nil
+		}
+	}
+	for ; d >= 0; d = fl.dom.IDom(d) {
+		blk := fl.f.Blocks[d]
+		if blk.Term != TermCond || fl.cond[d] == nil {
+			continue
+		}
+		taken, other := -1, -1
+		for _, e := range blk.Succs {
+			if j, ok := fl.dom.Index(e.To); ok {
+				switch e.Kind {
+				case EdgeTaken:
+					taken = j
+				case EdgeNotTaken:
+					other = j
+				}
+			}
+		}
+		if taken < 0 || other < 0 || taken == other {
+			continue
+		}
+		var te, oe []predEdge
+		var tv, ov []*ir.Expr
+		ok := true
+		for k, e := range edges {
+			switch {
+			case e.from == d && e.kind == EdgeTaken, e.from != d && fl.dom.Dominates(taken, e.from):
+				te, tv = append(te, e), append(tv, vals[k])
+			case e.from == d && e.kind == EdgeNotTaken, e.from != d && fl.dom.Dominates(other, e.from):
+				oe, ov = append(oe, e), append(ov, vals[k])
+			default:
+				ok = false
+			}
+		}
+		if !ok {
+			return nil
+		}
+		if len(te) == 0 || len(oe) == 0 {
+			continue // every edge is on one side: a branch further up decides
+		}
+		t := fl.gate(te, tv, depth+1)
+		o := fl.gate(oe, ov, depth+1)
+		if t == nil || o == nil {
+			return nil
+		}
+		return fl.ps.b.Select(fl.cond[d], t, o)
+	}
+	return nil
+}
+
+// exit merges the states at the function's rets: the value it returns and
+// the IRQL it returns at, gated on the branches that choose the ret.
+func (fl *symFlow) exit() (result, irql *ir.Expr) {
+	var edges []predEdge
+	var states []*symState
+	for i, blk := range fl.f.Blocks {
+		if blk.Term == TermRet && fl.reached[i] && fl.dom.RPO(i) >= 0 {
+			edges = append(edges, predEdge{from: i, kind: EdgeFall})
+			states = append(states, &fl.out[i])
+		}
+	}
+	if len(states) == 0 {
+		return nil, nil
+	}
+	pick := func(get func(*symState) *ir.Expr) *ir.Expr {
+		vals := make([]*ir.Expr, len(states))
+		for k, s := range states {
+			vals[k] = get(s)
+		}
+		return fl.gate(edges, vals, 0)
+	}
+	return pick(func(s *symState) *ir.Expr { return s.r[rRAX] }), pick(func(s *symState) *ir.Expr { return s.irql })
+}
+
+// returns lists rax at each reachable ret; where it is a phi of the ret
+// block itself, once through each predecessor.
+func (fl *symFlow) returns() []Return {
+	var out []Return
+	for i, blk := range fl.f.Blocks {
+		if blk.Term != TermRet || !fl.reached[i] {
+			continue
+		}
+		v := fl.out[i].r[rRAX]
+		if v == nil || v.Op != ir.OpPhi || uint32(v.V) != blk.Start {
+			out = append(out, Return{Block: blk, Value: v})
+			continue
+		}
+		for _, p := range fl.preds[i] {
+			if !fl.reached[p.from] {
+				continue
+			}
+			st := fl.out[p.from].clone()
+			code := fl.insts(i)
+			for k := range code {
+				fl.ps.symStep(&code[k], &st)
+			}
+			out = append(out, Return{Block: blk, Via: fl.f.Blocks[p.from], Value: st.r[rRAX]})
+		}
+	}
+	return out
+}
+
+// edgeConds sets the condition of every edge out of a conditional branch:
+// the branch condition on the taken edge, its negation on the other.
+func (fl *symFlow) edgeConds() {
+	b := fl.ps.b
+	for i, blk := range fl.f.Blocks {
+		if blk.Term != TermCond {
+			continue
+		}
+		c := fl.cond[i]
+		for k := range blk.Succs {
+			e := &blk.Succs[k]
+			switch e.Kind {
+			case EdgeTaken:
+				e.Cond = c
+			case EdgeNotTaken:
+				e.Cond = b.LNot(c)
+			}
+		}
+	}
+}
