@@ -40,6 +40,10 @@ type builder struct {
 	// by jmp site; noReturnSites the calls it found not to return.
 	lateTables    map[uint32][]uint32
 	noReturnSites map[uint32]bool
+	// adopted is the scratch memo of adopt, flowScratch the memory of the
+	// symbolic pass, both reused for every function.
+	adopted     map[*ir.Expr]*ir.Expr
+	flowScratch symFlow
 	scratch       *analysis // reused by every analysis: no per-function maps
 	entries       entrySet
 

@@ -62,25 +62,47 @@ func (b *builder) flow(f *Func, a *analysis) {
 	for i, r := range a.runs {
 		runs[i] = a.insts[r[0]:r[1]]
 	}
-	fl := b.newSymFlow(f, func(i int) []inst { return runs[i] })
+	fl := b.reuseSymFlow(&b.flowScratch, f, func(i int) []inst { return runs[i] })
+	// Each block records its calls, references and stack depth every time
+	// the pass computes it; the last time, from its final input, stands.
+	recs := make([]blockRecord, len(f.Blocks))
+	fl.observe = func(bi int, in *inst, st *symState) {
+		r := &recs[bi]
+		if in.rva == f.Blocks[bi].Start {
+			*r = blockRecord{}
+		}
+		b.record(a, fl, bi, in, st, r)
+	}
 	fl.run()
 	fl.edgeConds()
+	// Jump tables need the conditions of the edges into their block (the
+	// bound): replay those blocks up to their jmp.
+	for bi, run := range runs {
+		if len(run) == 0 || !fl.reached[bi] {
+			continue
+		}
+		last := &run[len(run)-1]
+		if _, viaReg := last.Args[0].(x86asm.Reg); last.Op != x86asm.JMP || !viaReg && a.term[last.rva] != TermSwitch {
+			continue
+		}
+		st := fl.in[bi].clone()
+		for k := range run[:len(run)-1] {
+			b.symStep(&run[k], &st)
+		}
+		switch f.Blocks[bi].Term {
+		case TermSwitch:
+			b.switchConds(fl, bi, last, &st)
+		case TermIndirect:
+			b.lateTable(fl, bi, last, &st)
+		}
+	}
 
 	f.Calls, f.Refs = f.Calls[:0], f.Refs[:0]
 	var minRSP int64
-	for i := range f.Blocks {
-		st := unknownState()
-		if fl.reached[i] {
-			st = fl.in[i].clone()
-		}
-		for k := range runs[i] {
-			in := &runs[i][k]
-			b.record(a, fl, i, in, &st)
-			b.symStep(in, &st)
-			if base, off := b.b.Base(st.r[rRSP]); base == b.stack0 && off < minRSP {
-				minRSP = off
-			}
-		}
+	for _, r := range recs {
+		f.Calls = append(f.Calls, r.calls...)
+		f.Refs = append(f.Refs, r.refs...)
+		minRSP = min(minRSP, r.minRSP)
 	}
 	f.FrameSize = uint32(-minRSP)
 	f.Result, f.ExitIRQL = fl.exit()
@@ -114,7 +136,11 @@ func (b *builder) flow(f *Func, a *analysis) {
 // adopt moves the expressions f keeps (edge conditions, call arguments,
 // results) from the scratch Builder into the program's.
 func (b *builder) adopt(f *Func) {
-	memo := make(map[*ir.Expr]*ir.Expr)
+	if b.adopted == nil {
+		b.adopted = map[*ir.Expr]*ir.Expr{}
+	}
+	memo := b.adopted
+	defer clear(memo)
 	to := b.prog.IR
 	for _, blk := range f.Blocks {
 		for k := range blk.Succs {
@@ -133,18 +159,27 @@ func (b *builder) adopt(f *Func) {
 	}
 }
 
-// record notes the call sites, tail jumps, jump tables and code references
-// of one instruction of block bi, given the state before it.
-func (b *builder) record(a *analysis, fl *symFlow, bi int, in *inst, st *symState) {
+// blockRecord is what one block contributes to its function.
+type blockRecord struct {
+	calls  []*CallSite
+	refs   []Ref
+	minRSP int64 // the lowest stack offset rsp reaches, 0 or below
+}
+
+// record notes the call sites, tail jumps and code references of one
+// instruction of block bi, and the depth of the stack, given the state
+// before it.
+func (b *builder) record(a *analysis, fl *symFlow, bi int, in *inst, st *symState, r *blockRecord) {
 	f := fl.f
 	blk := f.Blocks[bi]
+	depth := int64(0)
+	if base, off := b.b.Base(st.r[rRSP]); base == b.stack0 && off < 0 {
+		depth = -off
+		r.minRSP = min(r.minRSP, off)
+	}
 	newSite := func(kind CallKind, tail bool, callees []Callee) {
-		depth := uint32(0)
-		if base, off := b.b.Base(st.r[rRSP]); base == b.stack0 && off < 0 {
-			depth = uint32(-off)
-		}
 		args := b.callArgs(in, st, tail)
-		f.Calls = append(f.Calls, &CallSite{Site: in.rva, Kind: kind, Tail: tail, Callees: callees, StackDepth: depth,
+		r.calls = append(r.calls, &CallSite{Site: in.rva, Kind: kind, Tail: tail, Callees: callees, StackDepth: uint32(depth),
 			Args: args, IRQL: st.irql, Target: b.callTarget(in, st)})
 	}
 	switch {
@@ -153,9 +188,6 @@ func (b *builder) record(a *analysis, fl *symFlow, bi int, in *inst, st *symStat
 		newSite(kind, false, callees)
 		b.lateNoReturn(a, f, in, callees)
 	case in.Op == x86asm.JMP || isJcc(in.Op):
-		if a.term[in.rva] == TermSwitch {
-			b.switchConds(fl, bi, in, st)
-		}
 		if targets := a.tails[in.rva]; len(targets) > 0 {
 			callees := make([]Callee, len(targets))
 			for i, t := range targets {
@@ -169,7 +201,6 @@ func (b *builder) record(a *analysis, fl *symFlow, bi int, in *inst, st *symStat
 		} else if in.Op == x86asm.JMP && a.term[in.rva] == TermTail {
 			kind, callees := b.resolve(in, st)
 			if _, viaReg := in.Args[0].(x86asm.Reg); viaReg && kind == CallUnresolved {
-				b.lateTable(fl, bi, in, st)
 				// jmp reg to an unknown target: a computed jump inside the
 				// function (MSVC memset's lea r11,[rip+6]; ...; jmp r11),
 				// not evidence of a tail call.
@@ -180,12 +211,12 @@ func (b *builder) record(a *analysis, fl *symFlow, bi int, in *inst, st *symStat
 		}
 	case in.Op == x86asm.LEA:
 		if m, ok := in.Args[1].(x86asm.Mem); ok && m.Base == x86asm.RIP && m.Index == 0 {
-			b.codeRef(a, in, uint32(int64(in.next())+disp(m)), f)
+			b.codeRef(a, in, uint32(int64(in.next())+disp(m)), f, r)
 		}
 	case in.Op == x86asm.MOV && in.Len >= 10:
 		if imm, ok := in.Args[1].(x86asm.Imm); ok && b.img.HasReloc(in.rva+uint32(in.Len)-8) {
 			if rva, ok := b.img.RVA(uint64(imm)); ok {
-				b.codeRef(a, in, rva, f)
+				b.codeRef(a, in, rva, f, r)
 			}
 		}
 	}
@@ -210,14 +241,14 @@ func (b *builder) lateNoReturn(a *analysis, f *Func, in *inst, callees []Callee)
 
 // codeRef records an address taken in code when it points at code outside
 // the current function (an address inside it is a label, not a function).
-func (b *builder) codeRef(a *analysis, in *inst, t uint32, f *Func) {
+func (b *builder) codeRef(a *analysis, in *inst, t uint32, f *Func, r *blockRecord) {
 	if !b.img.Executable(t) {
 		return
 	}
 	if _, inside := a.index[t]; inside && t != f.Entry || a.tables[t] || a.midInstruction(t) {
 		return
 	}
-	f.Refs = append(f.Refs, Ref{Site: in.rva, Target: t})
+	r.refs = append(r.refs, Ref{Site: in.rva, Target: t})
 }
 
 // resolve finds the callees of a call or indirect jmp from what the state

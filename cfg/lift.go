@@ -237,7 +237,7 @@ func (ps *pass) read(in *inst, st *symState, arg x86asm.Arg, w int) *ir.Expr {
 		return b.Const(int64(s), w)
 	case x86asm.Reg:
 		if x := xmmIndex(s); x >= 0 {
-			return b.Trunc(st.x[x][0], min(w, 8))
+			return b.Trunc(st.lane(x)[0], min(w, 8))
 		}
 		if s == x86asm.CR8 {
 			return b.Zext(st.irql, w)
@@ -264,7 +264,7 @@ func (ps *pass) write(in *inst, st *symState, arg x86asm.Arg, v *ir.Expr) {
 			return
 		}
 		if x := xmmIndex(d); x >= 0 {
-			st.x[x] = [2]*ir.Expr{ps.b.Zext(v, 8), ps.b.Const(0, 8)}
+			st.setLane(x, [2]*ir.Expr{ps.b.Zext(v, 8), ps.b.Const(0, 8)})
 			return
 		}
 		ps.writeReg(in, st, d, v)
@@ -517,7 +517,7 @@ func (ps *pass) symStep(in *inst, st *symState) {
 		if writesArg0(op) && len(in.Args) > 0 && in.Args[0] != nil {
 			if r, ok := in.Args[0].(x86asm.Reg); ok && xmmIndex(r) >= 0 {
 				x := xmmIndex(r)
-				st.x[x] = [2]*ir.Expr{}
+				st.setLane(x, [2]*ir.Expr{})
 				break
 			}
 			ps.write(in, st, in.Args[0], nil)
@@ -677,7 +677,7 @@ func (ps *pass) vector(in *inst, st *symState) {
 		if x := xmmIndex(dst); x < 0 {
 			// movq/movd r, xmm
 			if src, ok := in.Args[1].(x86asm.Reg); ok && xmmIndex(src) >= 0 {
-				ps.writeReg(in, st, dst, b.Trunc(st.x[xmmIndex(src)][0], regWidth(dst)/8))
+				ps.writeReg(in, st, dst, b.Trunc(st.lane(xmmIndex(src))[0], regWidth(dst)/8))
 			} else {
 				ps.writeReg(in, st, dst, nil)
 			}
@@ -692,19 +692,19 @@ func (ps *pass) vector(in *inst, st *symState) {
 			case (in.Op == x86asm.PXOR || in.Op == x86asm.XORPS || in.Op == x86asm.XORPD) && src == dst:
 				lo, hi = zero, zero
 			case in.Op == x86asm.PUNPCKLQDQ && xs >= 0:
-				lo, hi = st.x[xd][0], st.x[xs][0]
+				lo, hi = st.lane(xd)[0], st.lane(xs)[0]
 			case (in.Op == x86asm.MOVQ || in.Op == x86asm.MOVD) && xs < 0: // movq xmm, r64
 				lo, hi = b.Zext(ps.readReg(in, st, src), 8), zero
 			case in.Op == x86asm.MOVQ && xs >= 0:
-				lo, hi = st.x[xs][0], zero
+				lo, hi = st.lane(xs)[0], zero
 			case xs >= 0 && in.Op != x86asm.PXOR && in.Op != x86asm.XORPS && in.Op != x86asm.XORPD:
-				lo, hi = st.x[xs][0], st.x[xs][1]
+				lo, hi = st.lane(xs)[0], st.lane(xs)[1]
 			}
 		case x86asm.Mem:
 			a := ps.address(in, st, src)
 			switch in.Op {
 			case x86asm.PUNPCKLQDQ:
-				lo, hi = st.x[xd][0], ps.load(in, st, a, 8)
+				lo, hi = st.lane(xd)[0], ps.load(in, st, a, 8)
 			case x86asm.MOVQ, x86asm.MOVD:
 				lo, hi = b.Zext(ps.load(in, st, a, in.MemBytes), 8), zero
 			case x86asm.PXOR, x86asm.XORPS, x86asm.XORPD:
@@ -713,7 +713,7 @@ func (ps *pass) vector(in *inst, st *symState) {
 				hi = ps.load(in, st, b.Bin(ir.OpAdd, a, b.Const(8, 8)), 8)
 			}
 		}
-		st.x[xd] = [2]*ir.Expr{lo, hi}
+		st.setLane(xd, [2]*ir.Expr{lo, hi})
 	case x86asm.Mem:
 		a := ps.address(in, st, dst)
 		src, ok := in.Args[1].(x86asm.Reg)
@@ -723,12 +723,12 @@ func (ps *pass) vector(in *inst, st *symState) {
 		}
 		xs := xmmIndex(src)
 		if in.MemBytes <= 8 {
-			ps.store(st, a, in.MemBytes, b.Trunc(st.x[xs][0], in.MemBytes))
+			ps.store(st, a, in.MemBytes, b.Trunc(st.lane(xs)[0], in.MemBytes))
 			return
 		}
-		ps.store(st, a, 8, st.x[xs][0])
+		ps.store(st, a, 8, st.lane(xs)[0])
 		if a != nil {
-			ps.store(st, b.Bin(ir.OpAdd, a, b.Const(8, 8)), 8, st.x[xs][1])
+			ps.store(st, b.Bin(ir.OpAdd, a, b.Const(8, 8)), 8, st.lane(xs)[1])
 		}
 	}
 }
@@ -824,8 +824,12 @@ func (ps *pass) callEffect(in *inst, st *symState) {
 		st.r[r] = ps.opaque(in, ps.regLoc(r), 8)
 	}
 	st.r[rRAX] = result
-	for x := 0; x < 6; x++ { // xmm0-5 are volatile
-		st.x[x] = [2]*ir.Expr{}
+	if st.x != nil {
+		lanes := *st.x
+		for x := 0; x < 6; x++ { // xmm0-5 are volatile
+			lanes[x] = [2]*ir.Expr{}
+		}
+		st.x = &lanes
 	}
 	if fill, ok := fillImports[importName(ps.img, target)]; ok {
 		if n, isConst := args[fill.n].IsConst(); isConst {

@@ -1,6 +1,8 @@
 package cfg
 
 import (
+	"cmp"
+	"slices"
 	"sort"
 
 	"github.com/drvhazard/drvhazard/ir"
@@ -13,11 +15,36 @@ import (
 // (spilled, reloaded, moved to a callee-saved register) stay equal.
 type symState struct {
 	r     [nRegs]*ir.Expr
-	x     [16][2]*ir.Expr // xmm lanes, low then high qword
+	x     *xmmLanes // nil while no xmm register is known; shared until written
 	flags symFlags
 	irql  *ir.Expr
 	mem   cells
 	chk   int64 // rax before the call just executed, for __chkstk probes; -1 if none
+}
+
+// xmmLanes holds the 64-bit lanes of xmm0-15, low then high qword.
+type xmmLanes [16][2]*ir.Expr
+
+// lane returns the lanes of xmm register x.
+func (s *symState) lane(x int) [2]*ir.Expr {
+	if s.x == nil {
+		return [2]*ir.Expr{}
+	}
+	return s.x[x]
+}
+
+// setLane sets the lanes of xmm register x, copying the lanes the state
+// may share with others.
+func (s *symState) setLane(x int, v [2]*ir.Expr) {
+	if s.x == nil && v == [2]*ir.Expr{} {
+		return
+	}
+	n := new(xmmLanes)
+	if s.x != nil {
+		*n = *s.x
+	}
+	n[x] = v
+	s.x = n
 }
 
 // flagKind says which instruction last set the flags, and so how a
@@ -100,23 +127,28 @@ func (m cells) store(b *ir.Builder, base *ir.Expr, off int64, w int, v *ir.Expr)
 	if !overlap && v == nil {
 		return m
 	}
-	out := make(cells, 0, len(m)+2)
-	for _, c := range m {
-		if c.base == base && c.off < end && c.off+int64(c.w) > off {
-			continue
+	// The cells before lo and from hi on stay where they are; the middle is
+	// the untouched cells of [lo, hi), the kept parts and the new cell, in
+	// offset order.
+	var mid []cell
+	for _, c := range m[lo:hi] {
+		if c.off+int64(c.w) <= off {
+			mid = append(mid, c)
 		}
-		out = append(out, c)
 	}
 	for _, c := range keep {
 		if c.v != nil {
-			out = append(out, c)
+			mid = append(mid, c)
 		}
 	}
-	if v != nil && len(out) < maxCells {
-		out = append(out, cell{base: base, off: off, w: uint8(w), v: v})
+	if v != nil && len(m)+len(mid) < maxCells {
+		mid = append(mid, cell{base: base, off: off, w: uint8(w), v: v})
 	}
-	sort.Slice(out, func(i, j int) bool { return cellLess(&out[i], &out[j]) })
-	return out
+	slices.SortFunc(mid, func(a, b cell) int { return cmp.Compare(a.off, b.off) })
+	out := make(cells, 0, len(m)-(hi-lo)+len(mid))
+	out = append(out, m[:lo]...)
+	out = append(out, mid...)
+	return append(out, m[hi:]...)
 }
 
 // extract is the part [from, to) of cell c.
@@ -194,7 +226,7 @@ func (s *symState) clone() symState { return *s }
 
 // equal reports whether two states know the same.
 func (s *symState) equal(o *symState) bool {
-	if s.r != o.r || s.x != o.x || s.flags != o.flags || s.irql != o.irql || s.chk != o.chk || len(s.mem) != len(o.mem) {
+	if s.r != o.r || s.x != o.x && (s.x == nil || o.x == nil || *s.x != *o.x) || s.flags != o.flags || s.irql != o.irql || s.chk != o.chk || len(s.mem) != len(o.mem) {
 		return false
 	}
 	for i := range s.mem {

@@ -1,6 +1,8 @@
 package cfg
 
 import (
+	"slices"
+
 	"github.com/drvhazard/drvhazard/ir"
 )
 
@@ -23,6 +25,9 @@ type symFlow struct {
 	// last output computed it.
 	cond   []*ir.Expr
 	visits []int
+	// observe, when set, sees every instruction of a block with the state
+	// before it, each time the block is computed.
+	observe func(bi int, in *inst, st *symState)
 }
 
 type predEdge struct {
@@ -36,10 +41,28 @@ const maxVisits = 40
 
 // newSymFlow prepares the pass over f; insts(i) are block i's instructions.
 func (ps *pass) newSymFlow(f *Func, insts func(i int) []inst) *symFlow {
+	return ps.reuseSymFlow(new(symFlow), f, insts)
+}
+
+// reuseSymFlow prepares fl for f, reusing the memory of its slices (Build
+// runs one function at a time).
+func (ps *pass) reuseSymFlow(fl *symFlow, f *Func, insts func(i int) []inst) *symFlow {
 	n := len(f.Blocks)
-	fl := &symFlow{ps: ps, f: f, insts: insts, dom: Dominators(f), preds: make([][]predEdge, n),
-		in: make([]symState, n), out: make([]symState, n), reached: make([]bool, n),
-		cond: make([]*ir.Expr, n), visits: make([]int, n)}
+	grow := func(s []symState) []symState {
+		s = slices.Grow(s[:0], n)[:n]
+		clear(s)
+		return s
+	}
+	*fl = symFlow{ps: ps, f: f, insts: insts, dom: Dominators(f),
+		preds: slices.Grow(fl.preds[:0], n)[:n], in: grow(fl.in), out: grow(fl.out),
+		reached: slices.Grow(fl.reached[:0], n)[:n], cond: slices.Grow(fl.cond[:0], n)[:n],
+		visits: slices.Grow(fl.visits[:0], n)[:n]}
+	for i := range n {
+		fl.preds[i] = fl.preds[i][:0]
+	}
+	clear(fl.reached)
+	clear(fl.cond)
+	clear(fl.visits)
 	for i, blk := range f.Blocks {
 		for _, e := range blk.Succs {
 			if j, ok := fl.dom.Index(e.To); ok {
@@ -113,6 +136,9 @@ func (fl *symFlow) process(i int, isEntry bool) bool {
 	out := in.clone()
 	code := fl.insts(i)
 	for k := range code {
+		if fl.observe != nil {
+			fl.observe(i, &code[k], &out)
+		}
 		fl.ps.symStep(&code[k], &out)
 	}
 	if blk := fl.f.Blocks[i]; blk.Term == TermCond && len(code) > 0 {
@@ -186,31 +212,63 @@ func (fl *symFlow) join(start uint32, states []*symState, edges []predEdge) symS
 	b := ps.b
 	out := states[0].clone()
 	vals := make([]*ir.Expr, len(states))
-	merge := func(loc *ir.Expr, w int, get func(*symState) *ir.Expr) *ir.Expr {
-		same := true
-		for k, s := range states {
-			vals[k] = get(s)
-			same = same && vals[k] == vals[0]
+	// merge is the value of a location where the values vals meet: gated
+	// on the branches that choose the edge where the join has that shape
+	// (the tree is built once, for the first location that needs it), a
+	// phi otherwise.
+	var g *gating
+	tried := edges == nil
+	merge := func(loc *ir.Expr, w int) *ir.Expr {
+		if !tried {
+			tried = true
+			idx := make([]int, len(edges))
+			for k := range idx {
+				idx[k] = k
+			}
+			g = fl.gatingOf(edges, idx, 0)
 		}
-		if same {
-			return vals[0]
-		}
-		if edges != nil {
-			if v := fl.gate(edges, vals, 0); v != nil {
+		if g != nil {
+			if v := g.value(b, vals); v != nil {
 				return v
 			}
 		}
 		return b.Phi(start, loc, w)
 	}
 	for r := range out.r {
-		out.r[r] = merge(ps.regLoc(r), 8, func(s *symState) *ir.Expr { return s.r[r] })
-	}
-	for x := range out.x {
-		for l := 0; l < 2; l++ {
-			out.x[x][l] = merge(ps.xmmLoc(x, l), 8, func(s *symState) *ir.Expr { return s.x[x][l] })
+		v0, same := states[0].r[r], true
+		for k, s := range states {
+			vals[k] = s.r[r]
+			same = same && vals[k] == v0
+		}
+		if !same {
+			out.r[r] = merge(ps.regLoc(r), 8)
 		}
 	}
-	out.irql = merge(ps.irqlLoc(), 1, func(s *symState) *ir.Expr { return s.irql })
+	if shared := states[0].x; !allSameLanes(states, shared) {
+		var lanes xmmLanes
+		for x := range lanes {
+			for l := 0; l < 2; l++ {
+				v0, same := states[0].lane(x)[l], true
+				for k, s := range states {
+					vals[k] = s.lane(x)[l]
+					same = same && vals[k] == v0
+				}
+				lanes[x][l] = v0
+				if !same {
+					lanes[x][l] = merge(ps.xmmLoc(x, l), 8)
+				}
+			}
+		}
+		out.x = &lanes
+	}
+	v0, same := states[0].irql, true
+	for k, s := range states {
+		vals[k] = s.irql
+		same = same && vals[k] == v0
+	}
+	if !same {
+		out.irql = merge(ps.irqlLoc(), 1)
+	}
 	for _, s := range states[1:] {
 		if s.flags != out.flags {
 			out.flags = symFlags{}
@@ -233,8 +291,15 @@ func (fl *symFlow) join(start uint32, states []*symState, edges []predEdge) symS
 		if !have {
 			continue
 		}
-		loc := b.Load(b.Bin(ir.OpAdd, c.base, b.Const(c.off, 8)), int(c.w))
-		v := merge(loc, int(c.w), func(s *symState) *ir.Expr { return s.mem[s.mem.find(c.base, c.off)].v })
+		v, same := c.v, true
+		for k, s := range states {
+			vals[k] = s.mem[s.mem.find(c.base, c.off)].v
+			same = same && vals[k] == c.v
+		}
+		if !same {
+			loc := b.Load(b.Bin(ir.OpAdd, c.base, b.Const(c.off, 8)), int(c.w))
+			v = merge(loc, int(c.w))
+		}
 		if v != nil {
 			mem = append(mem, cell{base: c.base, off: c.off, w: c.w, v: v})
 		}
@@ -243,28 +308,44 @@ func (fl *symFlow) join(start uint32, states []*symState, edges []predEdge) symS
 	return out
 }
 
+// allSameLanes reports whether every state shares the xmm lanes x.
+func allSameLanes(states []*symState, x *xmmLanes) bool {
+	for _, s := range states {
+		if s.x != x {
+			return false
+		}
+	}
+	return true
+}
+
 // maxGateDepth bounds the nesting of selections one join makes.
 const maxGateDepth = 6
 
-// gate expresses the value of a location at a join as selections on the
-// branches that decide which incoming edge is taken: for the edges from
-// blocks under a branch's taken successor against those under its other
-// successor, select(cond, taken side, other side), recursively. It returns
-// nil when the edges are not split by branches that way.
-func (fl *symFlow) gate(edges []predEdge, vals []*ir.Expr, depth int) *ir.Expr {
-	same := true
-	for _, v := range vals[1:] {
-		same = same && v == vals[0]
-	}
-	if same {
-		return vals[0]
+// A gating tree says which incoming edge of a join is taken: a leaf names
+// one edge (an index into the join's edges); a node selects on the
+// condition of a branch between the edges under its taken successor and
+// those under its other successor (the gating functions of gated SSA).
+type gating struct {
+	edge int // a leaf: the edge's index; -1 at a node
+	cond *ir.Expr
+	// taken and other are the subtrees; under holds every edge index of
+	// the tree, to see when all its values agree.
+	taken, other *gating
+	under        []int
+}
+
+// gatingOf builds the tree for edges (indexes into all), nil when the
+// edges are not split by branches that way.
+func (fl *symFlow) gatingOf(all []predEdge, edges []int, depth int) *gating {
+	if len(edges) == 1 {
+		return &gating{edge: edges[0], under: edges}
 	}
 	if depth >= maxGateDepth {
 		return nil
 	}
-	d := edges[0].from
-	for _, e := range edges[1:] {
-		if d = fl.dom.Common(d, e.from); d < 0 {
+	d := all[edges[0]].from
+	for _, k := range edges[1:] {
+		if d = fl.dom.Common(d, all[k].from); d < 0 {
 			return nil
 		}
 	}
@@ -287,31 +368,56 @@ func (fl *symFlow) gate(edges []predEdge, vals []*ir.Expr, depth int) *ir.Expr {
 		if taken < 0 || other < 0 || taken == other {
 			continue
 		}
-		var te, oe []predEdge
-		var tv, ov []*ir.Expr
-		ok := true
-		for k, e := range edges {
+		var te, oe []int
+		for _, k := range edges {
+			e := all[k]
 			switch {
 			case e.from == d && e.kind == EdgeTaken, e.from != d && fl.dom.Dominates(taken, e.from):
-				te, tv = append(te, e), append(tv, vals[k])
+				te = append(te, k)
 			case e.from == d && e.kind == EdgeNotTaken, e.from != d && fl.dom.Dominates(other, e.from):
-				oe, ov = append(oe, e), append(ov, vals[k])
+				oe = append(oe, k)
 			default:
-				ok = false
+				return nil
 			}
-		}
-		if !ok {
-			return nil
 		}
 		if len(te) == 0 || len(oe) == 0 {
 			continue // every edge is on one side: a branch further up decides
 		}
-		t := fl.gate(te, tv, depth+1)
-		o := fl.gate(oe, ov, depth+1)
+		t := fl.gatingOf(all, te, depth+1)
+		o := fl.gatingOf(all, oe, depth+1)
 		if t == nil || o == nil {
 			return nil
 		}
-		return fl.ps.b.Select(fl.cond[d], t, o)
+		return &gating{edge: -1, cond: fl.cond[d], taken: t, other: o, under: edges}
+	}
+	return nil
+}
+
+// value is the location's value at the join where vals (one per edge) meet.
+func (g *gating) value(b *ir.Builder, vals []*ir.Expr) *ir.Expr {
+	v0, same := vals[g.under[0]], true
+	for _, k := range g.under[1:] {
+		same = same && vals[k] == v0
+	}
+	if same {
+		return v0
+	}
+	if g.edge >= 0 {
+		return vals[g.edge]
+	}
+	return b.Select(g.cond, g.taken.value(b, vals), g.other.value(b, vals))
+}
+
+// gate expresses the value of a location where edges meet as selections on
+// the branches that decide which edge is taken; nil when they are not split
+// that way.
+func (fl *symFlow) gate(edges []predEdge, vals []*ir.Expr) *ir.Expr {
+	idx := make([]int, len(edges))
+	for k := range idx {
+		idx[k] = k
+	}
+	if g := fl.gatingOf(edges, idx, 0); g != nil {
+		return g.value(fl.ps.b, vals)
 	}
 	return nil
 }
@@ -335,7 +441,7 @@ func (fl *symFlow) exit() (result, irql *ir.Expr) {
 		for k, s := range states {
 			vals[k] = get(s)
 		}
-		return fl.gate(edges, vals, 0)
+		return fl.gate(edges, vals)
 	}
 	return pick(func(s *symState) *ir.Expr { return s.r[rRAX] }), pick(func(s *symState) *ir.Expr { return s.irql })
 }
@@ -388,3 +494,4 @@ func (fl *symFlow) edgeConds() {
 		}
 	}
 }
+

@@ -14,9 +14,11 @@ type Builder struct {
 	n uint32
 	// small caches the constants -16..47 of each width.
 	small [9][64]*Expr
-	// slab is where new expressions are carved from: one allocation for
-	// many small objects.
-	slab []Expr
+	// slabs are where new expressions are carved from: one allocation for
+	// many small objects, kept across Reset; pos is the next free one in
+	// slabs[cur].
+	slabs    [][]Expr
+	cur, pos int
 }
 
 // NewBuilder returns an empty Builder.
@@ -57,24 +59,26 @@ func (b *Builder) intern(op Op, w int, v int64, x, y, z *Expr) *Expr {
 		return nil
 	}
 	b.n++
-	if len(b.slab) == 0 {
-		b.slab = make([]Expr, 256)
+	if b.cur == len(b.slabs) {
+		b.slabs = append(b.slabs, make([]Expr, 1024))
 	}
-	e := &b.slab[0]
-	b.slab = b.slab[1:]
+	e := &b.slabs[b.cur][b.pos]
+	if b.pos++; b.pos == len(b.slabs[b.cur]) {
+		b.cur, b.pos = b.cur+1, 0
+	}
 	*e = Expr{Op: op, W: uint8(w), V: v, A: x, B: y, C: z, depth: d + 1, id: b.n, hash: h, next: first}
 	b.m[h] = e
 	return e
 }
 
-// Reset forgets every expression, keeping the memory of the table: a
-// Builder reused as scratch space for one function at a time stays small.
-// Expressions made before must not be used with it again (Adopt them into
-// another Builder first).
+// Reset forgets every expression and reuses their memory: a Builder used as
+// scratch space for one function at a time stays as small as the largest
+// function. Expressions made before are overwritten: Adopt what must be
+// kept into another Builder first, and keep no other pointer to them.
 func (b *Builder) Reset() {
 	clear(b.m)
 	b.small = [9][64]*Expr{}
-	b.slab = nil
+	b.cur, b.pos = 0, 0
 }
 
 // Adopt returns the expression of b that has e's structure, e coming from
