@@ -40,12 +40,11 @@ type builder struct {
 	// by jmp site; noReturnSites the calls it found not to return.
 	lateTables    map[uint32][]uint32
 	noReturnSites map[uint32]bool
-	// adopted is the scratch memo of adopt, flowScratch the memory of the
-	// symbolic pass, both reused for every function.
-	adopted     map[*ir.Expr]*ir.Expr
+	// flowScratch is the memory of the symbolic pass, reused for every
+	// function.
 	flowScratch symFlow
-	scratch       *analysis // reused by every analysis: no per-function maps
-	entries       entrySet
+	scratch     *analysis // reused by every analysis: no per-function maps
+	entries     entrySet
 
 	// What the build has grown to, against its limits; err stops it.
 	ctx          context.Context
@@ -110,7 +109,9 @@ func BuildWithin(ctx context.Context, img *loader.Image, lim Limits) (*Program, 
 		scratch:       newAnalysis(),
 		entries:       newEntrySet(img),
 	}
-	b.prog.IR = ir.NewBuilder()
+	// One Builder for the whole program: the expressions of every function
+	// and what the rules make of them are interned together.
+	b.prog.IR = b.b
 	b.seed()
 	b.drain()
 	// Thunks nothing calls are found last, and only where no decoded block

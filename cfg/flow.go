@@ -42,21 +42,10 @@ func (ps *pass) names() {
 	ps.locs[locMemory] = b.Const(-1, 1)
 }
 
-// reset empties the pass's Builder for the next function.
-func (ps *pass) reset() {
-	ps.b.Reset()
-	ps.names()
-}
-
 // flow runs the symbolic pass over f's blocks, then records its call sites,
 // tail jumps, code references, the conditions on its edges, its frame size
 // and what it returns.
 func (b *builder) flow(f *Func, a *analysis) {
-	// The pass's expressions live in a scratch Builder, emptied for each
-	// function; what the program keeps is adopted into Program.IR at the
-	// end.
-	b.reset()
-	defer b.adopt(f)
 	// Each block's instructions are a contiguous run of a.insts.
 	runs := make([][]inst, len(f.Blocks))
 	for i, r := range a.runs {
@@ -130,32 +119,6 @@ func (b *builder) flow(f *Func, a *analysis) {
 		if cs := f.Calls[0]; cs.Kind == CallIAT && len(cs.Callees) == 1 {
 			f.Thunk = cs.Callees[0].Import
 		}
-	}
-}
-
-// adopt moves the expressions f keeps (edge conditions, call arguments,
-// results) from the scratch Builder into the program's.
-func (b *builder) adopt(f *Func) {
-	if b.adopted == nil {
-		b.adopted = map[*ir.Expr]*ir.Expr{}
-	}
-	memo := b.adopted
-	defer clear(memo)
-	to := b.prog.IR
-	for _, blk := range f.Blocks {
-		for k := range blk.Succs {
-			blk.Succs[k].Cond = to.Adopt(blk.Succs[k].Cond, memo)
-		}
-	}
-	for _, c := range f.Calls {
-		for i, a := range c.Args {
-			c.Args[i] = to.Adopt(a, memo)
-		}
-		c.IRQL, c.Target = to.Adopt(c.IRQL, memo), to.Adopt(c.Target, memo)
-	}
-	f.Result, f.ExitIRQL = to.Adopt(f.Result, memo), to.Adopt(f.ExitIRQL, memo)
-	for i := range f.Returns {
-		f.Returns[i].Value = to.Adopt(f.Returns[i].Value, memo)
 	}
 }
 

@@ -750,10 +750,12 @@ func (ps *pass) callArgs(in *inst, st *symState, tail bool) []*ir.Expr {
 	if tail {
 		first = 0x28
 	}
+	rsp := st.r[rRSP]
+	if rsp == nil || rsp.Op != ir.OpStack {
+		return append(args, make([]*ir.Expr, maxStackArgs)...)
+	}
 	for k := 0; k < maxStackArgs; k++ {
-		a := b.Bin(ir.OpAdd, st.r[rRSP], b.Const(first+int64(8*k), 8))
-		base, off := b.Base(a)
-		v, _ := st.mem.load(b, base, off, 8)
+		v, _ := st.mem.load(b, ps.stack0, rsp.V+first+int64(8*k), 8)
 		args = append(args, v)
 	}
 	return args

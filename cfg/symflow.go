@@ -227,7 +227,7 @@ func (fl *symFlow) join(start uint32, states []*symState, edges []predEdge) symS
 			}
 			g = fl.gatingOf(edges, idx, 0)
 		}
-		if g != nil {
+		if g != nil && anyKnown(vals) {
 			if v := g.value(b, vals); v != nil {
 				return v
 			}
@@ -306,6 +306,18 @@ func (fl *symFlow) join(start uint32, states []*symState, edges []predEdge) symS
 	}
 	out.mem = mem
 	return out
+}
+
+// anyKnown reports whether one of the values says something: selecting
+// between values nothing is known of (what calls left in volatile
+// registers) would only make the pass slower.
+func anyKnown(vals []*ir.Expr) bool {
+	for _, v := range vals {
+		if v != nil && v.Op != ir.OpOpaque && v.Op != ir.OpPhi {
+			return true
+		}
+	}
+	return false
 }
 
 // allSameLanes reports whether every state shares the xmm lanes x.
@@ -494,4 +506,3 @@ func (fl *symFlow) edgeConds() {
 		}
 	}
 }
-

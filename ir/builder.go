@@ -15,11 +15,16 @@ type Builder struct {
 	// small caches the constants -16..47 of each width.
 	small [9][64]*Expr
 	// slabs are where new expressions are carved from: one allocation for
-	// many small objects, kept across Reset; pos is the next free one in
-	// slabs[cur].
+	// many small objects; pos is the next free one in slabs[cur].
 	slabs    [][]Expr
 	cur, pos int
+	// recent is a direct-mapped cache in front of m, by hash: most
+	// expressions are asked for again soon (the same constants, stack
+	// slots, parameter fields).
+	recent [recentSize]*Expr
 }
+
+const recentSize = 4096
 
 // NewBuilder returns an empty Builder.
 func NewBuilder() *Builder { return &Builder{m: map[uint64]*Expr{}} }
@@ -43,6 +48,19 @@ func hashOf(op Op, w int, v int64, x, y, z *Expr) uint64 {
 // be deeper than MaxDepth.
 func (b *Builder) intern(op Op, w int, v int64, x, y, z *Expr) *Expr {
 	h := hashOf(op, w, v, x, y, z)
+	slot := &b.recent[h%recentSize]
+	if e := *slot; e != nil && e.hash == h && e.Op == op && int(e.W) == w && e.V == v && e.A == x && e.B == y && e.C == z {
+		return e
+	}
+	e := b.lookup(h, op, w, v, x, y, z)
+	if e != nil {
+		*slot = e
+	}
+	return e
+}
+
+// lookup finds or makes the expression in the table.
+func (b *Builder) lookup(h uint64, op Op, w int, v int64, x, y, z *Expr) *Expr {
 	first := b.m[h]
 	for e := first; e != nil; e = e.next {
 		if e.Op == op && int(e.W) == w && e.V == v && e.A == x && e.B == y && e.C == z {
@@ -66,33 +84,10 @@ func (b *Builder) intern(op Op, w int, v int64, x, y, z *Expr) *Expr {
 	if b.pos++; b.pos == len(b.slabs[b.cur]) {
 		b.cur, b.pos = b.cur+1, 0
 	}
-	*e = Expr{Op: op, W: uint8(w), V: v, A: x, B: y, C: z, depth: d + 1, id: b.n, hash: h, next: first}
+	*e = Expr{Op: op, W: uint8(w), V: v, A: x, B: y, C: z, depth: d + 1, id: b.n, hash: h, next: first,
+		uses: usesOf(op, v, x, y, z)}
 	b.m[h] = e
 	return e
-}
-
-// Reset forgets every expression and reuses their memory: a Builder used as
-// scratch space for one function at a time stays as small as the largest
-// function. Expressions made before are overwritten: Adopt what must be
-// kept into another Builder first, and keep no other pointer to them.
-func (b *Builder) Reset() {
-	clear(b.m)
-	b.small = [9][64]*Expr{}
-	b.cur, b.pos = 0, 0
-}
-
-// Adopt returns the expression of b that has e's structure, e coming from
-// another Builder; memo remembers what was adopted.
-func (b *Builder) Adopt(e *Expr, memo map[*Expr]*Expr) *Expr {
-	if e == nil {
-		return nil
-	}
-	if r, ok := memo[e]; ok {
-		return r
-	}
-	r := b.intern(e.Op, int(e.W), e.V, b.Adopt(e.A, memo), b.Adopt(e.B, memo), b.Adopt(e.C, memo))
-	memo[e] = r
-	return r
 }
 
 // Const is the constant v of w bytes (v is truncated to w bytes).

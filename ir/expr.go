@@ -98,6 +98,7 @@ type Expr struct {
 
 	depth uint8
 	id    uint32 // order of interning, unique in its Builder
+	uses  Uses
 	hash  uint64 // of the structure: the same in every Builder
 	next  *Expr  // the next expression with the same hash in its Builder
 }
@@ -142,20 +143,42 @@ func (e *Expr) Args() []*Expr {
 	return out
 }
 
-// Mentions reports whether e contains a leaf for which leaf returns true.
-func (e *Expr) Mentions(leaf func(*Expr) bool) bool {
+// Uses says which leaves an expression contains: bit i for parameter i
+// (0-7), and the bits below.
+type Uses uint16
+
+// Leaves an expression may use besides the parameters.
+const (
+	UsesIRQL  Uses = 1 << 8  // the entry IRQL
+	UsesCall  Uses = 1 << 9  // a call's result
+	UsesStack Uses = 1 << 10 // an address in the function's frame
+	// UsesParams are the bits of the first eight parameters.
+	UsesParams Uses = 0xff
+)
+
+// Uses reports which leaves e contains (0 for nil).
+func (e *Expr) Uses() Uses {
 	if e == nil {
-		return false
+		return 0
 	}
-	switch e.Op {
-	case OpConst:
-		return false
-	case OpParam, OpIRQL, OpAddr, OpStack, OpImport, OpOpaque, OpPhi:
-		if leaf(e) {
-			return true
+	return e.uses
+}
+
+func usesOf(op Op, v int64, x, y, z *Expr) Uses {
+	var u Uses
+	switch op {
+	case OpParam:
+		if v >= 0 && v < 8 {
+			u = 1 << uint(v)
 		}
+	case OpIRQL:
+		u = UsesIRQL
+	case OpCall:
+		u = UsesCall
+	case OpStack:
+		u = UsesStack
 	}
-	return e.A.Mentions(leaf) || e.B.Mentions(leaf) || e.C.Mentions(leaf)
+	return u | x.Uses() | y.Uses() | z.Uses()
 }
 
 // String prints the expression compactly, for tests and messages:

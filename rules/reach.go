@@ -111,27 +111,12 @@ func (p *Pass) relevant(f *cfg.Func) uint64 {
 
 func (p *Pass) computeRelevance() {
 	p.rel = map[*cfg.Func]uint64{}
-	mentions := map[*ir.Expr]uint64{}
-	var mention func(e *ir.Expr) uint64
-	mention = func(e *ir.Expr) uint64 {
-		if e == nil {
-			return 0
+	mention := func(e *ir.Expr) uint64 {
+		u := e.Uses()
+		m := uint64(u & ir.UsesParams)
+		if u&ir.UsesIRQL != 0 {
+			m |= relIRQL
 		}
-		if m, ok := mentions[e]; ok {
-			return m
-		}
-		var m uint64
-		switch e.Op {
-		case ir.OpParam:
-			if e.V >= 0 && e.V < maxBound {
-				m = 1 << uint(e.V)
-			}
-		case ir.OpIRQL:
-			m = relIRQL
-		default:
-			m = mention(e.A) | mention(e.B) | mention(e.C)
-		}
-		mentions[e] = m
 		return m
 	}
 	for _, f := range p.Program.Funcs {
@@ -185,7 +170,7 @@ func meaningful(e *ir.Expr) *ir.Expr {
 	if _, ok := e.IsConst(); ok {
 		return e
 	}
-	if e.Mentions(func(l *ir.Expr) bool { return l.Op == ir.OpParam && l.V == 0 || l.Op == ir.OpIRQL }) {
+	if e.Uses()&(1|ir.UsesIRQL) != 0 {
 		return e
 	}
 	return nil
