@@ -500,7 +500,7 @@ func (ps *pass) symStep(in *inst, st *symState) {
 	case x86asm.MOVSB, x86asm.MOVSW, x86asm.MOVSD, x86asm.MOVSQ, x86asm.STOSW, x86asm.STOSD,
 		x86asm.CMPSB, x86asm.CMPSW, x86asm.CMPSD, x86asm.CMPSQ, x86asm.SCASB, x86asm.SCASW,
 		x86asm.SCASD, x86asm.SCASQ, x86asm.LODSB, x86asm.LODSW, x86asm.LODSD, x86asm.LODSQ:
-		clobber(rRAX, rRCX, rRSI, rRDI)
+		clobber(rRAX, rRCX, rRSI, rRDI) // isStringOp
 	case x86asm.MOVQ, x86asm.MOVD, x86asm.MOVUPS, x86asm.MOVAPS, x86asm.MOVDQU, x86asm.MOVDQA, x86asm.MOVUPD, x86asm.MOVAPD,
 		x86asm.LDDQU, x86asm.PUNPCKLQDQ, x86asm.PXOR, x86asm.XORPS, x86asm.XORPD:
 		ps.vector(in, st)
@@ -523,6 +523,18 @@ func (ps *pass) symStep(in *inst, st *symState) {
 			ps.write(in, st, in.Args[0], nil)
 		}
 	}
+}
+
+// isStringOp reports the string instructions other than rep stos, which
+// use rax, rcx, rsi and rdi implicitly.
+func isStringOp(op x86asm.Op) bool {
+	switch op {
+	case x86asm.MOVSB, x86asm.MOVSW, x86asm.MOVSD, x86asm.MOVSQ, x86asm.STOSB, x86asm.STOSW, x86asm.STOSD, x86asm.STOSQ,
+		x86asm.CMPSB, x86asm.CMPSW, x86asm.CMPSD, x86asm.CMPSQ, x86asm.SCASB, x86asm.SCASW,
+		x86asm.SCASD, x86asm.SCASQ, x86asm.LODSB, x86asm.LODSW, x86asm.LODSD, x86asm.LODSQ:
+		return true
+	}
+	return false
 }
 
 // keepsFlags lists the instructions that leave the flags alone, so that a

@@ -3,6 +3,8 @@ package cfg
 import (
 	"slices"
 
+	"golang.org/x/arch/x86/x86asm"
+
 	"github.com/drvhazard/drvhazard/ir"
 )
 
@@ -28,6 +30,11 @@ type symFlow struct {
 	// observe, when set, sees every instruction of a block with the state
 	// before it, each time the block is computed.
 	observe func(bi int, in *inst, st *symState)
+	// loopRegs holds, for each loop header, the registers the loop writes:
+	// their value at the header is a phi from the first time the pass gets
+	// there, so that the loop is computed once, not again when the back
+	// edge brings the change.
+	loopRegs []uint16
 }
 
 type predEdge struct {
@@ -98,6 +105,7 @@ func (fl *symFlow) run() {
 		}
 	}
 	order = append(order[:k], rest...)
+	fl.findLoops()
 	dirty := make([]bool, n)
 	entry, hasEntry := fl.dom.Index(fl.f.Entry)
 	if hasEntry {
@@ -181,16 +189,108 @@ func (fl *symFlow) merge(i int, isEntry bool) (symState, bool) {
 		}
 		return unknownState(), true
 	case 1:
-		return fl.out[edges[0].from].clone(), true
+		st := fl.out[edges[0].from].clone()
+		if fl.loopRegs[i] != 0 {
+			st = fl.loopPhis(i, st) // the back edge is not reached yet
+		}
+		return st, true
 	}
 	states := make([]*symState, len(edges))
 	for k, e := range edges {
 		states[k] = &fl.out[e.from]
 	}
-	if fl.visits[i] > maxVisits || fl.loopHeader(i, edges) {
-		return fl.join(start, states, nil), true
+	if fl.visits[i] > maxVisits || fl.loopHeader(i, edges) || fl.loopRegs[i] != 0 {
+		return fl.loopPhis(i, fl.join(start, states, nil)), true
 	}
 	return fl.join(start, states, edges), true
+}
+
+// findLoops sets loopRegs: for each back edge (from a block its target
+// dominates), the registers written in the loop it closes (the blocks that
+// reach it without passing the header).
+func (fl *symFlow) findLoops() {
+	n := len(fl.f.Blocks)
+	fl.loopRegs = slices.Grow(fl.loopRegs[:0], n)[:n]
+	clear(fl.loopRegs)
+	var body []int
+	seen := make(map[int]bool)
+	for h := range n {
+		for _, p := range fl.preds[h] {
+			if !fl.dom.Dominates(h, p.from) {
+				continue
+			}
+			clear(seen)
+			seen[h] = true
+			body = append(body[:0], p.from)
+			seen[p.from] = true
+			for k := 0; k < len(body); k++ {
+				for _, q := range fl.preds[body[k]] {
+					if !seen[q.from] {
+						seen[q.from] = true
+						body = append(body, q.from)
+					}
+				}
+			}
+			body = append(body, h)
+			for _, b := range body {
+				for k := range fl.insts(b) {
+					fl.loopRegs[h] |= writtenRegs(&fl.insts(b)[k])
+				}
+			}
+		}
+	}
+}
+
+// loopPhis makes the registers loop header i's loop writes phis of the
+// header.
+func (fl *symFlow) loopPhis(i int, st symState) symState {
+	m := fl.loopRegs[i]
+	start := fl.f.Blocks[i].Start
+	for r := range st.r {
+		if m&(1<<uint(r)) != 0 && r != rRSP {
+			st.r[r] = fl.ps.b.Phi(start, fl.ps.regLoc(r), 8)
+		}
+	}
+	return st
+}
+
+// writtenRegs over-approximates the general registers an instruction
+// writes (bit r for register r).
+func writtenRegs(in *inst) uint16 {
+	const volatile = 1<<rRAX | 1<<rRCX | 1<<rRDX | 1<<rR8 | 1<<rR9 | 1<<rR10 | 1<<rR11
+	switch in.Op {
+	case x86asm.CALL:
+		return volatile
+	case x86asm.PUSH, x86asm.POP, x86asm.LEAVE:
+		m := uint16(1 << rRSP)
+		if in.Op != x86asm.PUSH {
+			if r, ok := in.Args[0].(x86asm.Reg); ok && regIndex(r) >= 0 {
+				m |= 1 << uint(regIndex(r))
+			}
+			if in.Op == x86asm.LEAVE {
+				m |= 1 << rRBP
+			}
+		}
+		return m
+	case x86asm.MUL, x86asm.DIV, x86asm.IDIV, x86asm.IMUL, x86asm.CDQ, x86asm.CQO, x86asm.CWD, x86asm.RDTSC, x86asm.RDMSR,
+		x86asm.CPUID, x86asm.RDTSCP, x86asm.SYSCALL, x86asm.CMPXCHG, x86asm.CMPXCHG8B, x86asm.CMPXCHG16B:
+		return 1<<rRAX | 1<<rRBX | 1<<rRCX | 1<<rRDX | 1<<rR11
+	}
+	if isStringOp(in.Op) {
+		return 1<<rRAX | 1<<rRCX | 1<<rRSI | 1<<rRDI
+	}
+	var m uint16
+	if len(in.Args) > 0 && writesArg0(in.Op) {
+		if r, ok := in.Args[0].(x86asm.Reg); ok && regIndex(r) >= 0 {
+			m |= 1 << uint(regIndex(r))
+		}
+	}
+	if in.Op == x86asm.XCHG && len(in.Args) > 1 {
+		if r, ok := in.Args[1].(x86asm.Reg); ok && regIndex(r) >= 0 {
+			m |= 1 << uint(regIndex(r))
+		}
+	}
+	return m
 }
 
 // loopHeader reports whether one of the edges into block i comes from a
@@ -277,7 +377,16 @@ func (fl *symFlow) join(start uint32, states []*symState, edges []predEdge) symS
 			out.chk = -1
 		}
 	}
-	// Memory: the cells every state has, at the same place and width.
+	// Memory: the cells every state has, at the same place and width; the
+	// same cells when every state shares them (nothing was stored on the
+	// way from a common state).
+	shared := true
+	for _, s := range states[1:] {
+		shared = shared && sameCells(s.mem, states[0].mem)
+	}
+	if shared {
+		return out
+	}
 	var mem cells
 	for _, c := range states[0].mem {
 		have := true
@@ -306,6 +415,11 @@ func (fl *symFlow) join(start uint32, states []*symState, edges []predEdge) symS
 	}
 	out.mem = mem
 	return out
+}
+
+// sameCells reports whether two states share one set of cells.
+func sameCells(a, b cells) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // anyKnown reports whether one of the values says something: selecting

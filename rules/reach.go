@@ -275,7 +275,7 @@ func (p *Pass) feasible(n node, facts *ir.Facts) []bool {
 			if !ok || feas[j] {
 				continue
 			}
-			if e.Cond != nil {
+			if decidable(e.Cond) {
 				if taken, known := facts.Decide(p.subst(s, e.Cond)); known && !taken {
 					continue
 				}
@@ -291,6 +291,13 @@ func (p *Pass) feasible(n node, facts *ir.Facts) []bool {
 	return feas
 }
 
+// decidable reports whether facts about a callback can decide cond: it
+// uses a parameter or the IRQL, or a call whose result may (a helper's
+// summary). Conditions on the function's own locals never are.
+func decidable(cond *ir.Expr) bool {
+	return cond.Uses()&(ir.UsesParams|ir.UsesIRQL|ir.UsesCall) != 0
+}
+
 type feasKey struct {
 	n     node
 	facts *ir.Facts
@@ -303,7 +310,7 @@ func (p *Pass) edgeFeasible(n node, facts *ir.Facts, from, to *cfg.Block) bool {
 		if e.To != to.Start {
 			continue
 		}
-		if e.Cond == nil {
+		if !decidable(e.Cond) {
 			return true
 		}
 		if taken, known := facts.Decide(p.subst(p.substituter(n), e.Cond)); !known || taken {
