@@ -112,6 +112,7 @@ func BuildWithin(ctx context.Context, img *loader.Image, lim Limits) (*Program, 
 	// One Builder for the whole program: the expressions of every function
 	// and what the rules make of them are interned together.
 	b.prog.IR = b.b
+	b.prog.lifter = b.pass
 	b.seed()
 	b.drain()
 	// Thunks nothing calls are found last, and only where no decoded block

@@ -23,11 +23,14 @@ type analysis struct {
 	index   map[uint32]int  // rva -> index in insts
 	leaders map[uint32]bool // block starts
 	// per-instruction facts decided by the descent
-	term    map[uint32]Term     // terminator kind of the instruction at rva
-	succ    map[uint32][]Edge   // explicit successors of branches and switches
-	tails   map[uint32][]uint32 // jmp/jcc leaving the function -> target function(s)
-	maxEnd  uint32              // first RVA past the highest decoded byte
-	invalid []uint32
+	term   map[uint32]Term     // terminator kind of the instruction at rva
+	succ   map[uint32][]Edge   // explicit successors of branches and switches
+	tails  map[uint32][]uint32 // jmp/jcc leaving the function -> target function(s)
+	maxEnd uint32              // first RVA past the highest decoded byte
+	// maxDepth is the deepest rsp goes below its entry value on the paths
+	// decoded (the frame size).
+	maxDepth uint32
+	invalid  []uint32
 	// tables holds the jump tables resolved in this function: clang places
 	// them in .text, and the lea of their base is not a code reference.
 	tables map[uint32]bool
@@ -136,6 +139,7 @@ func (b *builder) analyse(f *Func) {
 		it := work[len(work)-1]
 		work = work[:len(work)-1]
 		pc, depth := it.pc, it.depth
+		chk := int64(-1) // eax before a call, for __chkstk probes
 		var prev uint32
 		for {
 			if _, seen := a.index[pc]; seen {
@@ -250,7 +254,10 @@ func (b *builder) analyse(f *Func) {
 			if stop {
 				break
 			}
-			depth = stackDepth(cur, depth)
+			depth, chk = stackDepth(cur, depth, chk)
+			if depth > 0 && uint32(depth) > a.maxDepth && depth <= maxFrame {
+				a.maxDepth = uint32(depth)
+			}
 			prev = pc
 			pc = next
 		}
@@ -277,7 +284,18 @@ func (b *builder) analyse(f *Func) {
 	}
 	b.maxEnd[f] = a.maxEnd
 	b.buildBlocks(f, a)
-	b.flow(f, a)
+	f.FrameSize = a.maxDepth
+	f.writesCR8 = false
+	for i := range a.insts {
+		if in := &a.insts[i]; in.Op == x86asm.MOV && in.Args[0] == x86asm.CR8 {
+			f.writesCR8 = true
+		}
+	}
+	if b.needsValues(a) {
+		b.flow(f, a)
+	} else {
+		b.recordOnly(f, a)
+	}
 	b.addHandlerCalls(f, handlers)
 	for _, t := range promoted {
 		b.addFunc(t, FromTailJump) // enqueues f again: t is inside its decoded range
@@ -376,6 +394,7 @@ func (a *analysis) reset(entry uint32) {
 	a.insts = a.insts[:0]
 	a.invalid = a.invalid[:0]
 	a.maxEnd = 0
+	a.maxDepth = 0
 	clear(a.index)
 	clear(a.leaders)
 	clear(a.term)
@@ -438,33 +457,58 @@ func (ps *pass) code(rva uint32) []byte {
 	return data[off:]
 }
 
+// maxFrame bounds the frame size the descent believes: a larger sub rsp is
+// not a real driver's.
+const maxFrame = 1 << 24
+
 // stackDepth follows rsp through one instruction: bytes below the entry
-// value, or -1 once something the descent does not model writes rsp.
-func stackDepth(in *inst, depth int64) int64 {
+// value, or -1 once something the descent does not model writes rsp. chk is
+// eax as a mov eax,N before a call left it, for the stack probe
+// (mov eax,N ; call __chkstk ; sub rsp,rax); -1 when unknown.
+func stackDepth(in *inst, depth, chk int64) (int64, int64) {
+	next := int64(-1)
+	if in.Op == x86asm.MOV {
+		if r, ok := in.Args[0].(x86asm.Reg); ok && (r == x86asm.EAX || r == x86asm.RAX) {
+			if imm, ok := in.Args[1].(x86asm.Imm); ok {
+				next = int64(imm)
+			}
+		}
+	}
+	if in.Op == x86asm.CALL {
+		next = chk
+	}
 	if depth < 0 {
-		return -1
+		return -1, next
 	}
 	switch in.Op {
 	case x86asm.PUSH:
-		return depth + 8
+		return depth + 8, next
 	case x86asm.POP:
-		return depth - 8
+		return depth - 8, next
 	case x86asm.CALL:
-		return depth
+		return depth, next
 	}
 	dst, ok := in.Args[0].(x86asm.Reg)
 	if !ok || dst != x86asm.RSP || !writesArg0(in.Op) {
-		return depth
+		return depth, next
 	}
-	if imm, ok := in.Args[1].(x86asm.Imm); ok {
+	switch src := in.Args[1].(type) {
+	case x86asm.Imm:
 		switch in.Op {
 		case x86asm.SUB:
-			return depth + int64(imm)
+			return depth + int64(src), next
 		case x86asm.ADD:
-			return depth - int64(imm)
+			return depth - int64(src), next
+		}
+	case x86asm.Reg:
+		if in.Op == x86asm.SUB && src == x86asm.RAX && chk >= 0 {
+			return depth + chk, next
 		}
 	}
-	return -1
+	if in.Op == x86asm.AND {
+		return depth, next // stack realignment: keep the depth as an approximation
+	}
+	return -1, next
 }
 
 // callNoReturn reports whether the call never returns: a call to a no-return

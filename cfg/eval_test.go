@@ -95,6 +95,7 @@ func TestBranchCondOnParamField(t *testing.T) {
 		if f == nil {
 			t.Fatalf("%s: PreWriteGuarded not found", name)
 		}
+		p.Lift(f)
 		var conds []string
 		found := false
 		for _, b := range f.Blocks {
@@ -184,6 +185,7 @@ func TestEvaluateSpilledCompare(t *testing.T) {
 	)
 	p := buildCode(t, code, nil, nil)
 	f := p.Func(0x1000)
+	p.Lift(f)
 	var conds []string
 	for _, e := range f.Blocks[0].Succs {
 		conds = append(conds, e.Cond.String())

@@ -24,6 +24,9 @@ type pass struct {
 	// every pass over every block.
 	thunks map[uint32]*loader.Import
 	locs   [numLocs]*ir.Expr // the names of registers, lanes, the IRQL, memory
+	// callee, when set, returns the lifted function at an address, so that
+	// a call's effect on the IRQL follows the callee's (Program.Lift).
+	callee func(rva uint32) *Func
 }
 
 func newPass(img *loader.Image, b *ir.Builder) pass {
@@ -42,60 +45,96 @@ func (ps *pass) names() {
 	ps.locs[locMemory] = b.Const(-1, 1)
 }
 
-// flow runs the symbolic pass over f's blocks, then records its call sites,
-// tail jumps, code references, the conditions on its edges, its frame size
-// and what it returns.
-func (b *builder) flow(f *Func, a *analysis) {
-	// Each block's instructions are a contiguous run of a.insts.
+// blockRuns returns each block's instructions, a contiguous run of a.insts.
+func blockRuns(f *Func, a *analysis) [][]inst {
 	runs := make([][]inst, len(f.Blocks))
 	for i, r := range a.runs {
 		runs[i] = a.insts[r[0]:r[1]]
 	}
-	fl := b.reuseSymFlow(&b.flowScratch, f, func(i int) []inst { return runs[i] })
-	// Each block records its calls, references and stack depth every time
-	// the pass computes it; the last time, from its final input, stands.
+	return runs
+}
+
+// flow runs the symbolic pass over f, whose calls or jumps need values to be
+// resolved (a call through a register, a table, Control Flow Guard), and
+// records its call sites, tail jumps and code references from it.
+func (b *builder) flow(f *Func, a *analysis) {
+	runs := blockRuns(f, a)
+	// Each block records its calls and references every time the pass
+	// computes it; the last time, from its final input, stands.
 	recs := make([]blockRecord, len(f.Blocks))
-	fl.observe = func(bi int, in *inst, st *symState) {
+	observe := func(bi int, in *inst, st *symState) {
 		r := &recs[bi]
 		if in.rva == f.Blocks[bi].Start {
 			*r = blockRecord{}
 		}
-		b.record(a, fl, bi, in, st, r)
+		b.record(a, f, bi, in, st, r)
 	}
-	fl.run()
-	fl.edgeConds()
-	// Jump tables need the conditions of the edges into their block (the
-	// bound): replay those blocks up to their jmp.
-	for bi, run := range runs {
-		if len(run) == 0 || !fl.reached[bi] {
-			continue
-		}
-		last := &run[len(run)-1]
-		if _, viaReg := last.Args[0].(x86asm.Reg); last.Op != x86asm.JMP || !viaReg && a.term[last.rva] != TermSwitch {
-			continue
-		}
-		st := fl.in[bi].clone()
-		for k := range run[:len(run)-1] {
-			b.symStep(&run[k], &st)
-		}
-		switch f.Blocks[bi].Term {
-		case TermSwitch:
-			b.switchConds(fl, bi, last, &st)
-		case TermIndirect:
-			b.lateTable(fl, bi, last, &st)
-		}
+	limit := f.Entry + 1
+	if sec := b.img.Section(f.Entry); sec != nil {
+		limit = b.regionEnd(f.Entry, sec)
 	}
+	b.lift(&b.flowScratch, f, func(i int) []inst { return runs[i] }, observe, limit, b.lateTable)
+	b.collect(f, recs)
+}
 
+// recordOnly records f's call sites and code references from its
+// instructions alone: every call and jump of f resolves without values
+// (direct, through the import table or a pointer in read-only data). The
+// symbolic pass runs when a rule asks for it (Program.Lift).
+func (b *builder) recordOnly(f *Func, a *analysis) {
+	recs := make([]blockRecord, len(f.Blocks))
+	for bi, run := range blockRuns(f, a) {
+		st := unknownState()
+		for k := range run {
+			b.record(a, f, bi, &run[k], &st, &recs[bi])
+		}
+	}
+	b.collect(f, recs)
+}
+
+// needsValues reports whether one of f's calls or jumps can be resolved
+// only from values: through a register, memory addressed by a register, a
+// pointer in writable data, Control Flow Guard's dispatch, an unresolved
+// jmp.
+func (b *builder) needsValues(a *analysis) bool {
+	for i := range a.insts {
+		in := &a.insts[i]
+		switch {
+		case in.Op == x86asm.CALL, in.Op == x86asm.JMP && a.term[in.rva] == TermTail && len(a.tails[in.rva]) == 0:
+		case in.Op == x86asm.JMP && a.term[in.rva] == TermIndirect:
+			return true
+		default:
+			continue
+		}
+		if _, ok := relTarget(in); ok {
+			continue
+		}
+		slot, ok := ripSlot(in)
+		if !ok || in.Args[0] == nil {
+			return true
+		}
+		if _, isMem := in.Args[0].(x86asm.Mem); !isMem {
+			return true
+		}
+		if _, isImport := b.img.ImportAt(slot); isImport {
+			continue
+		}
+		t, isPtr := b.img.PointerAt(slot)
+		if sec := b.img.Section(slot); !isPtr || sec == nil || sec.Writable() || slot == b.img.GuardCF.DispatchSlot || b.isJmpRax(t) {
+			return true
+		}
+	}
+	return false
+}
+
+// collect gathers the blocks' records into f and discovers what its calls
+// and references reach.
+func (b *builder) collect(f *Func, recs []blockRecord) {
 	f.Calls, f.Refs = f.Calls[:0], f.Refs[:0]
-	var minRSP int64
 	for _, r := range recs {
 		f.Calls = append(f.Calls, r.calls...)
 		f.Refs = append(f.Refs, r.refs...)
-		minRSP = min(minRSP, r.minRSP)
 	}
-	f.FrameSize = uint32(-minRSP)
-	f.Result, f.ExitIRQL = fl.exit()
-	f.Returns = fl.returns()
 	sort.Slice(f.Calls, func(i, j int) bool { return f.Calls[i].Site < f.Calls[j].Site })
 	// Discover what the calls reach only after the function is recorded:
 	// adding a function may enqueue this one again.
@@ -122,28 +161,95 @@ func (b *builder) flow(f *Func, a *analysis) {
 	}
 }
 
+// lift runs the symbolic pass over f (insts(i) are block i's instructions),
+// with observe seeing every instruction and the state before it, and sets
+// what it learns: the conditions on f's edges, the index values of its
+// jump tables, what it returns. late, when set, is offered every jmp
+// through a register the descent could not resolve. limit bounds a jump
+// table without a known bound.
+func (ps *pass) lift(fl *symFlow, f *Func, insts func(int) []inst, observe func(int, *inst, *symState), limit uint32,
+	late func(fl *symFlow, bi int, in *inst, st *symState, limit uint32)) {
+	ps.reuseSymFlow(fl, f, insts)
+	fl.observe = observe
+	fl.run()
+	fl.edgeConds()
+	// Jump tables need the conditions of the edges into their block (the
+	// bound): replay those blocks up to their jmp.
+	for bi, blk := range f.Blocks {
+		run := insts(bi)
+		if len(run) == 0 || !fl.reached[bi] || blk.Term != TermSwitch && (blk.Term != TermIndirect || late == nil) {
+			continue
+		}
+		last := &run[len(run)-1]
+		if last.Op != x86asm.JMP {
+			continue
+		}
+		st := fl.in[bi].clone()
+		for k := range run[:len(run)-1] {
+			ps.symStep(&run[k], &st)
+		}
+		if blk.Term == TermSwitch {
+			ps.switchConds(fl, bi, last, &st, limit)
+		} else {
+			late(fl, bi, last, &st, limit)
+		}
+	}
+	f.Result, f.ExitIRQL = fl.exit()
+	f.Returns = fl.returns()
+	f.lifted = true
+}
+
+// Lift runs the symbolic pass over f if Build did not, so that its edge
+// conditions, its calls' arguments, IRQL and targets, and what it returns
+// are known. Build lifts the functions whose calls or jumps need values to
+// be resolved; rules lift the others they read (a fraction of a driver's
+// functions are reached from its callbacks). Lift changes f: one goroutine
+// at a time.
+func (p *Program) Lift(f *Func) {
+	if f == nil || f.lifted || len(f.Blocks) == 0 {
+		return
+	}
+	f.lifted = true // a recursive call sees what is known so far: nothing
+	insts := make([][]inst, len(f.Blocks))
+	limit := f.Entry
+	for i, blk := range f.Blocks {
+		insts[i] = p.decodeBlock(blk)
+		limit = max(limit, blk.End)
+	}
+	sites := make(map[uint32]*CallSite, len(f.Calls))
+	for _, c := range f.Calls {
+		sites[c.Site] = c
+	}
+	ps := &p.lifter
+	if ps.callee == nil {
+		ps.callee = func(rva uint32) *Func {
+			g := p.Func(rva)
+			p.Lift(g)
+			return g
+		}
+	}
+	observe := func(bi int, in *inst, st *symState) {
+		if c := sites[in.rva]; c != nil && (in.Op == x86asm.CALL || in.Op == x86asm.JMP || isJcc(in.Op)) {
+			c.Args, c.IRQL, c.Target = ps.callArgs(in, st, c.Tail), st.irql, ps.callTarget(in, st)
+		}
+	}
+	var fl symFlow
+	ps.lift(&fl, f, func(i int) []inst { return insts[i] }, observe, limit, nil)
+}
+
 // blockRecord is what one block contributes to its function.
 type blockRecord struct {
-	calls  []*CallSite
-	refs   []Ref
-	minRSP int64 // the lowest stack offset rsp reaches, 0 or below
+	calls []*CallSite
+	refs  []Ref
 }
 
 // record notes the call sites, tail jumps and code references of one
-// instruction of block bi, and the depth of the stack, given the state
-// before it.
-func (b *builder) record(a *analysis, fl *symFlow, bi int, in *inst, st *symState, r *blockRecord) {
-	f := fl.f
+// instruction of block bi, given the state before it.
+func (b *builder) record(a *analysis, f *Func, bi int, in *inst, st *symState, r *blockRecord) {
 	blk := f.Blocks[bi]
-	depth := int64(0)
-	if base, off := b.b.Base(st.r[rRSP]); base == b.stack0 && off < 0 {
-		depth = -off
-		r.minRSP = min(r.minRSP, off)
-	}
 	newSite := func(kind CallKind, tail bool, callees []Callee) {
-		args := b.callArgs(in, st, tail)
-		r.calls = append(r.calls, &CallSite{Site: in.rva, Kind: kind, Tail: tail, Callees: callees, StackDepth: uint32(depth),
-			Args: args, IRQL: st.irql, Target: b.callTarget(in, st)})
+		r.calls = append(r.calls, &CallSite{Site: in.rva, Kind: kind, Tail: tail, Callees: callees,
+			Args: b.callArgs(in, st, tail), IRQL: st.irql, Target: b.callTarget(in, st)})
 	}
 	switch {
 	case in.Op == x86asm.CALL:

@@ -288,16 +288,13 @@ const maxSwitchCases = 256
 // switchEntries reads the targets a jump table selects, index by index,
 // for indexes below the bound the edges into block bi establish (or, with
 // none, up to the first entry that leaves the function).
-func (b *builder) switchEntries(fl *symFlow, bi int, s switchSpec) []uint32 {
+func (ps *pass) switchEntries(fl *symFlow, bi int, s switchSpec, limit uint32) []uint32 {
 	n, bounded := fl.indexBound(bi, s.index)
 	if !bounded {
 		n = maxUnboundTableEntries
 	}
+	b := ps
 	entry := fl.f.Entry
-	limit := entry + fl.f.Size
-	if sec := b.img.Section(entry); sec != nil {
-		limit = b.regionEnd(entry, sec)
-	}
 	var out []uint32
 	for i := 0; i < n; i++ {
 		k := int64(i)
@@ -373,12 +370,12 @@ func core(e *ir.Expr) *ir.Expr {
 
 // switchConds gives each jump-table edge of block bi the condition that
 // takes it: the index values whose entries point at its target.
-func (b *builder) switchConds(fl *symFlow, bi int, in *inst, st *symState) {
-	s, ok := matchSwitch(b.callTarget(in, st))
+func (ps *pass) switchConds(fl *symFlow, bi int, in *inst, st *symState, limit uint32) {
+	s, ok := matchSwitch(ps.callTarget(in, st))
 	if !ok {
 		return
 	}
-	targets := b.switchEntries(fl, bi, s)
+	targets := ps.switchEntries(fl, bi, s, limit)
 	cases := map[uint32][]int64{}
 	for i, t := range targets {
 		cases[t] = append(cases[t], int64(i))
@@ -390,24 +387,24 @@ func (b *builder) switchConds(fl *symFlow, bi int, in *inst, st *symState) {
 			continue
 		}
 		if vals := cases[e.To]; len(vals) > 0 && len(vals) <= maxSwitchCases {
-			e.Cond = b.anyOf(s.index, vals)
+			e.Cond = ps.anyOf(s.index, vals)
 		}
 	}
 }
 
 // anyOf is idx == v0 || idx == v1 ..., as a balanced tree.
-func (b *builder) anyOf(idx *ir.Expr, vals []int64) *ir.Expr {
+func (ps *pass) anyOf(idx *ir.Expr, vals []int64) *ir.Expr {
 	if len(vals) == 1 {
-		return b.b.Cmp(ir.OpEq, idx, b.b.Const(vals[0], int(idx.W)))
+		return ps.b.Cmp(ir.OpEq, idx, ps.b.Const(vals[0], int(idx.W)))
 	}
 	h := len(vals) / 2
-	return b.b.Bin(ir.OpOr, b.anyOf(idx, vals[:h]), b.anyOf(idx, vals[h:]))
+	return ps.b.Bin(ir.OpOr, ps.anyOf(idx, vals[:h]), ps.anyOf(idx, vals[h:]))
 }
 
 // lateTable resolves a jmp reg the descent could not follow (the table's
 // base was loaded far from the jmp) from what the symbolic pass knows of
 // the target, and has the function decoded again with the table's targets.
-func (b *builder) lateTable(fl *symFlow, bi int, in *inst, st *symState) {
+func (b *builder) lateTable(fl *symFlow, bi int, in *inst, st *symState, limit uint32) {
 	if _, done := b.lateTables[in.rva]; done {
 		return
 	}
@@ -415,7 +412,7 @@ func (b *builder) lateTable(fl *symFlow, bi int, in *inst, st *symState) {
 	if !ok {
 		return
 	}
-	if targets := b.switchEntries(fl, bi, s); len(targets) > 0 {
+	if targets := b.switchEntries(fl, bi, s, limit); len(targets) > 0 {
 		b.lateTables[in.rva] = targets
 		b.enqueue(fl.f)
 	}

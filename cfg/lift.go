@@ -820,6 +820,16 @@ func (ps *pass) callEffect(in *inst, st *symState) {
 	}
 	if result == nil {
 		result = b.Call(in.rva, target, args[:4])
+		// A function of the driver that returns with the IRQL changed (a
+		// helper that acquires a spin lock) leaves it so in its caller.
+		if target != nil && target.Op == ir.OpAddr && ps.callee != nil {
+			if g := ps.callee(uint32(target.V)); g != nil && g.ExitIRQL != nil && g.ExitIRQL.Op != ir.OpIRQL {
+				sub := b.NewSubstituter(ir.Binding{Params: args, IRQL: st.irql})
+				if v := sub.Subst(g.ExitIRQL); v != nil {
+					st.irql = v
+				}
+			}
+		}
 	}
 	// Locals whose address escapes to the callee.
 	low := int64(1) << 62
@@ -867,6 +877,33 @@ func importName(img *loader.Image, target *ir.Expr) string {
 		return imp.Name
 	}
 	return ""
+}
+
+// raisesIRQL lists the kernel routines that can leave the IRQL at
+// DISPATCH_LEVEL or above when they return (see irqlEffect).
+var raisesIRQL = map[string]bool{
+	"KfRaiseIrql": true, "KeRaiseIrqlToDpcLevel": true, "KeAcquireSpinLockRaiseToDpc": true,
+	"ExAcquireSpinLockExclusive": true, "ExAcquireSpinLockShared": true, "KeAcquireSpinLockForDpc": true,
+	"KeRaiseIrqlToSynchLevel": true, "KeAcquireSpinLockRaiseToSynch": true, "KeAcquireInterruptSpinLock": true,
+	"KeAcquireSpinLockAtDpcLevel": true, "KeAcquireInStackQueuedSpinLockAtDpcLevel": true,
+	"KeAcquireInStackQueuedSpinLock": true, "KeAcquireInStackQueuedSpinLockForDpc": true,
+}
+
+// RaisesIRQL reports whether f itself raises the IRQL: it writes CR8
+// (KeRaiseIrql is inline on x64) or calls a routine that raises it. Whether
+// it still is raised at a call is what the symbolic pass says (CallSite.IRQL).
+func (f *Func) RaisesIRQL() bool {
+	if f.writesCR8 {
+		return true
+	}
+	for _, c := range f.Calls {
+		for _, ce := range c.Callees {
+			if ce.Import != nil && raisesIRQL[ce.Import.Name] {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // irqlEffect applies what a kernel routine does to the IRQL and returns

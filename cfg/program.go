@@ -18,6 +18,9 @@ type Program struct {
 	// use it at a time.
 	IR *ir.Builder
 
+	// lifter runs the symbolic pass for Lift.
+	lifter pass
+
 	byEntry map[uint32]*Func
 }
 
@@ -62,7 +65,8 @@ type Func struct {
 	// one path, a constant on another).
 	Returns []Return
 	// FrameSize is the deepest the function moves rsp below its entry value
-	// (pushes, sub rsp, __chkstk probes), not counting the return address.
+	// (pushes, sub rsp, __chkstk probes), not counting the return address,
+	// along the first path the descent decodes to each instruction.
 	FrameSize uint32
 	// Thunk is set when the whole function is jmp [IAT]: calls to it are
 	// calls to the import.
@@ -71,6 +75,14 @@ type Func struct {
 	NoReturn bool
 	// Size is the number of code bytes decoded in the function's blocks.
 	Size uint32
+
+	// writesCR8 is set when the function writes CR8 (KeRaiseIrql and
+	// KeLowerIrql inline).
+	writesCR8 bool
+	// lifted is set once the symbolic pass has run over the function:
+	// until then its edge conditions, its calls' Args, IRQL and Target, and
+	// Result, ExitIRQL and Returns are not known (see Program.Lift).
+	lifted bool
 }
 
 // DisplayName is Name, or "sub_<rva>" for output that needs some label.
@@ -172,8 +184,6 @@ type CallSite struct {
 	Args   []*ir.Expr
 	IRQL   *ir.Expr
 	Target *ir.Expr
-	// StackDepth is the caller's rsp below its entry value at the call.
-	StackDepth uint32
 }
 
 // Arg returns argument i, nil when unknown.

@@ -39,6 +39,7 @@ func runMF1002(p *Pass, r *Rule) []Finding {
 			if pre == nil {
 				continue
 			}
+			p.Program.Lift(pre)
 			n := p.startNode(pre)
 			facts := p.majorFacts(op.Major)
 			for _, ret := range pre.Returns {
@@ -332,6 +333,7 @@ func runKD5002(p *Pass, r *Rule) []Finding {
 				if api == nil || api.Class != ClassPoolAlloc || f.Thunk != nil {
 					continue
 				}
+				p.Program.Lift(f)
 				t := poolType(api, c)
 				if !t.Executable() {
 					continue

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"sort"
 
 	"github.com/drvhazard/drvhazard/cfg"
 )
@@ -15,7 +16,7 @@ func runMF3001Locks(p *Pass, r *Rule) []Finding {
 	var out []Finding
 	pagePath := p.pagePaths()
 	owners := p.callbackOwners()
-	for _, f := range p.Program.Funcs {
+	for _, f := range p.raisingIRQL() {
 		for _, c := range f.Calls {
 			level, raised := c.IRQL.IsConst()
 			if !raised || level < dispatchLevel {
@@ -51,6 +52,44 @@ func runMF3001Locks(p *Pass, r *Rule) []Finding {
 			}
 		}
 	}
+	return out
+}
+
+// raisingIRQL returns, lifted, the functions in which the IRQL may be
+// raised at a call: those that raise it themselves, and the callers of a
+// function that returns with it raised (a helper that acquires a spin
+// lock), to a fixed point.
+func (p *Pass) raisingIRQL() []*cfg.Func {
+	var out []*cfg.Func
+	in := map[*cfg.Func]bool{}
+	callers := map[*cfg.Func][]*cfg.Func{}
+	var work []*cfg.Func
+	for _, f := range p.Program.Funcs {
+		for _, c := range f.Calls {
+			for _, ce := range c.Callees {
+				if g := p.Program.Func(ce.Func); g != nil && ce.Import == nil {
+					callers[g] = append(callers[g], f)
+				}
+			}
+		}
+		if f.RaisesIRQL() {
+			work = append(work, f)
+		}
+	}
+	for len(work) > 0 {
+		f := work[len(work)-1]
+		work = work[:len(work)-1]
+		if in[f] {
+			continue
+		}
+		in[f] = true
+		out = append(out, f)
+		p.Program.Lift(f)
+		if v, ok := f.ExitIRQL.IsConst(); ok && v >= dispatchLevel {
+			work = append(work, callers[f]...)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Entry < out[j].Entry })
 	return out
 }
 

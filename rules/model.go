@@ -359,6 +359,7 @@ func poolTags(prog *cfg.Program, cat *Catalogue) []PoolTag {
 				if api == nil || api.Class != ClassPoolAlloc {
 					continue
 				}
+				prog.Lift(f)
 				tag, ok := c.Arg(api.TagArg).IsConst()
 				if !ok {
 					continue

@@ -249,6 +249,7 @@ func (p *Pass) retFeasible(n node, facts *ir.Facts, ret cfg.Return) bool {
 // (its return at each ret its code for major can reach); complete is false
 // when one of them is not a known constant.
 func (p *Pass) returnValues(f *cfg.Func, major uint8) (vals []int64, complete bool, rets int) {
+	p.Program.Lift(f)
 	n := p.startNode(f)
 	facts := p.majorFacts(major)
 	complete = true

@@ -100,65 +100,56 @@ const relIRQL = 1 << 63
 // f on which which of its blocks run, what it returns, or what the
 // functions it calls do can depend: those its edge conditions and return
 // values mention, and those it passes on to a callee for which they are
-// relevant. It is computed for the whole program at once, to a fixed point
-// over the call graph.
+// relevant. A callee still being computed (recursion) counts as depending
+// on everything, which only keeps more of a binding.
 func (p *Pass) relevant(f *cfg.Func) uint64 {
-	if p.rel == nil {
-		p.computeRelevance()
-	}
-	return p.rel[f]
-}
-
-func (p *Pass) computeRelevance() {
-	p.rel = map[*cfg.Func]uint64{}
-	mention := func(e *ir.Expr) uint64 {
-		u := e.Uses()
-		m := uint64(u & ir.UsesParams)
-		if u&ir.UsesIRQL != 0 {
-			m |= relIRQL
-		}
+	if m, ok := p.rel[f]; ok {
 		return m
 	}
-	for _, f := range p.Program.Funcs {
-		var m uint64
-		for _, b := range f.Blocks {
-			for _, e := range b.Succs {
-				m |= mention(e.Cond)
-			}
-		}
-		m |= mention(f.Result)
-		for _, r := range f.Returns {
-			m |= mention(r.Value)
-		}
-		p.rel[f] = m
+	if p.rel == nil {
+		p.rel = map[*cfg.Func]uint64{}
 	}
-	for changed := true; changed; {
-		changed = false
-		for _, f := range p.Program.Funcs {
-			m := p.rel[f]
-			for _, c := range f.Calls {
-				for _, ce := range c.Callees {
-					g := p.Program.Func(ce.Func)
-					if g == nil || ce.Import != nil {
-						continue
-					}
-					rg := p.rel[g]
-					for i := 0; i < maxBound; i++ {
-						if rg&(1<<uint(i)) != 0 {
-							m |= mention(c.Arg(i))
-						}
-					}
-					if rg&relIRQL != 0 {
-						m |= mention(c.IRQL)
-					}
+	p.rel[f] = ^uint64(0) // in progress
+	p.Program.Lift(f)
+	var m uint64
+	for _, b := range f.Blocks {
+		for _, e := range b.Succs {
+			m |= mentions(e.Cond)
+		}
+	}
+	m |= mentions(f.Result)
+	for _, r := range f.Returns {
+		m |= mentions(r.Value)
+	}
+	for _, c := range f.Calls {
+		for _, ce := range c.Callees {
+			g := p.Program.Func(ce.Func)
+			if g == nil || ce.Import != nil {
+				continue
+			}
+			rg := p.relevant(g)
+			for i := 0; i < maxBound; i++ {
+				if rg&(1<<uint(i)) != 0 {
+					m |= mentions(c.Arg(i))
 				}
 			}
-			if m != p.rel[f] {
-				p.rel[f] = m
-				changed = true
+			if rg&relIRQL != 0 {
+				m |= mentions(c.IRQL)
 			}
 		}
 	}
+	p.rel[f] = m
+	return m
+}
+
+// mentions is the relevance set of the leaves e uses.
+func mentions(e *ir.Expr) uint64 {
+	u := e.Uses()
+	m := uint64(u & ir.UsesParams)
+	if u&ir.UsesIRQL != 0 {
+		m |= relIRQL
+	}
+	return m
 }
 
 // meaningful keeps what the facts of a situation can decide: a constant,
@@ -211,6 +202,7 @@ func (p *Pass) summaries(depth int) func(call *ir.Expr, args []*ir.Expr) *ir.Exp
 			return nil
 		}
 		g := p.Program.Func(uint32(call.A.V))
+		p.Program.Lift(g)
 		if g == nil || g.Result == nil {
 			return nil
 		}
@@ -245,6 +237,7 @@ func (p *Pass) feasible(n node, facts *ir.Facts) []bool {
 		return f
 	}
 	f := n.f
+	p.Program.Lift(f)
 	s := p.substituter(n)
 	blocks := f.Blocks
 	index := make(map[uint32]int, len(blocks))
