@@ -254,6 +254,12 @@ func (b *builder) analyse(f *Func) {
 			if stop {
 				break
 			}
+			// mov eax,N ; call probe ; sub rsp,rax: the call is a stack probe
+			// (__chkstk, ___chkstk_ms), which keeps every register but r10
+			// and r11.
+			if chk >= 0 && prev != 0 && cur.Op == x86asm.SUB && cur.Args[0] == x86asm.RSP && cur.Args[1] == x86asm.RAX {
+				b.probes[prev] = true
+			}
 			depth, chk = stackDepth(cur, depth, chk)
 			if depth > 0 && uint32(depth) > a.maxDepth && depth <= maxFrame {
 				a.maxDepth = uint32(depth)

@@ -23,14 +23,18 @@ type pass struct {
 	// thunks caches thunkImport by target: every direct call asks it, in
 	// every pass over every block.
 	thunks map[uint32]*loader.Import
-	locs   [numLocs]*ir.Expr // the names of registers, lanes, the IRQL, memory
+	// cookieChecks caches isCookieCheck by address; probes holds the calls
+	// to stack probes the descent saw.
+	cookieChecks map[uint32]bool
+	probes       map[uint32]bool
+	locs         [numLocs]*ir.Expr // the names of registers, lanes, the IRQL, memory
 	// callee, when set, returns the lifted function at an address, so that
 	// a call's effect on the IRQL follows the callee's (Program.Lift).
 	callee func(rva uint32) *Func
 }
 
 func newPass(img *loader.Image, b *ir.Builder) pass {
-	ps := pass{img: img, b: b, thunks: map[uint32]*loader.Import{}}
+	ps := pass{img: img, b: b, thunks: map[uint32]*loader.Import{}, cookieChecks: map[uint32]bool{}, probes: map[uint32]bool{}}
 	ps.names()
 	return ps
 }
@@ -196,6 +200,7 @@ func (ps *pass) lift(fl *symFlow, f *Func, insts func(int) []inst, observe func(
 	}
 	f.Result, f.ExitIRQL = fl.exit()
 	f.Returns = fl.returns()
+	f.Phis = fl.phis
 	f.lifted = true
 }
 

@@ -810,6 +810,11 @@ func (ps *pass) callTarget(in *inst, st *symState) *ir.Expr {
 // local whose address is passed forgotten (the callee may write them).
 func (ps *pass) callEffect(in *inst, st *symState) {
 	b := ps.b
+	if ps.probes[in.rva] {
+		st.r[rR10] = ps.opaque(in, ps.regLoc(rR10), 8)
+		st.r[rR11] = ps.opaque(in, ps.regLoc(rR11), 8)
+		return
+	}
 	args := ps.callArgs(in, st, false)
 	target := ps.callTarget(in, st)
 	var result *ir.Expr
@@ -817,6 +822,11 @@ func (ps *pass) callEffect(in *inst, st *symState) {
 		if imp, ok := ps.img.ImportAt(uint32(target.V)); ok {
 			result = ps.irqlEffect(in, imp.Name, args, st)
 		}
+	}
+	if result == nil && target != nil && target.Op == ir.OpAddr && ps.isCookieCheck(uint32(target.V)) {
+		// __security_check_cookie returns with every register but rcx as it
+		// found them: the function's return value survives it.
+		result = st.r[rRAX]
 	}
 	if result == nil {
 		result = b.Call(in.rva, target, args[:4])
@@ -831,8 +841,11 @@ func (ps *pass) callEffect(in *inst, st *symState) {
 			}
 		}
 	}
-	// Locals whose address escapes to the callee.
-	low := int64(1) << 62
+	// Locals whose address escapes to the callee: it may write the object
+	// there, whose end the pass does not know, but which lies below the
+	// return address (offset 0). The home area and stack arguments above
+	// it, where unoptimised code spills its parameters, stay.
+	low := int64(0)
 	for _, a := range args {
 		if a == nil {
 			continue
@@ -841,8 +854,8 @@ func (ps *pass) callEffect(in *inst, st *symState) {
 			low = off
 		}
 	}
-	if low != int64(1)<<62 {
-		st.mem = st.mem.clobberFrom(ps.stack0, low)
+	if low < 0 {
+		st.mem = st.mem.clobberRange(ps.stack0, low, 0)
 	}
 	for _, r := range []int{rRCX, rRDX, rR8, rR9, rR10, rR11} {
 		st.r[r] = ps.opaque(in, ps.regLoc(r), 8)
@@ -860,6 +873,30 @@ func (ps *pass) callEffect(in *inst, st *symState) {
 			ps.fill(st, args[0], args[fill.c], n)
 		}
 	}
+}
+
+// isCookieCheck reports whether the function at rva is the /GS check
+// (__security_check_cookie): it starts with cmp rcx,[__security_cookie],
+// the cookie the load configuration names.
+func (ps *pass) isCookieCheck(rva uint32) bool {
+	if ps.img.SecurityCookie == 0 {
+		return false
+	}
+	if is, ok := ps.cookieChecks[rva]; ok {
+		return is
+	}
+	is := ps.decodeCookieCheck(rva)
+	ps.cookieChecks[rva] = is
+	return is
+}
+
+func (ps *pass) decodeCookieCheck(rva uint32) bool {
+	in, err := x86asm.Decode(ps.code(rva), 64)
+	if err != nil || in.Op != x86asm.CMP || in.Args[0] != x86asm.RCX {
+		return false
+	}
+	m, ok := in.Args[1].(x86asm.Mem)
+	return ok && m.Base == x86asm.RIP && m.Index == 0 && uint32(int64(rva)+int64(in.Len)+disp(m)) == ps.img.SecurityCookie
 }
 
 // fillImports are the memset-like imports: which argument holds the

@@ -64,6 +64,10 @@ type Func struct {
 	// where paths with different values meet at the ret (a status set on
 	// one path, a constant on another).
 	Returns []Return
+	// Phis holds, for each phi of the function's expressions (where paths
+	// with different values meet and no branch selects between them), the
+	// values that meet there, one per predecessor.
+	Phis map[*ir.Expr][]*ir.Expr
 	// FrameSize is the deepest the function moves rsp below its entry value
 	// (pushes, sub rsp, __chkstk probes), not counting the return address,
 	// along the first path the descent decodes to each instruction.

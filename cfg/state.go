@@ -202,14 +202,14 @@ func (m cells) load(b *ir.Builder, base *ir.Expr, off int64, w int) (v *ir.Expr,
 	return b.Const(int64(x), w), true
 }
 
-// clobberFrom forgets the frame's cells at offsets from off upwards: what a
+// clobberRange forgets the frame's cells that overlap [from, to): what a
 // callee given the address of a local may write.
-func (m cells) clobberFrom(stack *ir.Expr, off int64) cells {
+func (m cells) clobberRange(stack *ir.Expr, from, to int64) cells {
 	out := m
 	copied := false
 	for i := 0; i < len(out); i++ {
 		c := out[i]
-		if c.base == stack && c.off+int64(c.w) > off {
+		if c.base == stack && c.off+int64(c.w) > from && c.off < to {
 			if !copied {
 				out = append(cells(nil), out...)
 				copied = true

@@ -30,6 +30,9 @@ type symFlow struct {
 	// observe, when set, sees every instruction of a block with the state
 	// before it, each time the block is computed.
 	observe func(bi int, in *inst, st *symState)
+	// phis holds the values that meet in each phi the pass made, one per
+	// predecessor (Func.Phis).
+	phis map[*ir.Expr][]*ir.Expr
 	// loopRegs holds, for each loop header, the registers the loop writes:
 	// their value at the header is a phi from the first time the pass gets
 	// there, so that the loop is computed once, not again when the back
@@ -60,7 +63,7 @@ func (ps *pass) reuseSymFlow(fl *symFlow, f *Func, insts func(i int) []inst) *sy
 		clear(s)
 		return s
 	}
-	*fl = symFlow{ps: ps, f: f, insts: insts, dom: Dominators(f),
+	*fl = symFlow{ps: ps, f: f, insts: insts, dom: Dominators(f), phis: map[*ir.Expr][]*ir.Expr{},
 		preds: slices.Grow(fl.preds[:0], n)[:n], in: grow(fl.in), out: grow(fl.out),
 		reached: slices.Grow(fl.reached[:0], n)[:n], cond: slices.Grow(fl.cond[:0], n)[:n],
 		visits: slices.Grow(fl.visits[:0], n)[:n]}
@@ -248,7 +251,13 @@ func (fl *symFlow) loopPhis(i int, st symState) symState {
 	start := fl.f.Blocks[i].Start
 	for r := range st.r {
 		if m&(1<<uint(r)) != 0 && r != rRSP {
-			st.r[r] = fl.ps.b.Phi(start, fl.ps.regLoc(r), 8)
+			phi := fl.ps.b.Phi(start, fl.ps.regLoc(r), 8)
+			if st.r[r] != phi && phi != nil {
+				// The back edge is not reached yet: the value from before
+				// the loop is what the phi holds so far.
+				fl.phis[phi] = []*ir.Expr{st.r[r]}
+			}
+			st.r[r] = phi
 		}
 	}
 	return st
@@ -332,7 +341,11 @@ func (fl *symFlow) join(start uint32, states []*symState, edges []predEdge) symS
 				return v
 			}
 		}
-		return b.Phi(start, loc, w)
+		phi := b.Phi(start, loc, w)
+		if fl.phis != nil && phi != nil {
+			fl.phis[phi] = append(fl.phis[phi][:0], vals...)
+		}
+		return phi
 	}
 	for r := range out.r {
 		v0, same := states[0].r[r], true
@@ -494,6 +507,12 @@ func (fl *symFlow) gatingOf(all []predEdge, edges []int, depth int) *gating {
 		if taken < 0 || other < 0 || taken == other {
 			continue
 		}
+		// A side is the region the branch's edge enters: only if no other
+		// edge enters its first block (but from inside, a loop) does being
+		// under it mean the branch went that way.
+		if !fl.soleEntry(taken, d) || !fl.soleEntry(other, d) {
+			return nil
+		}
 		var te, oe []int
 		for _, k := range edges {
 			e := all[k]
@@ -517,6 +536,17 @@ func (fl *symFlow) gatingOf(all []predEdge, edges []int, depth int) *gating {
 		return &gating{edge: -1, cond: fl.cond[d], taken: t, other: o, under: edges}
 	}
 	return nil
+}
+
+// soleEntry reports whether block d's edge is the only way into block j,
+// but for edges from blocks j dominates (loops).
+func (fl *symFlow) soleEntry(j, d int) bool {
+	for _, p := range fl.preds[j] {
+		if p.from != d && !fl.dom.Dominates(j, p.from) {
+			return false
+		}
+	}
+	return true
 }
 
 // value is the location's value at the join where vals (one per edge) meet.
@@ -572,8 +602,19 @@ func (fl *symFlow) exit() (result, irql *ir.Expr) {
 	return pick(func(s *symState) *ir.Expr { return s.r[rRAX] }), pick(func(s *symState) *ir.Expr { return s.irql })
 }
 
-// returns lists rax at each reachable ret; where it is a phi of the ret
-// block itself, once through each predecessor.
+// maxReturnSplit bounds how many joins above a ret the values of rax are
+// followed through, path by path, and maxReturnValues how many values one
+// predecessor of a ret may give.
+const (
+	maxReturnSplit  = 3
+	maxReturnValues = 64
+)
+
+// returns lists rax at each reachable ret. Where paths with different
+// values meet at the ret block (a phi), the ret is computed once through
+// each predecessor (Via), and where the value still depends on a phi of
+// that predecessor, through each of its predecessors in turn, up to
+// maxReturnSplit joins above the ret.
 func (fl *symFlow) returns() []Return {
 	var out []Return
 	for i, blk := range fl.f.Blocks {
@@ -581,23 +622,96 @@ func (fl *symFlow) returns() []Return {
 			continue
 		}
 		v := fl.out[i].r[rRAX]
-		if v == nil || v.Op != ir.OpPhi || uint32(v.V) != blk.Start {
+		if !hasPhiOf(v, blk.Start) {
 			out = append(out, Return{Block: blk, Value: v})
 			continue
 		}
 		for _, p := range fl.preds[i] {
-			if !fl.reached[p.from] {
-				continue
+			if fl.reached[p.from] {
+				for _, v := range fl.valuesThrough([]int{p.from, i}, 0) {
+					out = append(out, Return{Block: blk, Via: fl.f.Blocks[p.from], Value: v})
+				}
 			}
-			st := fl.out[p.from].clone()
-			code := fl.insts(i)
-			for k := range code {
-				fl.ps.symStep(&code[k], &st)
-			}
-			out = append(out, Return{Block: blk, Via: fl.f.Blocks[p.from], Value: st.r[rRAX]})
 		}
 	}
 	return out
+}
+
+// valuesThrough returns rax after the blocks of chain (each the only way on
+// from the one before), starting from the output of chain[0]; where that
+// depends on a phi of chain[0], once from each of its predecessors.
+func (fl *symFlow) valuesThrough(chain []int, depth int) []*ir.Expr {
+	run := func(st symState, blocks []int) *ir.Expr {
+		for _, b := range blocks {
+			code := fl.insts(b)
+			for k := range code {
+				fl.ps.symStep(&code[k], &st)
+			}
+		}
+		return st.r[rRAX]
+	}
+	v := run(fl.out[chain[0]].clone(), chain[1:])
+	// The join whose phi the value depends on may be above a run of blocks
+	// with one predecessor each: follow them up to it.
+	at, ok := phiBlock(v)
+	for ok && fl.f.Blocks[chain[0]].Start != at {
+		var only []int
+		for _, p := range fl.preds[chain[0]] {
+			if fl.reached[p.from] {
+				only = append(only, p.from)
+			}
+		}
+		if len(only) != 1 {
+			ok = false
+			break
+		}
+		chain = append([]int{only[0]}, chain...)
+	}
+	first := chain[0]
+	if depth >= maxReturnSplit || !ok {
+		return []*ir.Expr{v}
+	}
+	var out []*ir.Expr
+	for _, p := range fl.preds[first] {
+		if fl.reached[p.from] {
+			out = append(out, fl.valuesThrough(append([]int{p.from}, chain...), depth+1)...)
+		}
+		if len(out) > maxReturnValues {
+			return []*ir.Expr{v}
+		}
+	}
+	if len(out) == 0 {
+		return []*ir.Expr{v}
+	}
+	return out
+}
+
+// phiBlock returns the block of a phi e depends on.
+func phiBlock(e *ir.Expr) (uint32, bool) {
+	if e == nil {
+		return 0, false
+	}
+	if e.Op == ir.OpPhi {
+		return uint32(e.V), true
+	}
+	for _, c := range []*ir.Expr{e.A, e.B, e.C} {
+		if b, ok := phiBlock(c); ok {
+			return b, true
+		}
+	}
+	return 0, false
+}
+
+// hasPhiOf reports whether e depends on a phi of the block at start: a
+// value the paths into that block disagree on.
+func hasPhiOf(e *ir.Expr, start uint32) bool {
+	if e == nil {
+		return false
+	}
+	if e.Op == ir.OpPhi {
+		return uint32(e.V) == start
+	}
+	return hasPhiOf(e.A, start) || hasPhiOf(e.B, start) || hasPhiOf(e.C, start)
 }
 
 // edgeConds sets the condition of every edge out of a conditional branch:

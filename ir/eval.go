@@ -292,8 +292,49 @@ const maxValues = 16
 // such values gives. complete is false when e can also be something the
 // list does not hold (a value nothing is known of).
 func (f *Facts) Values(e *Expr) (vals []uint64, complete bool) {
+	return f.ValuesWith(e, nil)
+}
+
+// ValuesWith is Values that also follows phis: phis(p) returns the values
+// that meet at phi p (nil when unknown); every one of them counts.
+func (f *Facts) ValuesWith(e *Expr, phis func(*Expr) []*Expr) (vals []uint64, complete bool) {
+	v := valueSet{f: f, phis: phis, seen: map[*Expr]bool{}}
+	return v.of(e)
+}
+
+// valueSet enumerates values, remembering the phis it is inside (a loop
+// adds nothing new).
+type valueSet struct {
+	f    *Facts
+	phis func(*Expr) []*Expr
+	seen map[*Expr]bool
+}
+
+func (s *valueSet) of(e *Expr) (vals []uint64, complete bool) {
+	f := s.f
 	if e == nil {
 		return nil, false
+	}
+	if e.Op == OpPhi && s.phis != nil {
+		ops := s.phis(e)
+		if len(ops) == 0 {
+			return nil, false
+		}
+		if s.seen[e] {
+			return nil, true // around a loop: what the other operands give
+		}
+		s.seen[e] = true
+		defer delete(s.seen, e)
+		complete := true
+		for _, o := range ops {
+			ov, oc := s.of(o)
+			vals = union(vals, ov)
+			complete = complete && oc
+			if len(vals) > maxValues {
+				return nil, false
+			}
+		}
+		return vals, complete
 	}
 	if v, ok := f.Eval(e).Value(); ok {
 		return []uint64{v}, true
@@ -306,12 +347,12 @@ func (f *Facts) Values(e *Expr) (vals []uint64, complete bool) {
 	case e.Op == OpSelect:
 		if t, known := f.Decide(e.A); known {
 			if t {
-				return f.Values(e.B)
+				return s.of(e.B)
 			}
-			return f.Values(e.C)
+			return s.of(e.C)
 		}
-		x, xc := f.Values(e.B)
-		y, yc := f.Values(e.C)
+		x, xc := s.of(e.B)
+		y, yc := s.of(e.C)
 		return union(x, y), xc && yc && len(x)+len(y) <= maxValues
 	case (e.Op == OpSar || e.Op == OpShr) && isConst(e.B) && e.B.V == int64(8*w-1):
 		if e.Op == OpSar {
@@ -319,7 +360,7 @@ func (f *Facts) Values(e *Expr) (vals []uint64, complete bool) {
 		}
 		return []uint64{0, 1}, true
 	case e.Op == OpZext || e.Op == OpSext || e.Op == OpTrunc || e.Op == OpNeg || e.Op == OpNot:
-		in, complete := f.Values(e.A)
+		in, complete := s.of(e.A)
 		out := make([]uint64, 0, len(in))
 		for _, v := range in {
 			switch e.Op {
@@ -337,8 +378,8 @@ func (f *Facts) Values(e *Expr) (vals []uint64, complete bool) {
 		}
 		return union(out, nil), complete
 	case e.Op >= OpAdd && e.Op <= OpSar:
-		x, xc := f.Values(e.A)
-		y, yc := f.Values(e.B)
+		x, xc := s.of(e.A)
+		y, yc := s.of(e.B)
 		if len(x) == 0 || len(y) == 0 || len(x)*len(y) > maxValues {
 			return nil, false
 		}

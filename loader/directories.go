@@ -377,9 +377,10 @@ func (img *Image) parseExports() {
 	}
 }
 
-// parseLoadConfig reads the Control Flow Guard fields of
-// IMAGE_LOAD_CONFIG_DIRECTORY64: GuardCFCheckFunctionPointer at 0x70,
-// GuardCFDispatchFunctionPointer at 0x78, GuardCFFunctionCount at 0x88.
+// parseLoadConfig reads the fields of IMAGE_LOAD_CONFIG_DIRECTORY64 the
+// analysis uses: SecurityCookie at 0x58, GuardCFCheckFunctionPointer at
+// 0x70, GuardCFDispatchFunctionPointer at 0x78, GuardCFFunctionCount at
+// 0x88.
 func (img *Image) parseLoadConfig() {
 	dir := img.dirs[dirLoadConfig]
 	if dir.RVA == 0 {
@@ -396,6 +397,9 @@ func (img *Image) parseLoadConfig() {
 		}
 		v, _ := img.Uint64(dir.RVA + off)
 		return v
+	}
+	if rva, ok := img.RVA(field(0x58)); ok {
+		img.SecurityCookie = rva
 	}
 	if rva, ok := img.RVA(field(0x70)); ok {
 		img.GuardCF.CheckSlot = rva

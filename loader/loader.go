@@ -195,6 +195,9 @@ type Image struct {
 	Symbols            []Symbol          // COFF symbols in sections, sorted by RVA
 	CodeView           *CodeView         // nil when the image has no RSDS record
 	GuardCF            GuardCF
+	// SecurityCookie is the RVA of the /GS cookie (__security_cookie) the
+	// load configuration names, 0 when it names none.
+	SecurityCookie uint32
 	// Warnings lists problems that did not stop the analysis: a damaged
 	// directory that was skipped, entries dropped as out of range.
 	Warnings []string

@@ -46,7 +46,7 @@ func runMF1002(p *Pass, r *Rule) []Finding {
 				if !p.retFeasible(n, facts, ret) {
 					continue
 				}
-				vals, _ := possible(p.subst(p.substituter(n), ret.Value), facts)
+				vals, _ := possible(p.subst(p.substituter(n), ret.Value), facts, n.f)
 				with, sync := mayBe(vals, preopSuccessWithCallback, 4), mayBe(vals, preopSynchronize, 4)
 				if !with && !sync {
 					continue

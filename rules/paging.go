@@ -195,7 +195,7 @@ func (p *Pass) pagingHits() []pagingHit {
 					if !p.retFeasible(n, facts, ret) {
 						continue
 					}
-					if vals, _ := possible(p.subst(p.substituter(n), ret.Value), facts); mayBe(vals, preopPending, 4) {
+					if vals, _ := possible(p.subst(p.substituter(n), ret.Value), facts, n.f); mayBe(vals, preopPending, 4) {
 						emit(pagingHit{kind: hitPending, site: ret.Block.Start, path: pathTo(i, ret.Block.Start)})
 					}
 				}
@@ -258,7 +258,7 @@ func (p *Pass) returnValues(f *cfg.Func, major uint8) (vals []int64, complete bo
 			continue
 		}
 		rets++
-		v, c := possible(p.subst(p.substituter(n), ret.Value), facts)
+		v, c := possible(p.subst(p.substituter(n), ret.Value), facts, n.f)
 		vals = append(vals, v...)
 		complete = complete && c
 	}

@@ -313,9 +313,11 @@ func (p *Pass) edgeFeasible(n node, facts *ir.Facts, from, to *cfg.Block) bool {
 	return false
 }
 
-// possible lists the values e can take under facts (see ir.Facts.Values).
-func possible(e *ir.Expr, facts *ir.Facts) (vals []int64, complete bool) {
-	vs, complete := facts.Values(e)
+// possible lists the values e, an expression of a callback's own (its
+// return value), can take under facts, following the phis of f (see
+// ir.Facts.ValuesWith).
+func possible(e *ir.Expr, facts *ir.Facts, f *cfg.Func) (vals []int64, complete bool) {
+	vs, complete := facts.ValuesWith(e, func(phi *ir.Expr) []*ir.Expr { return f.Phis[phi] })
 	for _, v := range vs {
 		vals = append(vals, int64(v))
 	}
