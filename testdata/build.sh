@@ -67,10 +67,16 @@ mkdir -p "$BUILD/lib" bin
 for lib in ntoskrnl fltmgr hal; do
     $MINGW-dlltool --deterministic-libraries -m i386:x86-64 -t "$BUILD/lib/${lib}_" \
         -d "lib/$lib.def" -l "$BUILD/lib/lib$lib.a"
-    "$LLVM_DLLTOOL" -m i386:x86-64 -d "lib/$lib.def" -l "$BUILD/lib/$lib.lib"
+    # llvm-dlltool writes an explicit ordinal as the import's hint, GNU
+    # dlltool writes every ordinal (implicit ones are numbered in name order
+    # from the lowest explicit one, else from 1).  The .def files number
+    # their exports so that routines added later do not renumber the ones
+    # before them in the GNU images; lld-link's images keep hint 0.
+    sed 's/ @[0-9]*$//' "lib/$lib.def" >"$BUILD/lib/$lib.def"
+    "$LLVM_DLLTOOL" -m i386:x86-64 -d "$BUILD/lib/$lib.def" -l "$BUILD/lib/$lib.lib"
 done
 mkdir -p "$BUILD/lib/arm64" "$BUILD/lib/x86"
-"$LLVM_DLLTOOL" -m arm64 -d lib/ntoskrnl.def -l "$BUILD/lib/arm64/ntoskrnl.lib"
+"$LLVM_DLLTOOL" -m arm64 -d "$BUILD/lib/ntoskrnl.def" -l "$BUILD/lib/arm64/ntoskrnl.lib"
 "$LLVM_DLLTOOL" -m i386 -d lib/ntoskrnl.x86.def -l "$BUILD/lib/x86/ntoskrnl.lib"
 
 # --------------------------------------------------------- generated sources
