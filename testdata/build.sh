@@ -21,7 +21,8 @@
 #                            image shares <name>.gcc.syms)
 # The scale fixture (large) is built as <name>.gcc[.stripped].sys and
 # <name>.clang.sys only; the reject fixtures (bad_x86, bad_arm64) with clang
-# -O2 only.  Intermediate files go to testdata/build/, removed at the end.
+# -O2 only; the C++ fixtures (src/*.cpp) in the three clang builds only.
+# Intermediate files go to testdata/build/, removed at the end.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")"   # testdata/: every path below is relative
@@ -112,6 +113,9 @@ CLANG_O0_CFLAGS=(-O0 "${CLANG_COMMON[@]}")
 # Full LTO: the objects are LLVM bitcode, and lld-link optimises the whole
 # driver at once (its default /opt:lldlto=2) before generating code.
 CLANG_LTO_CFLAGS=(-O2 -flto=full "${CLANG_COMMON[@]}")
+# C++ fixtures (src/*.cpp) are built with clang alone, for the MSVC C++ ABI
+# that Windows drivers are compiled to; a driver has no C++ runtime.
+CLANGXX_FLAGS=(-std=c++17 -fno-exceptions -fno-rtti)
 LLD_FLAGS=(/driver /subsystem:native /entry:DriverEntry /nodefaultlib /Brepro
     /base:$IMAGE_BASE /opt:ref /opt:noicf)
 # The clang images get a PDB, bin/<name>.clang.pdb. The paths inside it do
@@ -269,9 +273,18 @@ build_reject() {
 # --------------------------------------------------------------------- build
 # ONLY="name ..." rebuilds just those fixtures (development aid).
 [ -n "${ONLY:-}" ] || rm -f bin/*.sys bin/*.syms bin/*.pdb
-for src in src/*.c "$BUILD/large.c"; do
-    name=$(basename "$src" .c)
+for src in src/*.c src/*.cpp "$BUILD/large.c"; do
+    name=$(basename "$src")
+    name=${name%.*}
     if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]]; then continue; fi
+    case "$src" in
+        *.cpp)  # C++: clang's MSVC ABI only (README: no gcc build)
+            build_clang "$name" "$src" clang "${CLANG_CFLAGS[@]}" "${CLANGXX_FLAGS[@]}"
+            build_clang "$name" "$src" clang-O0 "${CLANG_O0_CFLAGS[@]}" "${CLANGXX_FLAGS[@]}"
+            build_clang "$name" "$src" clang-lto "${CLANG_LTO_CFLAGS[@]}" "${CLANGXX_FLAGS[@]}"
+            continue
+            ;;
+    esac
     case "$name" in
         bad_x86) build_reject "$name" "$src" i686-pc-windows-msvc x86 "$BUILD/lib/x86" /base:0x10000 ;;
         bad_arm64) build_reject "$name" "$src" aarch64-pc-windows-msvc arm64 "$BUILD/lib/arm64" /base:$IMAGE_BASE ;;

@@ -112,6 +112,9 @@ func TestFixtures(t *testing.T) {
 			}
 			// Paths are made absolute under build.sh's /pdbsourcepath.
 			src := `C:\drvhazard\testdata\src\` + name + ".c"
+			if _, err := os.Stat(filepath.Join("../../testdata/src", name+".cpp")); err == nil {
+				src += "pp" // a C++ fixture (mf_vcall)
+			}
 			if name == "large" {
 				src = `C:\drvhazard\testdata\build\large.c` // generated
 			}
@@ -130,9 +133,15 @@ func TestFixtures(t *testing.T) {
 func checkFunctions(t *testing.T, f *File, syms []sym) {
 	t.Helper()
 	fns := f.Functions()
+	// CodeView names a C++ procedure Class::Method; its public symbol, like
+	// lld-link's map, has the decorated name (?Method@Class@@...).
+	decorated := publicNames(f)
+	names := func(fn Function) []string { return append([]string{fn.Name}, decorated[fn.RVA]...) }
 	have := map[sym]bool{}
 	for i, fn := range fns {
-		have[sym{fn.RVA, fn.Name}] = true
+		for _, n := range names(fn) {
+			have[sym{fn.RVA, n}] = true
+		}
 		if i > 0 && fns[i-1].RVA > fn.RVA {
 			t.Errorf("functions not sorted at %d", i)
 		}
@@ -152,10 +161,26 @@ func checkFunctions(t *testing.T, f *File, syms []sym) {
 		t.Errorf("%s at %#x is in the map, not in the PDB's functions", s.name, s.rva)
 	}
 	for _, fn := range fns {
-		if !want[sym{fn.RVA, fn.Name}] {
+		found := false
+		for _, n := range names(fn) {
+			found = found || want[sym{fn.RVA, n}]
+		}
+		if !found {
 			t.Errorf("%s (%s) at %#x is in the PDB, not in the map", fn.Name, fn.Kind, fn.RVA)
 		}
 	}
+}
+
+// publicNames maps the RVA of each C++-decorated public symbol (?...) to
+// its names.
+func publicNames(f *File) map[uint32][]string {
+	out := map[uint32][]string{}
+	for _, p := range f.Publics() {
+		if strings.HasPrefix(p.Name, "?") {
+			out[p.RVA] = append(out[p.RVA], p.Name)
+		}
+	}
+	return out
 }
 
 func inFunction(fns []Function, rva uint32) bool {
