@@ -36,9 +36,12 @@ type jsonFile struct {
 	Registrations []jsonRegistration `json:"registrations"`
 	PoolTags      []jsonPoolTag      `json:"pool_tags"`
 	Findings      []jsonFinding      `json:"findings"`
-	Image         *jsonImage         `json:"image,omitempty"`
-	Functions     []jsonFunction     `json:"functions,omitempty"`
-	Notes         []string           `json:"notes,omitempty"`
+	// Unresolved lists the indirect calls on callbacks' paths whose targets
+	// are unknown: where the findings may be incomplete.
+	Unresolved []jsonUnresolved `json:"unresolved_calls"`
+	Image      *jsonImage       `json:"image,omitempty"`
+	Functions  []jsonFunction   `json:"functions,omitempty"`
+	Notes      []string         `json:"notes,omitempty"`
 }
 
 type jsonRef struct {
@@ -91,6 +94,13 @@ type jsonCallback struct {
 	Kind  string  `json:"kind"`
 	RVA   string  `json:"rva"`
 	Name  *string `json:"name"`
+}
+
+type jsonUnresolved struct {
+	Callback jsonCallback `json:"callback"`
+	SiteRVA  string       `json:"site_rva"`
+	Source   *jsonSource  `json:"source"`
+	Path     []jsonStep   `json:"path"`
 }
 
 type jsonStep struct {
@@ -238,7 +248,7 @@ func (j *jsonWriter) Close() error { return j.files.close(j.doc) }
 
 func fileJSON(r *rules.Result) jsonFile {
 	jf := jsonFile{Path: r.Path, SHA256: r.SHA256,
-		Registrations: []jsonRegistration{}, PoolTags: []jsonPoolTag{}, Findings: []jsonFinding{}}
+		Registrations: []jsonRegistration{}, PoolTags: []jsonPoolTag{}, Findings: []jsonFinding{}, Unresolved: []jsonUnresolved{}}
 	if r.Err != nil {
 		msg := r.Err.Error()
 		jf.Error = &msg
@@ -248,6 +258,12 @@ func fileJSON(r *rules.Result) jsonFile {
 	m, k := img.Machine.String(), string(r.Kind)
 	jf.Machine, jf.Kind, jf.Symbols = &m, &k, nullable(r.Symbols)
 	jf.Registrations, jf.PoolTags, jf.Findings = registrationsJSON(r), poolTagsJSON(r), findingsJSON(r)
+	for _, u := range r.Unresolved {
+		cb := u.Callback
+		ju := jsonUnresolved{Callback: jsonCallback{Major: cb.Major, Kind: cb.Kind, RVA: hex(uint64(cb.RVA)), Name: nullable(cb.Name)},
+			SiteRVA: hex(uint64(u.Site)), Source: sourceJSON(r, u.Site), Path: stepsJSON(r, u.Path)}
+		jf.Unresolved = append(jf.Unresolved, ju)
+	}
 	ji := &jsonImage{
 		ImageBase: hex(img.ImageBase), Entry: hex(uint64(img.EntryRVA)),
 		Sections: []jsonSection{}, Imports: []jsonImport{}, Exports: []jsonExport{}, Warnings: img.Warnings,
@@ -425,11 +441,18 @@ func findingJSON(r *rules.Result, f *rules.Finding) jsonFinding {
 		jf.Callback = &jsonCallback{Major: cb.Major, Kind: cb.Kind, RVA: hex(uint64(cb.RVA)), Name: nullable(cb.Name)}
 	}
 	jf.SiteSource = sourceJSON(r, f.Site)
-	for _, s := range f.Path {
-		jf.Path = append(jf.Path, jsonStep{RVA: hex(uint64(s.RVA)), Name: nullable(s.Name), CallRVA: hex(uint64(s.Call)),
+	jf.Path = stepsJSON(r, f.Path)
+	return jf
+}
+
+// stepsJSON renders a call path.
+func stepsJSON(r *rules.Result, path []rules.Step) []jsonStep {
+	out := []jsonStep{}
+	for _, s := range path {
+		out = append(out, jsonStep{RVA: hex(uint64(s.RVA)), Name: nullable(s.Name), CallRVA: hex(uint64(s.Call)),
 			Source: sourceJSON(r, s.Call)})
 	}
-	return jf
+	return out
 }
 
 func sourceJSON(r *rules.Result, rva uint32) *jsonSource {

@@ -84,6 +84,7 @@ type mdFile struct {
 	sevs   []rules.Severity // the severity of each section
 	worst  rules.Severity
 	header string   // the file's heading and counts, without the shown/left-out note
+	blind  string   // the list of blind spots (unresolved indirect calls), "" if none
 	parts  []string // finding sections, in order
 }
 
@@ -188,7 +189,7 @@ func (m *mdReport) render(opt Options, limit int) string {
 	cost := func(p pick, started bool) int {
 		n := len(files[p.file].parts[p.part])
 		if !started {
-			n += len(files[p.file].header) + len(" (10000000 not shown).\n")
+			n += len(files[p.file].header) + len(files[p.file].blind) + len(" (10000000 not shown).\n")
 		}
 		return n
 	}
@@ -243,6 +244,7 @@ func (m *mdReport) render(opt Options, limit int) string {
 		}
 		b.WriteString(mf.header)
 		b.WriteString(mdShownNote(n, len(mf.parts)))
+		b.WriteString(mf.blind)
 		for pi, part := range mf.parts {
 			if shown[fi][pi] {
 				b.WriteString(part)
@@ -277,12 +279,30 @@ func newMDFile(r *rules.Result) *mdFile {
 	}
 	fmt.Fprintf(&h, "%s: %s", plural(len(r.Findings), "finding"), severityCounts(counts))
 	mf.header = h.String()
+	if len(r.Unresolved) > 0 {
+		var b strings.Builder
+		fmt.Fprintf(&b, "\n<details><summary>%s on callback paths not resolved: what they reach is not analysed</summary>\n\n",
+			plural(len(r.Unresolved), "indirect call"))
+		for i, u := range r.Unresolved {
+			if i == maxMDBlindSpots {
+				fmt.Fprintf(&b, "- and %d more (all in JSON and SARIF)\n", len(r.Unresolved)-i)
+				break
+			}
+			fmt.Fprintf(&b, "- %s %s-operation %s: the call at `%#x` via %s\n", mdText(u.Callback.Major), u.Callback.Kind,
+				codeSpan(stepName(u.Callback.RVA, u.Callback.Name)), u.Site, mdText(clip(stepsText(u.Path), maxMDText)))
+		}
+		b.WriteString("\n</details>\n")
+		mf.blind = b.String()
+	}
 	for _, i := range order {
 		mf.sevs = append(mf.sevs, r.Findings[i].Severity)
 		mf.parts = append(mf.parts, mdFinding(r, &r.Findings[i]))
 	}
 	return mf
 }
+
+// maxMDBlindSpots bounds the unresolved calls a file's section lists.
+const maxMDBlindSpots = 10
 
 // mdShownNote ends a file's counts line, saying how many of its findings
 // are left out, if any.

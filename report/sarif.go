@@ -268,7 +268,10 @@ type sarifPart struct {
 	module  *int
 	base    string
 	results []sarifResult
-	err     error
+	// notes are the file's blind spots (unresolved indirect calls on
+	// callback paths), as notifications of level note.
+	notes []sarifNotification
+	err   error
 }
 
 func (sarifPart) part() {}
@@ -295,6 +298,19 @@ func (s *sarifWriter) Render(r *rules.Result) Part {
 		res.Stacks = sarifStacks(s.stacks[f])
 		p.results = append(p.results, res)
 	}
+	for _, u := range r.Unresolved {
+		holder := sarifLogical{}
+		if n := len(u.Path); n > 0 {
+			last := u.Path[n-1]
+			holder = file.function(stepName(last.RVA, last.Name))
+		}
+		p.notes = append(p.notes, sarifNotification{
+			Level: "note",
+			Message: sarifMessage{Text: fmt.Sprintf("%s: the %s %s-operation callback %s reaches an indirect call at %#x whose targets are unknown; what it calls is not analysed.",
+				p.base, u.Callback.Major, u.Callback.Kind, stepName(u.Callback.RVA, u.Callback.Name), u.Site)},
+			Locations: []sarifLocation{file.at(u.Site, "instruction", holder)},
+		})
+	}
 	return p
 }
 
@@ -310,11 +326,12 @@ func (s *sarifWriter) Add(part Part) error {
 		s.inv.ExecutionSuccessful = false
 		s.inv.ToolExecutionNotifications = append(s.inv.ToolExecutionNotifications, *p.failure)
 		return nil
-	case len(p.results) == 0:
+	case len(p.results) == 0 && len(p.notes) == 0:
 		return nil
 	}
 	*p.module = len(s.run.Addresses)
 	s.run.Addresses = append(s.run.Addresses, sarifAddress{Name: p.base, Kind: "module"})
+	s.inv.ToolExecutionNotifications = append(s.inv.ToolExecutionNotifications, p.notes...)
 	for _, res := range p.results {
 		if err := s.results.add(res); err != nil {
 			return err

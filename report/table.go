@@ -216,6 +216,7 @@ func fileTable(o *textOut, r *rules.Result, opt Options) error {
 	o.line(r.Path)
 	o.text("  ", "    ", fmt.Sprintf("kind %s, machine %s, %d bytes", r.Kind, img.Machine, r.Size))
 	writeFindings(o, r)
+	writeUnresolved(o, r)
 
 	o.line("")
 	if r.SHA256 != "" {
@@ -476,6 +477,49 @@ func writeAligned(o *textOut, first, rest string, rows [][]string) {
 // first (rules.Run sorts them so; results built otherwise are grouped
 // here too). Each starts with its severity, coloured, so that a finding
 // stays whole under grep.
+// writeUnresolved lists the blind spots, indirect calls on callbacks'
+// paths whose targets are unknown: a line per callback with its first
+// calls (JSON and SARIF list them all).
+func writeUnresolved(o *textOut, r *rules.Result) {
+	if len(r.Unresolved) == 0 {
+		return
+	}
+	o.line("")
+	o.text("  ", "    ", fmt.Sprintf("%s on callback paths not resolved; what they reach is not analysed:",
+		plural(len(r.Unresolved), "indirect call")))
+	for i := 0; i < len(r.Unresolved); {
+		cb := r.Unresolved[i].Callback
+		j := i
+		var sites []string
+		for ; j < len(r.Unresolved) && r.Unresolved[j].Callback.RVA == cb.RVA && r.Unresolved[j].Callback.Kind == cb.Kind; j++ {
+			if len(sites) < maxTableBlindSpots {
+				u := r.Unresolved[j]
+				in := u.Path[len(u.Path)-1]
+				sites = append(sites, fmt.Sprintf("%s in %s", hex(uint64(u.Site)), stepName(in.RVA, in.Name)))
+			}
+		}
+		if n := j - i; n > len(sites) {
+			sites = append(sites, fmt.Sprintf("%d more", n-len(sites)))
+		}
+		o.text("    ", "      ", fmt.Sprintf("%s %s-operation callback %s: %s", cb.Major, cb.Kind, stepName(cb.RVA, cb.Name),
+			strings.Join(sites, ", ")))
+		i = j
+	}
+}
+
+// maxTableBlindSpots bounds the unresolved calls the table names per
+// callback.
+const maxTableBlindSpots = 3
+
+// stepsText renders a call path as "A -> B".
+func stepsText(path []rules.Step) string {
+	names := make([]string, len(path))
+	for i, s := range path {
+		names[i] = stepName(s.RVA, s.Name)
+	}
+	return strings.Join(names, " -> ")
+}
+
 func writeFindings(o *textOut, r *rules.Result) {
 	if n := o.suppressed[r]; n > 0 {
 		o.line(fmt.Sprintf("  %s accepted by the configuration or the baseline (listed in JSON and SARIF)", plural(n, "suppressed finding")))

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/drvhazard/drvhazard/cfg"
+	"github.com/drvhazard/drvhazard/ir"
 )
 
 // FLT_PREOP_CALLBACK_STATUS values that ask for the post-operation callback.
@@ -108,38 +109,47 @@ func (p *Pass) walkPost(visit func(cb CallbackRef, f *cfg.Func, feas []bool, pat
 				continue
 			}
 			cb := p.callbackRef(op, "post", op.Post)
-			facts := p.dispatchFacts(op.Major)
-			type item struct {
-				n    node
-				path []Step
+			p.walkFeasible(post, p.dispatchFacts(op.Major), 0, func(f *cfg.Func, feas []bool, path []Step) {
+				visit(cb, f, feas, path)
+			})
+		}
+	}
+}
+
+// walkFeasible visits the functions start reaches by calls, breadth first,
+// under facts: each (function, binding) node once, with the blocks feasible
+// in it and the first path found to it, following only the calls of
+// feasible blocks. limit, when not 0, bounds the nodes visited.
+func (p *Pass) walkFeasible(start *cfg.Func, facts *ir.Facts, limit int, visit func(f *cfg.Func, feas []bool, path []Step)) {
+	type item struct {
+		n    node
+		path []Step
+	}
+	first := p.startNode(start)
+	queue := []item{{first, []Step{{RVA: start.Entry, Name: start.Name}}}}
+	seen := map[node]bool{first: true}
+	for len(queue) > 0 && !p.stopped() && (limit == 0 || len(seen) < limit) {
+		it := queue[0]
+		queue = queue[1:]
+		feas := p.feasible(it.n, facts)
+		visit(it.n.f, feas, it.path)
+		for _, c := range it.n.f.Calls {
+			if bi := blockOf(it.n.f, c.Site); bi < 0 || !feas[bi] {
+				continue
 			}
-			start := p.startNode(post)
-			queue := []item{{start, []Step{{RVA: post.Entry, Name: post.Name}}}}
-			seen := map[node]bool{start: true}
-			for len(queue) > 0 && !p.stopped() {
-				it := queue[0]
-				queue = queue[1:]
-				feas := p.feasible(it.n, facts)
-				visit(cb, it.n.f, feas, it.path)
-				for _, c := range it.n.f.Calls {
-					if bi := blockOf(it.n.f, c.Site); bi < 0 || !feas[bi] {
-						continue
-					}
-					for _, ce := range c.Callees {
-						g := p.Program.Func(ce.Func)
-						if ce.Import != nil || g == nil {
-							continue
-						}
-						next := p.next(it.n, g, c)
-						if seen[next] {
-							continue
-						}
-						seen[next] = true
-						path := append(append([]Step(nil), it.path...), Step{RVA: g.Entry, Name: g.Name})
-						path[len(path)-2].Call = c.Site
-						queue = append(queue, item{next, path})
-					}
+			for _, ce := range c.Callees {
+				g := p.Program.Func(ce.Func)
+				if ce.Import != nil || g == nil {
+					continue
 				}
+				next := p.next(it.n, g, c)
+				if seen[next] {
+					continue
+				}
+				seen[next] = true
+				path := append(append([]Step(nil), it.path...), Step{RVA: g.Entry, Name: g.Name})
+				path[len(path)-2].Call = c.Site
+				queue = append(queue, item{next, path})
 			}
 		}
 	}

@@ -137,36 +137,24 @@ func (p *Pass) pagePaths() map[*cfg.Func][]Step {
 // registration order) that reaches it by calls.
 func (p *Pass) callbackOwners() map[*cfg.Func]CallbackRef {
 	out := map[*cfg.Func]CallbackRef{}
-	for _, reg := range p.Model.Registrations {
-		for _, op := range reg.Operations {
-			for _, cb := range []struct {
-				rva  uint32
-				kind string
-			}{{op.Pre, "pre"}, {op.Post, "post"}} {
-				start := p.Program.Func(cb.rva)
-				if start == nil {
-					continue
-				}
-				ref := p.callbackRef(op, cb.kind, cb.rva)
-				queue := []*cfg.Func{start}
-				seen := map[*cfg.Func]bool{start: true}
-				for len(queue) > 0 {
-					f := queue[0]
-					queue = queue[1:]
-					if _, ok := out[f]; !ok {
-						out[f] = ref
-					}
-					for _, c := range f.Calls {
-						for _, ce := range c.Callees {
-							if g := p.Program.Func(ce.Func); ce.Import == nil && g != nil && !seen[g] {
-								seen[g] = true
-								queue = append(queue, g)
-							}
-						}
+	p.eachCallback(func(_ Operation, ref CallbackRef, start *cfg.Func) {
+		queue := []*cfg.Func{start}
+		seen := map[*cfg.Func]bool{start: true}
+		for len(queue) > 0 {
+			f := queue[0]
+			queue = queue[1:]
+			if _, ok := out[f]; !ok {
+				out[f] = ref
+			}
+			for _, c := range f.Calls {
+				for _, ce := range c.Callees {
+					if g := p.Program.Func(ce.Func); ce.Import == nil && g != nil && !seen[g] {
+						seen[g] = true
+						queue = append(queue, g)
 					}
 				}
 			}
 		}
-	}
+	})
 	return out
 }

@@ -21,6 +21,9 @@ type Result struct {
 	Kind     Kind
 	Model    *Model
 	Findings []Finding
+	// Unresolved lists the indirect calls on callbacks' paths whose targets
+	// are unknown: where the analysis cannot see.
+	Unresolved []Unresolved
 	// Symbols is the symbol file the names and lines come from (a PDB),
 	// "" when there is none; Lines then is nil.
 	Symbols string
@@ -76,9 +79,13 @@ func AnalyzeContext(ctx context.Context, path, sha string, img *loader.Image, op
 		return &Result{Path: path, SHA256: sha, Err: fmt.Errorf("rules: %w", err)}
 	}
 	suppress(findings, opt)
+	blind := pass.blindSpots()
+	if err := ctx.Err(); err != nil {
+		return &Result{Path: path, SHA256: sha, Err: fmt.Errorf("rules: %w", err)}
+	}
 	return &Result{
 		Path: path, SHA256: sha, Image: img, Program: prog, Kind: model.Kind, Model: model,
-		Findings: findings,
+		Findings: findings, Unresolved: blind,
 	}
 }
 
