@@ -244,8 +244,12 @@ func (b *builder) analyse(f *Func) {
 				if stop {
 					a.term[pc] = TermNoReturn
 				}
+			// int 2Ch (NT_ASSERT's __int2c) is no terminator: a debugger
+			// resumes after it and the compiler lays out the code that
+			// follows, so a failed assertion does not stop a path the way
+			// a test that returns does (PAGED_CODE() at DISPATCH_LEVEL is
+			// the hazard, not its guard).
 			case in.Op == x86asm.INT && len(in.Args) > 0 && isImm(in.Args[0], 0x29), // __fastfail
-				in.Op == x86asm.INT && len(in.Args) > 0 && isImm(in.Args[0], 0x2c), // __assertfail (int 2Ch)
 				in.Op == x86asm.UD2, in.Op == x86asm.UD1, in.Op == x86asm.UD0, in.Op == x86asm.HLT:
 				a.term[pc] = TermNoReturn
 			default:
@@ -291,10 +295,14 @@ func (b *builder) analyse(f *Func) {
 	b.maxEnd[f] = a.maxEnd
 	b.buildBlocks(f, a)
 	f.FrameSize = a.maxDepth
-	f.writesCR8 = false
+	f.writesCR8, f.writes = false, 0
 	for i := range a.insts {
-		if in := &a.insts[i]; in.Op == x86asm.MOV && in.Args[0] == x86asm.CR8 {
+		in := &a.insts[i]
+		if in.Op == x86asm.MOV && in.Args[0] == x86asm.CR8 {
 			f.writesCR8 = true
+		}
+		if in.Op != x86asm.CALL {
+			f.writes |= writtenRegs(in)
 		}
 	}
 	if b.needsValues(a) {

@@ -31,6 +31,9 @@ type pass struct {
 	// callee, when set, returns the lifted function at an address, so that
 	// a call's effect on the IRQL follows the callee's (Program.Lift).
 	callee func(rva uint32) *Func
+	// clobbers, when set, returns the volatile registers a call to the
+	// function at rva may change (Program.clobbers).
+	clobbers func(rva uint32) (uint16, bool)
 }
 
 func newPass(img *loader.Image, b *ir.Builder) pass {
@@ -232,6 +235,13 @@ func (p *Program) Lift(f *Func) {
 			p.Lift(g)
 			return g
 		}
+		ps.clobbers = func(rva uint32) (uint16, bool) {
+			g := p.Func(rva)
+			if g == nil {
+				return 0, false
+			}
+			return p.clobbers(g), true
+		}
 	}
 	observe := func(bi int, in *inst, st *symState) {
 		if c := sites[in.rva]; c != nil && (in.Op == x86asm.CALL || in.Op == x86asm.JMP || isJcc(in.Op)) {
@@ -240,6 +250,47 @@ func (p *Program) Lift(f *Func) {
 	}
 	var fl symFlow
 	ps.lift(&fl, f, func(i int) []inst { return insts[i] }, observe, limit, nil)
+}
+
+// clobbers returns the volatile registers a call to f may change: those
+// its instructions write and those its callees may change, all of them
+// where it calls an import or through a pointer, jumps somewhere unknown or
+// recurses. A register it leaves alone keeps its value across the call:
+// gcc's interprocedural register allocation (-fipa-ra) relies on that, and
+// so must a reader of its code. Only after Build: it needs every callee
+// decoded.
+func (p *Program) clobbers(f *Func) uint16 {
+	if m, ok := p.clobbered[f]; ok {
+		return m
+	}
+	if p.clobbered == nil {
+		p.clobbered = map[*Func]uint16{}
+	}
+	p.clobbered[f] = volatileRegs // in progress: a recursive call may change any
+	m := f.writes
+	for _, blk := range f.Blocks {
+		if blk.Term == TermIndirect || blk.Term == TermInvalid {
+			m = volatileRegs
+		}
+	}
+	for _, c := range f.Calls {
+		if m&volatileRegs == volatileRegs {
+			break
+		}
+		if c.Kind == CallUnresolved || len(c.Callees) == 0 {
+			m |= volatileRegs
+		}
+		for _, ce := range c.Callees {
+			if g := p.Func(ce.Func); ce.Import == nil && g != nil {
+				m |= p.clobbers(g)
+			} else {
+				m |= volatileRegs
+			}
+		}
+	}
+	m &= volatileRegs
+	p.clobbered[f] = m
+	return m
 }
 
 // blockRecord is what one block contributes to its function.

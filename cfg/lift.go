@@ -857,8 +857,16 @@ func (ps *pass) callEffect(in *inst, st *symState) {
 	if low < 0 {
 		st.mem = st.mem.clobberRange(ps.stack0, low, 0)
 	}
+	clobbered := uint16(volatileRegs)
+	if target != nil && target.Op == ir.OpAddr && ps.clobbers != nil {
+		if m, ok := ps.clobbers(uint32(target.V)); ok {
+			clobbered = m
+		}
+	}
 	for _, r := range []int{rRCX, rRDX, rR8, rR9, rR10, rR11} {
-		st.r[r] = ps.opaque(in, ps.regLoc(r), 8)
+		if clobbered&(1<<r) != 0 {
+			st.r[r] = ps.opaque(in, ps.regLoc(r), 8)
+		}
 	}
 	st.r[rRAX] = result
 	if st.x != nil {

@@ -20,6 +20,8 @@ type Program struct {
 
 	// lifter runs the symbolic pass for Lift.
 	lifter pass
+	// clobbered memoizes clobbers.
+	clobbered map[*Func]uint16
 
 	byEntry map[uint32]*Func
 }
@@ -80,6 +82,9 @@ type Func struct {
 	// Size is the number of code bytes decoded in the function's blocks.
 	Size uint32
 
+	// writes holds the general registers the function's own instructions
+	// write, calls aside (bit r for register r; see Program.clobbers).
+	writes uint16
 	// writesCR8 is set when the function writes CR8 (KeRaiseIrql and
 	// KeLowerIrql inline).
 	writesCR8 bool

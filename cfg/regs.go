@@ -75,6 +75,10 @@ func writesArg0(op x86asm.Op) bool {
 	return !isJcc(op)
 }
 
+// volatileRegs are the general registers a call may change (the Windows
+// x64 ABI's volatile ones; bit r for register r).
+const volatileRegs = 1<<rRAX | 1<<rRCX | 1<<rRDX | 1<<rR8 | 1<<rR9 | 1<<rR10 | 1<<rR11
+
 // disp returns a memory operand's displacement sign-extended. In 64-bit mode
 // every displacement is a signed 32-bit value, but x86asm stores some of them
 // (rip-relative ones among them) zero-extended, which would send every

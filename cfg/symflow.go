@@ -266,10 +266,9 @@ func (fl *symFlow) loopPhis(i int, st symState) symState {
 // writtenRegs over-approximates the general registers an instruction
 // writes (bit r for register r).
 func writtenRegs(in *inst) uint16 {
-	const volatile = 1<<rRAX | 1<<rRCX | 1<<rRDX | 1<<rR8 | 1<<rR9 | 1<<rR10 | 1<<rR11
 	switch in.Op {
 	case x86asm.CALL:
-		return volatile
+		return volatileRegs
 	case x86asm.PUSH, x86asm.POP, x86asm.LEAVE:
 		m := uint16(1 << rRSP)
 		if in.Op != x86asm.PUSH {
@@ -282,7 +281,8 @@ func writtenRegs(in *inst) uint16 {
 		}
 		return m
 	case x86asm.MUL, x86asm.DIV, x86asm.IDIV, x86asm.IMUL, x86asm.CDQ, x86asm.CQO, x86asm.CWD, x86asm.RDTSC, x86asm.RDMSR,
-		x86asm.CPUID, x86asm.RDTSCP, x86asm.SYSCALL, x86asm.CMPXCHG, x86asm.CMPXCHG8B, x86asm.CMPXCHG16B:
+		x86asm.CPUID, x86asm.RDTSCP, x86asm.SYSCALL, x86asm.CMPXCHG, x86asm.CMPXCHG8B, x86asm.CMPXCHG16B, x86asm.XGETBV,
+		x86asm.RDPMC:
 		return 1<<rRAX | 1<<rRBX | 1<<rRCX | 1<<rRDX | 1<<rR11
 	}
 	if isStringOp(in.Op) {
@@ -294,7 +294,7 @@ func writtenRegs(in *inst) uint16 {
 			m |= 1 << uint(regIndex(r))
 		}
 	}
-	if in.Op == x86asm.XCHG && len(in.Args) > 1 {
+	if (in.Op == x86asm.XCHG || in.Op == x86asm.XADD) && len(in.Args) > 1 {
 		if r, ok := in.Args[1].(x86asm.Reg); ok && regIndex(r) >= 0 {
 			m |= 1 << uint(regIndex(r))
 		}

@@ -176,7 +176,7 @@ func (p *Pass) substituter(n node) *ir.Substituter {
 	if p.substs == nil {
 		p.substs = map[node]*ir.Substituter{}
 	}
-	s := p.Program.IR.NewSubstituter(ir.Binding{Params: n.params[:], IRQL: n.irql, Call: p.summaries(0)})
+	s := p.Program.IR.NewSubstituter(ir.Binding{Params: n.params[:], IRQL: n.irql, Call: p.summaries(0, n.irql)})
 	p.substs[n] = s
 	return s
 }
@@ -192,8 +192,11 @@ const maxExpand = 3
 // summaries returns the hook that replaces a call to one of the driver's
 // own functions by the function's result in the caller's terms: a helper's
 // "return FlagOn(Data->Iopb->IrpFlags, IRP_PAGING_IO)" becomes the
-// caller's test, however deep (up to maxExpand) the helpers nest.
-func (p *Pass) summaries(depth int) func(call *ir.Expr, args []*ir.Expr) *ir.Expr {
+// caller's test, however deep (up to maxExpand) the helpers nest. irql is
+// the caller's entry IRQL in the callback's terms: a helper called at its
+// caller's entry IRQL ("return KeGetCurrentIrql() <= APC_LEVEL") tests
+// that.
+func (p *Pass) summaries(depth int, irql *ir.Expr) func(call *ir.Expr, args []*ir.Expr) *ir.Expr {
 	if depth >= maxExpand {
 		return nil
 	}
@@ -206,11 +209,16 @@ func (p *Pass) summaries(depth int) func(call *ir.Expr, args []*ir.Expr) *ir.Exp
 		if g == nil || g.Result == nil {
 			return nil
 		}
-		var irql *ir.Expr
-		if site := p.callSite(uint32(call.V)); site != nil && site.IRQL != nil && site.IRQL.Op == ir.OpConst {
-			irql = site.IRQL
+		var at *ir.Expr // the IRQL at the call, in the callback's terms
+		if site := p.callSite(uint32(call.V)); site != nil && site.IRQL != nil {
+			switch {
+			case site.IRQL.Op == ir.OpConst:
+				at = site.IRQL
+			case site.IRQL == p.Program.IR.IRQL():
+				at = irql
+			}
 		}
-		inner := p.Program.IR.NewSubstituter(ir.Binding{Params: args, IRQL: irql, Call: p.summaries(depth + 1)})
+		inner := p.Program.IR.NewSubstituter(ir.Binding{Params: args, IRQL: at, Call: p.summaries(depth+1, at)})
 		return inner.Subst(g.Result)
 	}
 }

@@ -22,7 +22,9 @@
  *   PostCleanupP  if (!CanWaitHere()) return ...; a static noinline
  *                 BOOLEAN helper that returns KeGetCurrentIrql() <= APC_LEVEL;
  *                 then FltGetStreamHandleContext                         -
- *   PostQueryInfoP no test: FltGetStreamContext                          MF3002
+ *   PostQueryInfoP no test but PAGED_CODE() (a checked build's assertion,
+ *                 `int 2Ch` when the IRQL is above APC_LEVEL, after which
+ *                 execution goes on): FltGetStreamContext                MF3002
  *   PostDirCtrlP  if (KeGetCurrentIrql() > DISPATCH_LEVEL) return ...;
  *                 DISPATCH_LEVEL gets past it: FltSendMessage            MF3002
  *   PostCreateP   post-create runs at PASSIVE_LEVEL: FltAllocateContext,
@@ -330,6 +332,9 @@ PostQueryInfoP(PFLT_CALLBACK_DATA Data, PCFLT_RELATED_OBJECTS FltObjects, PVOID 
 
     (void)Data;
     (void)CompletionContext;
+    /* PAGED_CODE() as a checked build expands it: NT_ASSERT's __int2c(). */
+    if (KeGetCurrentIrql() > APC_LEVEL)
+        __asm__ __volatile__("int $0x2c");
     if (FlagOn(Flags, FLTFL_POST_OPERATION_DRAINING))
         return FLT_POSTOP_FINISHED_PROCESSING;
     if (NT_SUCCESS(FltGetStreamContext(FltObjects->Instance, FltObjects->FileObject, (PFLT_CONTEXT *)&stream))) {
