@@ -52,6 +52,9 @@ type ContextRegistration struct {
 	Flags   uint16
 	Size    uint64
 	PoolTag uint32
+	// OwnAllocator is set when ContextAllocateCallback is not NULL: the
+	// filter allocates the context itself and PoolTag is not used.
+	OwnAllocator bool
 }
 
 // validVersions are the FLT_REGISTRATION Size/Version pairs of fltKernel.h
@@ -102,7 +105,7 @@ func BuildModel(prog *cfg.Program) *Model {
 			}
 		}
 	}
-	m.PoolTags = poolTags(prog, NewCatalogue())
+	m.PoolTags = poolTags(prog, NewCatalogue(), m.Registrations)
 	return m
 }
 
@@ -247,7 +250,8 @@ func (r *Registration) readContexts(snap *cfg.Snapshot, ctx *ir.Expr) {
 		flags, _ := snap.Read(ctx, off+2, 2).IsConst()
 		size, _ := snap.Read(ctx, off+0x10, 8).IsConst()
 		tag, _ := snap.Read(ctx, off+0x18, 4).IsConst()
-		r.Contexts = append(r.Contexts, ContextRegistration{Type: uint16(typ), Flags: uint16(flags), Size: uint64(size), PoolTag: uint32(tag)})
+		r.Contexts = append(r.Contexts, ContextRegistration{Type: uint16(typ), Flags: uint16(flags), Size: uint64(size),
+			PoolTag: uint32(tag), OwnAllocator: !isZero(snap.Read(ctx, off+0x20, 8))})
 	}
 	r.Problems = append(r.Problems, fmt.Sprintf("context registration array has no FLT_CONTEXT_END (0xffff) within %d entries", maxContexts))
 }
@@ -346,8 +350,11 @@ func TagString(tag uint32) string {
 	return string(b)
 }
 
-// poolTags finds every pool allocation whose tag is a constant.
-func poolTags(prog *cfg.Program, cat *Catalogue) []PoolTag {
+// poolTags finds every pool allocation whose tag is a constant, and every
+// FltAllocateContext whose context type (and size) name one of the
+// registered contexts: Filter Manager allocates it with that
+// registration's tag.
+func poolTags(prog *cfg.Program, cat *Catalogue, regs []*Registration) []PoolTag {
 	var out []PoolTag
 	for _, f := range prog.Funcs {
 		if f.Thunk != nil {
@@ -355,6 +362,14 @@ func poolTags(prog *cfg.Program, cat *Catalogue) []PoolTag {
 		}
 		for _, c := range f.Calls {
 			for _, ce := range c.Callees {
+				if isImport(ce.Import, "fltmgr.sys", "FltAllocateContext") {
+					prog.Lift(f)
+					if t, ok := contextPoolTag(prog.IR, c, regs); ok {
+						t.API, t.Site, t.Func = ce.Import, c.Site, f
+						out = append(out, t)
+					}
+					continue
+				}
 				api := cat.Lookup(ce.Import)
 				if api == nil || api.Class != ClassPoolAlloc {
 					continue
@@ -372,4 +387,64 @@ func poolTags(prog *cfg.Program, cat *Catalogue) []PoolTag {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Site < out[j].Site })
 	return out
+}
+
+// FltAllocateContext's parameters (rcx, rdx, ...): Filter, ContextType,
+// ContextSize, PoolType, ReturnedContext.
+const (
+	allocContextType = 1
+	allocContextSize = 2
+	allocContextPool = 3
+	// variableSizedContexts is FLT_VARIABLE_SIZED_CONTEXTS, the Size of a
+	// registration that serves any size.
+	variableSizedContexts = ^uint64(0)
+)
+
+// contextPoolTag is the pool allocation FltAllocateContext call c makes:
+// the tag of the registered context of its type, the one of its size where
+// several are registered (else the variable-sized one). Not known when the
+// type is not a constant, no registration or several match, or the filter
+// allocates that context itself.
+func contextPoolTag(b *ir.Builder, c *cfg.CallSite, regs []*Registration) (PoolTag, bool) {
+	// FLT_CONTEXT_TYPE is a USHORT and POOL_TYPE an int: the register's
+	// upper bits are whatever it held (clang: mov dx,2).
+	typ, ok := b.Trunc(c.Arg(allocContextType), 2).IsConst()
+	if !ok {
+		return PoolTag{}, false
+	}
+	size, sizeKnown := c.Arg(allocContextSize).IsConst()
+	var ofType, exact, variable []ContextRegistration
+	for _, r := range regs {
+		for _, cr := range r.Contexts {
+			if cr.Type != uint16(typ) {
+				continue
+			}
+			ofType = append(ofType, cr)
+			switch {
+			case sizeKnown && cr.Size == uint64(size):
+				exact = append(exact, cr)
+			case cr.Size == variableSizedContexts:
+				variable = append(variable, cr)
+			}
+		}
+	}
+	var cr ContextRegistration
+	switch {
+	case len(ofType) == 1:
+		cr = ofType[0]
+	case len(exact) == 1:
+		cr = exact[0]
+	case len(exact) == 0 && len(variable) == 1:
+		cr = variable[0]
+	default:
+		return PoolTag{}, false
+	}
+	if cr.OwnAllocator || cr.PoolTag == 0 {
+		return PoolTag{}, false
+	}
+	t := PoolTag{Tag: cr.PoolTag}
+	if v, ok := b.Trunc(c.Arg(allocContextPool), 4).IsConst(); ok {
+		t.Type, t.Known = uint64(v), true
+	}
+	return t, true
 }
