@@ -18,9 +18,13 @@ type Evaluation struct {
 	fl    *symFlow
 }
 
-// Evaluate runs the symbolic pass over f again and keeps its states.
+// Evaluate runs the symbolic pass over f again and keeps its states. It
+// reads f as code that runs at initialisation: writable data it does not
+// store holds the value the image gives it (the registration a DriverEntry
+// patches, `gOperations[2].Flags |= ...`, reads as the patched constant).
 func (p *Program) Evaluate(f *Func) *Evaluation {
 	e := &Evaluation{f: f, ps: newPass(p.Image, p.IR), insts: make([][]inst, len(f.Blocks))}
+	e.ps.initial = true
 	for i, blk := range f.Blocks {
 		e.insts[i] = p.decodeBlock(blk)
 	}
@@ -88,7 +92,7 @@ func (s *Snapshot) Read(ptr *ir.Expr, off int64, size int) *ir.Expr {
 		return nil
 	}
 	base, at := b.Base(a)
-	if v, overlap := s.st.mem.load(b, base, at, size); v != nil || overlap {
+	if v, overlap := s.st.mem.loadOver(b, base, at, size, s.ps.background(base)); v != nil || overlap {
 		return v
 	}
 	if base == s.ps.addr0 && at >= 0 && at <= 0xffffffff {

@@ -31,6 +31,10 @@ type pass struct {
 	// callee, when set, returns the lifted function at an address, so that
 	// a call's effect on the IRQL follows the callee's (Program.Lift).
 	callee func(rva uint32) *Func
+	// initial is set when the pass reads the image's writable data as its
+	// initial values, stores aside: code that runs first (DriverEntry
+	// before the registration) sees them so.
+	initial bool
 	// clobbers, when set, returns the volatile registers a call to the
 	// function at rva may change (Program.clobbers).
 	clobbers func(rva uint32) (uint16, bool)

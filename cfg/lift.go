@@ -162,7 +162,7 @@ func (ps *pass) load(in *inst, st *symState, a *ir.Expr, w int) *ir.Expr {
 		return ps.opaque(in, ps.memLoc(), w)
 	}
 	base, off := b.Base(a)
-	if v, overlap := st.mem.load(b, base, off, w); v != nil {
+	if v, overlap := st.mem.loadOver(b, base, off, w, ps.background(base)); v != nil {
 		return v
 	} else if overlap {
 		return ps.opaque(in, ps.memLoc(), w)
@@ -173,7 +173,7 @@ func (ps *pass) load(in *inst, st *symState, a *ir.Expr, w int) *ir.Expr {
 			return b.Load(a, w) // an IAT slot: the import, resolved at the call
 		}
 		if off >= 0 && off <= 0xffffffff {
-			if sec := ps.img.Section(uint32(off)); sec != nil && !sec.Writable() {
+			if sec := ps.img.Section(uint32(off)); sec != nil && (!sec.Writable() || ps.initial) {
 				if v := ps.imageValue(uint32(off), w); v != nil {
 					return v
 				}
@@ -189,6 +189,29 @@ func (ps *pass) load(in *inst, st *symState, a *ir.Expr, w int) *ir.Expr {
 		return ps.opaque(in, ps.memLoc(), w)
 	}
 	return b.Load(a, w)
+}
+
+// background returns the bytes under the cells of base the pass may read
+// from the image: read-only data, and writable data too where the pass
+// reads it at initialisation (initial). nil for other bases.
+func (ps *pass) background(base *ir.Expr) func(at int64) (byte, bool) {
+	if base != ps.addr0 {
+		return nil
+	}
+	return func(at int64) (byte, bool) {
+		if at < 0 || at > 0xffffffff {
+			return 0, false
+		}
+		sec := ps.img.Section(uint32(at))
+		if sec == nil || sec.Writable() && !ps.initial {
+			return 0, false
+		}
+		if _, isPtr := ps.img.PointerAt(uint32(at) &^ 7); isPtr {
+			return 0, false // a relocated pointer's bytes depend on the base
+		}
+		v, ok := ps.imageValue(uint32(at), 1).IsConst()
+		return byte(v), ok
+	}
 }
 
 // imageValue reads w bytes of the image at rva: a relocated pointer is an
@@ -841,6 +864,7 @@ func (ps *pass) callEffect(in *inst, st *symState) {
 			}
 		}
 	}
+	copied := ps.copied(in, st, importName(ps.img, target), args)
 	// Locals whose address escapes to the callee: it may write the object
 	// there, whose end the pass does not know, but which lies below the
 	// return address (offset 0). The home area and stack arguments above
@@ -881,6 +905,44 @@ func (ps *pass) callEffect(in *inst, st *symState) {
 			ps.fill(st, args[0], args[fill.c], n)
 		}
 	}
+	for _, c := range copied {
+		ps.store(st, c.at, c.w, c.v)
+	}
+}
+
+// copyImports are the memcpy-like imports, all (destination, source,
+// length). RtlCopyMemory is memcpy in the headers; ntoskrnl exports
+// RtlCopyMemory and RtlMoveMemory too.
+var copyImports = map[string]bool{"memcpy": true, "memmove": true, "RtlCopyMemory": true, "RtlMoveMemory": true}
+
+// copiedWord is one word a modelled copy writes.
+type copiedWord struct {
+	at *ir.Expr
+	w  int
+	v  *ir.Expr
+}
+
+// copied reads what a call to a memcpy-like import with a constant length
+// (up to maxFill) copies, before the call's effect forgets the source: a
+// registration copied from a const template to the stack (clang -O0) keeps
+// its values.
+func (ps *pass) copied(in *inst, st *symState, name string, args []*ir.Expr) []copiedWord {
+	if !copyImports[name] {
+		return nil
+	}
+	n, ok := args[2].IsConst()
+	dst, src := args[0], args[1]
+	if !ok || n <= 0 || n > maxFill || dst == nil || src == nil {
+		return nil
+	}
+	b := ps.b
+	out := make([]copiedWord, 0, (n+7)/8)
+	for off := int64(0); off < n; off += 8 {
+		w := int(min(8, n-off))
+		at := b.Const(off, 8)
+		out = append(out, copiedWord{b.Bin(ir.OpAdd, dst, at), w, ps.load(in, st, b.Bin(ir.OpAdd, src, at), w)})
+	}
+	return out
 }
 
 // isCookieCheck reports whether the function at rva is the /GS check

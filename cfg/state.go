@@ -163,6 +163,13 @@ func extract(b *ir.Builder, c cell, from, to int64) cell {
 // load returns the w bytes at base+off when one cell covers them, and
 // whether any cell overlaps them (then an unknown part makes them unknown).
 func (m cells) load(b *ir.Builder, base *ir.Expr, off int64, w int) (v *ir.Expr, overlap bool) {
+	return m.loadOver(b, base, off, w, nil)
+}
+
+// loadOver is load where the bytes no cell holds may come from bg (the
+// image under its cells), so that a byte stored into a known word (`or
+// byte [flags],1`) leaves the word known.
+func (m cells) loadOver(b *ir.Builder, base *ir.Expr, off int64, w int, bg func(at int64) (byte, bool)) (v *ir.Expr, overlap bool) {
 	if base == nil {
 		return nil, false
 	}
@@ -185,14 +192,20 @@ func (m cells) load(b *ir.Builder, base *ir.Expr, off int64, w int) (v *ir.Expr,
 	var x uint64
 	for i := 0; i < w; i++ {
 		at := off + int64(i)
-		byteV, ok := int64(0), false
+		byteV, ok, covered := int64(0), false, false
 		for j := m.find(base, at-16); j < len(m) && m[j].base == base && m[j].off <= at; j++ {
 			c := m[j]
 			if at < c.off+int64(c.w) {
+				covered = true
 				if cv, isConst := c.v.IsConst(); isConst {
 					byteV, ok = int64(uint64(cv)>>(8*uint(at-c.off))&0xff), true
 				}
 			}
+		}
+		if !covered && bg != nil {
+			var v byte
+			v, ok = bg(at)
+			byteV = int64(v)
 		}
 		if !ok {
 			return nil, true
