@@ -40,6 +40,9 @@ type builder struct {
 	// by jmp site; noReturnSites the calls it found not to return.
 	lateTables    map[uint32][]uint32
 	noReturnSites map[uint32]bool
+	// globalRefs holds the writable addresses each function names
+	// (writableRefs), for resolveGlobalCalls.
+	globalRefs map[*Func][]uint32
 	// flowScratch is the memory of the symbolic pass, reused for every
 	// function.
 	flowScratch symFlow
@@ -106,6 +109,7 @@ func BuildWithin(ctx context.Context, img *loader.Image, lim Limits) (*Program, 
 		fragments:     chainedFragments(img),
 		lateTables:    map[uint32][]uint32{},
 		noReturnSites: map[uint32]bool{},
+		globalRefs:    map[*Func][]uint32{},
 		scratch:       newAnalysis(),
 		entries:       newEntrySet(img),
 	}
@@ -124,6 +128,7 @@ func BuildWithin(ctx context.Context, img *loader.Image, lim Limits) (*Program, 
 		return nil, b.err
 	}
 	b.finish()
+	b.prog.resolveGlobalCalls(b.globalRefs)
 	return b.prog, nil
 }
 

@@ -305,6 +305,9 @@ func (b *builder) analyse(f *Func) {
 			f.writes |= writtenRegs(in)
 		}
 	}
+	if refs := b.writableRefs(a); len(refs) > 0 || b.globalRefs[f] != nil {
+		b.globalRefs[f] = refs
+	}
 	if b.needsValues(a) {
 		b.flow(f, a)
 	} else {

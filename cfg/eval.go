@@ -25,6 +25,7 @@ type Evaluation struct {
 func (p *Program) Evaluate(f *Func) *Evaluation {
 	e := &Evaluation{f: f, ps: newPass(p.Image, p.IR), insts: make([][]inst, len(f.Blocks))}
 	e.ps.initial = true
+	e.ps.clobbers = p.clobbersAt
 	for i, blk := range f.Blocks {
 		e.insts[i] = p.decodeBlock(blk)
 	}

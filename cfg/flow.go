@@ -31,6 +31,9 @@ type pass struct {
 	// callee, when set, returns the lifted function at an address, so that
 	// a call's effect on the IRQL follows the callee's (Program.Lift).
 	callee func(rva uint32) *Func
+	// onStore, when set, sees every 8-byte store into writable image data
+	// (the lift records each function's, see globalStore).
+	onStore func(slot uint32, v *ir.Expr)
 	// initial is set when the pass reads the image's writable data as its
 	// initial values, stores aside: code that runs first (DriverEntry
 	// before the registration) sees them so.
@@ -181,9 +184,31 @@ func (b *builder) collect(f *Func, recs []blockRecord) {
 func (ps *pass) lift(fl *symFlow, f *Func, insts func(int) []inst, observe func(int, *inst, *symState), limit uint32,
 	late func(fl *symFlow, bi int, in *inst, st *symState, limit uint32)) {
 	ps.reuseSymFlow(fl, f, insts)
-	fl.observe = observe
+	// Each block records its stores into writable data every time the
+	// pass computes it; the last time, from its final input, stands.
+	stores := make([][]globalStore, len(f.Blocks))
+	cur := 0
+	fl.observe = func(bi int, in *inst, st *symState) {
+		if in.rva == f.Blocks[bi].Start {
+			stores[bi] = stores[bi][:0]
+		}
+		cur = bi
+		if observe != nil {
+			observe(bi, in, st)
+		}
+	}
+	outer := ps.onStore // a callee lifted while f is (Program.Lift) records its own
+	ps.onStore = func(slot uint32, v *ir.Expr) { stores[cur] = append(stores[cur], globalStore{slot: slot, v: v}) }
 	fl.run()
+	ps.onStore = outer
 	fl.edgeConds()
+	ps.markFallbacks(f, stores)
+	f.stores = f.stores[:0]
+	for bi, s := range stores {
+		if fl.reached[bi] {
+			f.stores = append(f.stores, s...)
+		}
+	}
 	// Jump tables need the conditions of the edges into their block (the
 	// bound): replay those blocks up to their jmp.
 	for bi, blk := range f.Blocks {
@@ -239,13 +264,7 @@ func (p *Program) Lift(f *Func) {
 			p.Lift(g)
 			return g
 		}
-		ps.clobbers = func(rva uint32) (uint16, bool) {
-			g := p.Func(rva)
-			if g == nil {
-				return 0, false
-			}
-			return p.clobbers(g), true
-		}
+		ps.clobbers = p.clobbersAt
 	}
 	observe := func(bi int, in *inst, st *symState) {
 		if c := sites[in.rva]; c != nil && (in.Op == x86asm.CALL || in.Op == x86asm.JMP || isJcc(in.Op)) {
@@ -254,6 +273,15 @@ func (p *Program) Lift(f *Func) {
 	}
 	var fl symFlow
 	ps.lift(&fl, f, func(i int) []inst { return insts[i] }, observe, limit, nil)
+}
+
+// clobbersAt is clobbers for the function at rva; false when there is none.
+func (p *Program) clobbersAt(rva uint32) (uint16, bool) {
+	g := p.Func(rva)
+	if g == nil {
+		return 0, false
+	}
+	return p.clobbers(g), true
 }
 
 // clobbers returns the volatile registers a call to f may change: those
@@ -386,7 +414,7 @@ func (b *builder) resolve(in *inst, st *symState) (CallKind, []Callee) {
 	if t, ok := relTarget(in); ok {
 		return CallDirect, []Callee{{Func: t}}
 	}
-	kind, callees := b.resolveTarget(b.callTarget(in, st), st, 0)
+	kind, callees := b.resolveTarget(b.rawTarget(in, st), st, 0)
 	if kind == CallIAT {
 		if _, viaReg := in.Args[0].(x86asm.Reg); viaReg {
 			kind = CallIATRegister
@@ -466,8 +494,8 @@ func scaledIndex(addr *ir.Expr) (uint32, *ir.Expr, bool) {
 }
 
 // isJmpRax reports whether the code at rva is jmp rax (_guard_dispatch_icall_nop).
-func (b *builder) isJmpRax(rva uint32) bool {
-	code := b.code(rva)
+func (ps *pass) isJmpRax(rva uint32) bool {
+	code := ps.code(rva)
 	return len(code) >= 2 && code[0] == 0xff && code[1] == 0xe0
 }
 

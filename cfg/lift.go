@@ -243,6 +243,11 @@ func (ps *pass) store(st *symState, a *ir.Expr, w int, v *ir.Expr) {
 	if v != nil && int(v.W) != w {
 		v = ps.b.Zext(v, w)
 	}
+	if ps.onStore != nil && base == ps.addr0 && w == 8 && off >= 0 && off <= 0xffffffff {
+		if sec := ps.img.Section(uint32(off)); sec != nil && sec.Writable() {
+			ps.onStore(uint32(off), v)
+		}
+	}
 	st.mem = st.mem.store(ps.b, base, off, w, v)
 }
 
@@ -797,8 +802,38 @@ func (ps *pass) callArgs(in *inst, st *symState, tail bool) []*ir.Expr {
 }
 
 // callTarget is what a call or jmp transfers to: an address, an import, or
-// the pointer it loads.
+// the pointer it loads; through Control Flow Guard's dispatch (call
+// [__guard_dispatch_icall_fptr], or the jmp rax it points at), the pointer
+// in rax.
 func (ps *pass) callTarget(in *inst, st *symState) *ir.Expr {
+	t := ps.rawTarget(in, st)
+	if t == nil || !ps.isDispatch(t) {
+		return t
+	}
+	rax := st.r[rRAX]
+	if rax != nil && rax.Op == ir.OpLoad && rax.A.Op == ir.OpAddr {
+		if imp, ok := ps.img.ImportAt(uint32(rax.A.V)); ok {
+			return ps.b.Import(imp.Slot)
+		}
+	}
+	return rax
+}
+
+// isDispatch reports a target that is Control Flow Guard's dispatch: the
+// pointer in its slot, or the jmp rax it holds in an image without CFG.
+func (ps *pass) isDispatch(t *ir.Expr) bool {
+	switch t.Op {
+	case ir.OpLoad:
+		return t.A.Op == ir.OpAddr && t.A.V != 0 && uint32(t.A.V) == ps.img.GuardCF.DispatchSlot
+	case ir.OpAddr:
+		return ps.isJmpRax(uint32(t.V))
+	}
+	return false
+}
+
+// rawTarget is the operand of the call or jmp: an address, an import, or
+// the pointer it loads.
+func (ps *pass) rawTarget(in *inst, st *symState) *ir.Expr {
 	b := ps.b
 	if t, ok := relTarget(in); ok {
 		if imp := ps.thunkImport(t); imp != nil {
@@ -892,7 +927,9 @@ func (ps *pass) callEffect(in *inst, st *symState) {
 			st.r[r] = ps.opaque(in, ps.regLoc(r), 8)
 		}
 	}
-	st.r[rRAX] = result
+	if clobbered&(1<<rRAX) != 0 {
+		st.r[rRAX] = result // else a routine that returns nothing left rax alone
+	}
 	if st.x != nil {
 		lanes := *st.x
 		for x := 0; x < 6; x++ { // xmm0-5 are volatile

@@ -82,6 +82,9 @@ type Func struct {
 	// Size is the number of code bytes decoded in the function's blocks.
 	Size uint32
 
+	// stores are the function's 8-byte stores into writable image data,
+	// known once it is lifted (see resolveGlobalCalls).
+	stores []globalStore
 	// writes holds the general registers the function's own instructions
 	// write, calls aside (bit r for register r; see Program.clobbers).
 	writes uint16
@@ -166,9 +169,10 @@ const (
 	CallTable                       // call [table+idx*8]: every pointer of a handler table
 	CallUnresolved                  // an indirect call whose target is unknown
 	CallHandler                     // an exception filter or __finally funclet the runtime runs for the function
+	CallGlobal                      // call through a pointer in writable data: every routine the driver stores there
 )
 
-var callKindNames = [...]string{"direct", "iat", "iat-register", "thunk", "guard-dispatch", "pointer", "table", "unresolved", "handler"}
+var callKindNames = [...]string{"direct", "iat", "iat-register", "thunk", "guard-dispatch", "pointer", "table", "unresolved", "handler", "global"}
 
 func (k CallKind) String() string { return callKindNames[k] }
 
@@ -185,10 +189,15 @@ type CallSite struct {
 	Kind    CallKind
 	Tail    bool // a jmp that leaves the function
 	Callees []Callee
+	// Open is set when the call may reach more than Callees: a pointer in
+	// writable data (CallGlobal) that is also given values the analysis
+	// cannot name.
+	Open bool
 	// Args are the values of the parameters the call passes (rcx, rdx, r8,
 	// r9, then the first stack arguments), nil where unknown; IRQL is the
 	// IRQL at the call; Target is what the call transfers to (an address,
-	// an import, or the pointer it loads). All are expressions over the
+	// an import, or the pointer it loads; for a call through Control Flow
+	// Guard's dispatch, the pointer in rax). All are expressions over the
 	// caller's parameters and entry IRQL.
 	Args   []*ir.Expr
 	IRQL   *ir.Expr

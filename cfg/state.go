@@ -216,13 +216,16 @@ func (m cells) loadOver(b *ir.Builder, base *ir.Expr, off int64, w int, bg func(
 }
 
 // clobberRange forgets the frame's cells that overlap [from, to): what a
-// callee given the address of a local may write.
+// callee given the address of a local may write. A parameter spilled to
+// the frame (unoptimised code keeps Data in [rsp+30h] and reloads it after
+// every call) is an object of its own that no pointer to another local
+// reaches: it stays.
 func (m cells) clobberRange(stack *ir.Expr, from, to int64) cells {
 	out := m
 	copied := false
 	for i := 0; i < len(out); i++ {
 		c := out[i]
-		if c.base == stack && c.off+int64(c.w) > from && c.off < to {
+		if c.base == stack && c.off+int64(c.w) > from && c.off < to && !isSpill(c.v) {
 			if !copied {
 				out = append(cells(nil), out...)
 				copied = true
@@ -248,4 +251,12 @@ func (s *symState) equal(o *symState) bool {
 		}
 	}
 	return true
+}
+
+// isSpill reports a parameter's entry value, whole or its low part.
+func isSpill(v *ir.Expr) bool {
+	if v != nil && v.Op == ir.OpTrunc {
+		v = v.A
+	}
+	return v != nil && v.Op == ir.OpParam
 }

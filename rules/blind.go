@@ -7,9 +7,9 @@ import (
 )
 
 // An Unresolved call is an indirect call on a registered callback's path
-// whose targets the analysis could not find (a pointer from the heap, a
-// routine looked up at run time): whatever it reaches is not seen, so a
-// user knows where the findings may be incomplete.
+// whose targets the analysis could not find, or not all of them (a pointer
+// from the heap, a routine looked up at run time): whatever it reaches is
+// not seen, so a user knows where the findings may be incomplete.
 type Unresolved struct {
 	Callback CallbackRef
 	Site     uint32 // the call
@@ -26,7 +26,7 @@ func (p *Pass) blindSpots() []Unresolved {
 	p.eachCallback(func(op Operation, cb CallbackRef, start *cfg.Func) {
 		p.walkFeasible(start, p.majorFacts(op.Major), maxPagingWalk, func(f *cfg.Func, feas []bool, path []Step) {
 			for _, c := range f.Calls {
-				if c.Kind != cfg.CallUnresolved {
+				if c.Kind != cfg.CallUnresolved && !c.Open {
 					continue
 				}
 				if bi := blockOf(f, c.Site); bi < 0 || !feas[bi] {

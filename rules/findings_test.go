@@ -19,6 +19,29 @@ func TestFindingsMatchTruth(t *testing.T) {
 	matchTruth(t, findingLines, "finding")
 }
 
+// Each fixture's truth file lists the blind spots the analysis must report
+// as
+//
+//	unresolved CALLBACK FUNCTION
+//
+// once per callback and function holding such a call, and only those.
+func TestBlindSpotsMatchTruth(t *testing.T) {
+	matchTruth(t, blindSpotLines, "unresolved")
+}
+
+func blindSpotLines(fx fixtureBuild, r *Result) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, u := range r.Unresolved {
+		l := "unresolved " + fx.label(u.Callback.RVA) + " " + fx.label(u.Path[len(u.Path)-1].RVA)
+		if !seen[l] {
+			seen[l] = true
+			out = append(out, l)
+		}
+	}
+	return normalize(out)
+}
+
 // TestMatrixAccuracy measures the analysis over the matrix, per build:
 // of the results the truth files expect (registrations, operations,
 // contexts, pool tags and findings), how many hold, how many results are

@@ -21,6 +21,11 @@
  *                                                  (REQUEST_HOOKS in .bss)
  *   gIsProtected   = MmGetSystemRoutineAddress(L"PsIsProtectedProcessLight")
  *                                                  unknowable from the image
+ *   gTraceMessage  = MmGetSystemRoutineAddress(L"WmiTraceMessage"), and
+ *                    LegacyTraceMessage only if that found nothing (WPP's
+ *                    W2kTraceMessage): the fallback runs on no system the
+ *                    driver supports, so its paged allocation is no finding
+ *   gOpenHook      = OpenConfigHook, through SetOpenHook(fn) (a setter)
  *
  *   IRP_MJ_READ  PreReadI (flags 0):
  *     gLookupProcess(...)            PsLookupProcessByProcessId       MF2001
@@ -29,6 +34,8 @@
  *     !FlagOn(IrpFlags, IRP_PAGING_IO): gHooks.Audit(Data)
  *                                    AuditHook: ObReferenceObjectByHandle  -
  *     gIsProtected(process)          an unresolved indirect call, no finding
+ *     TraceRequest: gTraceMessage(...)  unresolved (the lookup), no finding
+ *     gOpenHook(Data)                OpenConfigHook: ZwOpenKey         MF2002
  *   IRP_MJ_WRITE PreWriteI (flags 0 in the image, SKIP_PAGING_IO at run time):
  *     gHooks.Notify(Data)            NotifyHook: FltGetFileNameInformation  -
  *     LookupRequestorThread          PsLookupThreadByThreadId         -
@@ -39,6 +46,8 @@
 typedef NTSTATUS (NTAPI *PFN_LOOKUP_PROCESS)(HANDLE ProcessId, PEPROCESS *Process);
 typedef BOOLEAN (NTAPI *PFN_IS_PROTECTED_PROCESS)(PEPROCESS Process);
 typedef LONG_PTR (*PFN_REQUEST_HOOK)(PFLT_CALLBACK_DATA Data);
+typedef NTSTATUS (NTAPI *PFN_TRACE_MESSAGE)(ULONG64 LoggerHandle, ULONG MessageFlags, const void *MessageGuid,
+                                            USHORT MessageNumber, ...);
 
 typedef struct _REQUEST_HOOKS {
     PFN_REQUEST_HOOK Audit;     /* 0x00 */
@@ -51,6 +60,8 @@ PFN_LOOKUP_PROCESS gLookupProcess;
 PFN_REQUEST_HOOK gQueryOwner;
 REQUEST_HOOKS gHooks;
 PFN_IS_PROTECTED_PROCESS gIsProtected;
+PFN_TRACE_MESSAGE gTraceMessage;
+PFN_REQUEST_HOOK gOpenHook;
 HANDLE gWatchedHandle;
 volatile LONG_PTR gLastOwner;
 volatile LONG_PTR gLastThread;
@@ -118,6 +129,46 @@ FIXTURE_NOINLINE LONG_PTR LookupRequestorThread(VOID)
     return (LONG_PTR)thread;
 }
 
+/* What WPP falls back to where WmiTraceMessage is missing (Windows 2000). */
+FIXTURE_NOINLINE NTSTATUS NTAPI LegacyTraceMessage(ULONG64 LoggerHandle, ULONG MessageFlags, const void *MessageGuid,
+                                                   USHORT MessageNumber, ...)
+{
+    PVOID buffer = ExAllocatePoolWithTag(PagedPool, 0x200, 'rTfM');
+
+    (void)LoggerHandle;
+    (void)MessageFlags;
+    (void)MessageGuid;
+    (void)MessageNumber;
+    if (buffer == NULL)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    ExFreePoolWithTag(buffer, 'rTfM');
+    return STATUS_SUCCESS;
+}
+
+FIXTURE_NOINLINE VOID TraceRequest(PFLT_CALLBACK_DATA Data)
+{
+    if (gTraceMessage != NULL)
+        gTraceMessage(1, 0, NULL, 10, Data, sizeof(Data), NULL);
+}
+
+FIXTURE_NOINLINE LONG_PTR OpenConfigHook(PFLT_CALLBACK_DATA Data)
+{
+    OBJECT_ATTRIBUTES attributes;
+    HANDLE key;
+
+    (void)Data;
+    InitializeObjectAttributes(&attributes, NULL, OBJ_KERNEL_HANDLE, NULL, NULL);
+    if (!NT_SUCCESS(ZwOpenKey(&key, KEY_READ, &attributes)))
+        return 0;
+    ZwClose(key);
+    return 1;
+}
+
+FIXTURE_NOINLINE VOID SetOpenHook(PFN_REQUEST_HOOK Hook)
+{
+    gOpenHook = Hook;
+}
+
 /* ---- the callbacks ---- */
 
 FIXTURE_NOINLINE FLT_PREOP_CALLBACK_STATUS FLTAPI
@@ -134,6 +185,8 @@ PreReadI(PFLT_CALLBACK_DATA Data, PCFLT_RELATED_OBJECTS FltObjects, PVOID *Compl
         ObDereferenceObject(process);
     }
     gLastOwner ^= gQueryOwner(Data);
+    TraceRequest(Data);
+    gHookResult ^= gOpenHook(Data);
     gHookResult = gHooks.Describe(Data);
     if (!FlagOn(Data->Iopb->IrpFlags, IRP_PAGING_IO))
         gHookResult += gHooks.Audit(Data);
@@ -199,6 +252,11 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
     gHooks.Notify = NotifyHook;
     RtlInitUnicodeString(&routine, L"PsIsProtectedProcessLight");
     gIsProtected = (PFN_IS_PROTECTED_PROCESS)MmGetSystemRoutineAddress(&routine);
+    RtlInitUnicodeString(&routine, L"WmiTraceMessage");
+    gTraceMessage = (PFN_TRACE_MESSAGE)MmGetSystemRoutineAddress(&routine);
+    if (gTraceMessage == NULL)
+        gTraceMessage = LegacyTraceMessage;
+    SetOpenHook(OpenConfigHook);
 
     /* Paging writes are the lower filter's business. */
     gOperations[2].Flags |= FLTFL_OPERATION_REGISTRATION_SKIP_PAGING_IO;

@@ -1,0 +1,363 @@
+package cfg
+
+import (
+	"sort"
+
+	"golang.org/x/arch/x86/x86asm"
+
+	"github.com/drvhazard/drvhazard/ir"
+)
+
+// Calls through routine pointers a driver keeps in its writable data
+// (`gLookup = PsLookupProcessByProcessId;` in DriverEntry, a structure of
+// hooks, a pointer CFG dispatches through) resolve to every value the
+// driver's code stores there: the program is read flow-insensitively, as if
+// every store might have run before any call. A stored value the analysis
+// cannot name (what MmGetSystemRoutineAddress returned, a pointer from the
+// heap) leaves the call open: its named targets are followed and the call
+// is still listed as a blind spot.
+
+// maxStructReach bounds how far below a pointer slot the address a storer
+// takes may lie: the base of the structure of hooks it fills
+// (lea rax,[gHooks]; mov [rax+8],rdx).
+const maxStructReach = 0x400
+
+// A globalStore is an 8-byte store of a lifted function into writable
+// image data: v is nil when the value is unknown. fallback is set for a
+// store made only where a run-time lookup of a routine found nothing
+// (`p = MmGetSystemRoutineAddress(&name); if (!p) p = Fallback;`, WPP's
+// W2kTraceMessage): the fallback stands in for the routine on systems
+// without it, and the routine is what runs on the others.
+type globalStore struct {
+	slot     uint32
+	v        *ir.Expr
+	fallback bool
+}
+
+// routineLookups are the imports that find a routine by name at run time.
+var routineLookups = map[string]bool{"MmGetSystemRoutineAddress": true, "FltGetRoutineAddress": true}
+
+// markFallbacks sets fallback on the stores of f (by block) made where a
+// routine lookup returned NULL: a block entered, through single-predecessor
+// blocks up to maxFallbackDepth, by an edge whose condition is
+// eq(lookup(...), 0).
+func (ps *pass) markFallbacks(f *Func, stores [][]globalStore) {
+	type pred struct {
+		from int
+		cond *ir.Expr
+	}
+	var preds [][]pred
+	for bi, s := range stores {
+		if len(s) == 0 {
+			continue
+		}
+		if preds == nil {
+			index := make(map[uint32]int, len(f.Blocks))
+			for i, blk := range f.Blocks {
+				index[blk.Start] = i
+			}
+			preds = make([][]pred, len(f.Blocks))
+			for i, blk := range f.Blocks {
+				for _, e := range blk.Succs {
+					if j, ok := index[e.To]; ok {
+						preds[j] = append(preds[j], pred{i, e.Cond})
+					}
+				}
+			}
+		}
+		cur := bi
+		for depth := 0; depth < maxFallbackDepth && len(preds[cur]) == 1; depth++ {
+			if ps.isLookupNull(preds[cur][0].cond) {
+				for k := range s {
+					s[k].fallback = true
+				}
+				break
+			}
+			cur = preds[cur][0].from
+		}
+	}
+}
+
+// maxFallbackDepth bounds the single-predecessor chain markFallbacks
+// climbs from a store to the test of the lookup.
+const maxFallbackDepth = 4
+
+// isLookupNull reports eq(lookup(...), 0): a routine lookup found nothing.
+func (ps *pass) isLookupNull(c *ir.Expr) bool {
+	if c == nil || c.Op != ir.OpEq {
+		return false
+	}
+	v := c.A
+	if z, ok := c.B.IsConst(); !ok || z != 0 {
+		if z, ok := c.A.IsConst(); !ok || z != 0 {
+			return false
+		}
+		v = c.B
+	}
+	for v.Op == ir.OpTrunc || v.Op == ir.OpZext {
+		v = v.A
+	}
+	return v.Op == ir.OpCall && routineLookups[importName(ps.img, v.A)]
+}
+
+// writableRefs lists the writable image addresses an analysed function's
+// instructions name rip-relative where a pointer can go through them: a
+// store of 8 bytes or more, an exchange, or a lea (the base of a structure
+// written through a register). Build lifts these functions when a call
+// reads a pointer near such an address.
+func (b *builder) writableRefs(a *analysis) []uint32 {
+	var out []uint32
+	for i := range a.insts {
+		in := &a.insts[i]
+		switch in.Op {
+		case x86asm.LEA:
+		case x86asm.MOV, x86asm.MOVUPS, x86asm.MOVAPS, x86asm.MOVDQU, x86asm.MOVDQA, x86asm.MOVQ, x86asm.MOVNTI,
+			x86asm.XCHG, x86asm.CMPXCHG:
+			if _, isMem := in.Args[0].(x86asm.Mem); !isMem || in.MemBytes < 8 {
+				continue
+			}
+		default:
+			continue
+		}
+		t, ok := ripSlot(in)
+		if !ok {
+			continue
+		}
+		if sec := b.img.Section(t); sec != nil && sec.Writable() {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// globalSlot returns the writable image slot a call target loads its
+// pointer from: load(rva:slot):8.
+func (p *Program) globalSlot(t *ir.Expr) (uint32, bool) {
+	if t == nil || t.Op != ir.OpLoad || t.W != 8 || t.A.Op != ir.OpAddr || t.A.V < 0 || t.A.V > 0xffffffff {
+		return 0, false
+	}
+	slot := uint32(t.A.V)
+	if _, isImport := p.Image.ImportAt(slot); isImport || slot == p.Image.GuardCF.DispatchSlot {
+		return 0, false
+	}
+	if sec := p.Image.Section(slot); sec == nil || !sec.Writable() {
+		return 0, false
+	}
+	return slot, true
+}
+
+// resolveGlobalCalls gives the unresolved calls through pointers in
+// writable data the targets the program stores there. refs are the
+// writable addresses each function names (writableRefs).
+func (p *Program) resolveGlobalCalls(refs map[*Func][]uint32) {
+	type pending struct {
+		site *CallSite
+		slot uint32
+	}
+	var calls []pending
+	slots := map[uint32]bool{}
+	for _, f := range p.Funcs {
+		for _, c := range f.Calls {
+			if c.Kind != CallUnresolved {
+				continue
+			}
+			if slot, ok := p.globalSlot(c.Target); ok {
+				calls = append(calls, pending{c, slot})
+				slots[slot] = true
+			}
+		}
+	}
+	if len(calls) == 0 {
+		return
+	}
+	sorted := make([]uint32, 0, len(slots))
+	for s := range slots {
+		sorted = append(sorted, s)
+	}
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+	// The storers: functions naming an address at or up to maxStructReach
+	// below a slot. Lifting them records their stores.
+	stored := map[uint32][]storedValue{}
+	for _, f := range p.Funcs {
+		if !namesSlot(refs[f], sorted) {
+			continue
+		}
+		p.Lift(f)
+		for _, s := range f.stores {
+			if slots[s.slot] {
+				stored[s.slot] = append(stored[s.slot], storedValue{f, s.v, s.fallback})
+			}
+		}
+	}
+	r := globalResolver{p: p}
+	for _, pc := range calls {
+		callees, open := r.targets(pc.slot, stored[pc.slot])
+		if len(callees) == 0 {
+			continue
+		}
+		pc.site.Kind, pc.site.Callees, pc.site.Open = CallGlobal, callees, open
+	}
+}
+
+// namesSlot reports whether one of the addresses lies at or up to
+// maxStructReach below one of the sorted slots.
+func namesSlot(addrs []uint32, sorted []uint32) bool {
+	for _, t := range addrs {
+		i := sort.Search(len(sorted), func(i int) bool { return sorted[i] >= t })
+		if i < len(sorted) && sorted[i]-t <= maxStructReach {
+			return true
+		}
+	}
+	return false
+}
+
+// storedValue is one value a function stores into a slot.
+type storedValue struct {
+	by       *Func
+	v        *ir.Expr
+	fallback bool
+}
+
+// globalResolver names the routines stored values are.
+type globalResolver struct {
+	p *Program
+	// callers maps each function to the direct calls of it, built when a
+	// stored value is a parameter of its storer.
+	callers map[*Func][]callerSite
+}
+
+// callerSite is one call and the function making it.
+type callerSite struct {
+	in   *Func
+	site *CallSite
+}
+
+// targets returns the callees a slot's stored values and initial value
+// name, and whether some value is not a routine the analysis can name.
+func (r *globalResolver) targets(slot uint32, values []storedValue) (callees []Callee, open bool) {
+	seen := map[Callee]bool{}
+	add := func(v *ir.Expr) bool {
+		ce, ok, null := r.p.routineAt(v)
+		if null {
+			return true
+		}
+		if ok && !seen[ce] {
+			seen[ce] = true
+			callees = append(callees, ce)
+		}
+		return ok
+	}
+	if t, ok := r.p.Image.PointerAt(slot); ok {
+		add(r.p.IR.Addr(t))
+	}
+	for _, sv := range values {
+		if sv.fallback {
+			open = true // what the lookup finds runs instead
+			continue
+		}
+		for _, v := range r.p.alternatives(sv.by, sv.v) {
+			switch {
+			case v == nil:
+				open = true
+			case v.Op == ir.OpParam:
+				// A setter (SetHook(fn) { gHook = fn; }): what its
+				// callers pass.
+				for _, c := range r.callersOf(sv.by) {
+					if !add(c.Arg(int(v.V))) {
+						open = true
+					}
+				}
+			case !add(v):
+				open = true
+			}
+		}
+	}
+	return callees, open
+}
+
+// alternatives splits a value f stores into the values it may be: the
+// arms of a select (cmov) and the operands of a phi. Where one of them is
+// what a routine lookup returned, the others are its fallback (`p =
+// MmGetSystemRoutineAddress(&name); if (!p) p = Fallback;`, as a cmov or a
+// join) and are left out; the lookup's value is nil, unknown.
+func (p *Program) alternatives(f *Func, v *ir.Expr) []*ir.Expr {
+	var arms []*ir.Expr
+	switch {
+	case v == nil:
+		return []*ir.Expr{nil}
+	case v.Op == ir.OpSelect:
+		arms = []*ir.Expr{v.B, v.C}
+	case v.Op == ir.OpPhi && f != nil && len(f.Phis[v]) > 0:
+		arms = f.Phis[v]
+	default:
+		return []*ir.Expr{v}
+	}
+	for _, a := range arms {
+		if p.isLookup(a) {
+			return []*ir.Expr{nil}
+		}
+	}
+	return arms
+}
+
+// isLookup reports the value a routine lookup returned.
+func (p *Program) isLookup(v *ir.Expr) bool {
+	for v != nil && (v.Op == ir.OpTrunc || v.Op == ir.OpZext) {
+		v = v.A
+	}
+	return v != nil && v.Op == ir.OpCall && routineLookups[importName(p.Image, v.A)]
+}
+
+// callersOf returns the direct calls of f, their callers lifted.
+func (r *globalResolver) callersOf(f *Func) []*CallSite {
+	if r.callers == nil {
+		r.callers = map[*Func][]callerSite{}
+		for _, g := range r.p.Funcs {
+			for _, c := range g.Calls {
+				if c.Kind != CallDirect {
+					continue
+				}
+				for _, ce := range c.Callees {
+					if t := r.p.Func(ce.Func); t != nil {
+						r.callers[t] = append(r.callers[t], callerSite{g, c})
+					}
+				}
+			}
+		}
+	}
+	var sites []*CallSite
+	for _, cs := range r.callers[f] {
+		r.p.Lift(cs.in)
+		sites = append(sites, cs.site)
+	}
+	return sites
+}
+
+// routineAt names the routine a pointer value is: a function of the image
+// (a thunk as its import) or an import (its IAT slot's value). null is set
+// for the constant 0, which is no target.
+func (p *Program) routineAt(v *ir.Expr) (ce Callee, ok, null bool) {
+	if v == nil {
+		return Callee{}, false, false
+	}
+	if c, isConst := v.IsConst(); isConst && c == 0 {
+		return Callee{}, false, true
+	}
+	switch v.Op {
+	case ir.OpAddr:
+		if f := p.Func(uint32(v.V)); f != nil {
+			return Callee{Func: f.Entry, Import: f.Thunk}, true, false
+		}
+	case ir.OpImport:
+		if imp, isSlot := p.Image.ImportAt(uint32(v.V)); isSlot {
+			return Callee{Import: imp}, true, false
+		}
+	case ir.OpLoad:
+		if v.A.Op == ir.OpAddr && v.W == 8 {
+			if imp, isSlot := p.Image.ImportAt(uint32(v.A.V)); isSlot {
+				return Callee{Import: imp}, true, false
+			}
+		}
+	}
+	return Callee{}, false, false
+}
