@@ -31,9 +31,10 @@ type pass struct {
 	// callee, when set, returns the lifted function at an address, so that
 	// a call's effect on the IRQL follows the callee's (Program.Lift).
 	callee func(rva uint32) *Func
-	// onStore, when set, sees every 8-byte store into writable image data
-	// (the lift records each function's, see globalStore).
-	onStore func(slot uint32, v *ir.Expr)
+	// onStore, when set, sees every 8-byte store (the lift records each
+	// function's into writable data and of vtables, see globalStore and
+	// objectStore).
+	onStore func(base *ir.Expr, off int64, v *ir.Expr)
 	// initial is set when the pass reads the image's writable data as its
 	// initial values, stores aside: code that runs first (DriverEntry
 	// before the registration) sees them so.
@@ -187,10 +188,11 @@ func (ps *pass) lift(fl *symFlow, f *Func, insts func(int) []inst, observe func(
 	// Each block records its stores into writable data every time the
 	// pass computes it; the last time, from its final input, stands.
 	stores := make([][]globalStore, len(f.Blocks))
+	objStores := make([][]objectStore, len(f.Blocks))
 	cur := 0
 	fl.observe = func(bi int, in *inst, st *symState) {
 		if in.rva == f.Blocks[bi].Start {
-			stores[bi] = stores[bi][:0]
+			stores[bi], objStores[bi] = stores[bi][:0], objStores[bi][:0]
 		}
 		cur = bi
 		if observe != nil {
@@ -198,15 +200,29 @@ func (ps *pass) lift(fl *symFlow, f *Func, insts func(int) []inst, observe func(
 		}
 	}
 	outer := ps.onStore // a callee lifted while f is (Program.Lift) records its own
-	ps.onStore = func(slot uint32, v *ir.Expr) { stores[cur] = append(stores[cur], globalStore{slot: slot, v: v}) }
+	ps.onStore = func(base *ir.Expr, off int64, v *ir.Expr) {
+		switch {
+		case base == ps.addr0:
+			if off >= 0 && off <= 0xffffffff {
+				if sec := ps.img.Section(uint32(off)); sec != nil && sec.Writable() {
+					stores[cur] = append(stores[cur], globalStore{slot: uint32(off), v: v})
+				}
+			}
+		case v != nil && v.Op == ir.OpAddr && base != ps.stack0:
+			if vt := uint32(v.V); ps.isVtable(vt) {
+				objStores[cur] = append(objStores[cur], objectStore{base, off, vt})
+			}
+		}
+	}
 	fl.run()
 	ps.onStore = outer
 	fl.edgeConds()
 	ps.markFallbacks(f, stores)
-	f.stores = f.stores[:0]
+	f.stores, f.objStores = f.stores[:0], f.objStores[:0]
 	for bi, s := range stores {
 		if fl.reached[bi] {
 			f.stores = append(f.stores, s...)
+			f.objStores = append(f.objStores, objStores[bi]...)
 		}
 	}
 	// Jump tables need the conditions of the edges into their block (the

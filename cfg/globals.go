@@ -147,14 +147,17 @@ func (p *Program) globalSlot(t *ir.Expr) (uint32, bool) {
 }
 
 // resolveGlobalCalls gives the unresolved calls through pointers in
-// writable data the targets the program stores there. refs are the
-// writable addresses each function names (writableRefs).
+// writable data the targets the program stores there, and the virtual calls
+// through objects whose pointers it keeps there the methods of the vtables
+// their constructors store (see resolveVirtualCalls). refs are the writable
+// addresses each function names (writableRefs).
 func (p *Program) resolveGlobalCalls(refs map[*Func][]uint32) {
 	type pending struct {
 		site *CallSite
 		slot uint32
 	}
 	var calls []pending
+	var vcalls []virtualCall
 	slots := map[uint32]bool{}
 	for _, f := range p.Funcs {
 		for _, c := range f.Calls {
@@ -164,32 +167,17 @@ func (p *Program) resolveGlobalCalls(refs map[*Func][]uint32) {
 			if slot, ok := p.globalSlot(c.Target); ok {
 				calls = append(calls, pending{c, slot})
 				slots[slot] = true
+			} else if vc, ok := p.virtualCall(c); ok {
+				vcalls = append(vcalls, vc)
+				slots[vc.slot] = true
 			}
 		}
 	}
-	if len(calls) == 0 {
+	if len(slots) == 0 {
 		return
 	}
-	sorted := make([]uint32, 0, len(slots))
-	for s := range slots {
-		sorted = append(sorted, s)
-	}
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
-	// The storers: functions naming an address at or up to maxStructReach
-	// below a slot. Lifting them records their stores.
-	stored := map[uint32][]storedValue{}
-	for _, f := range p.Funcs {
-		if !namesSlot(refs[f], sorted) {
-			continue
-		}
-		p.Lift(f)
-		for _, s := range f.stores {
-			if slots[s.slot] {
-				stored[s.slot] = append(stored[s.slot], storedValue{f, s.v, s.fallback})
-			}
-		}
-	}
-	r := globalResolver{p: p}
+	r := &globalResolver{p: p, refs: refs}
+	stored := r.storedInto(slots)
 	for _, pc := range calls {
 		callees, open := r.targets(pc.slot, stored[pc.slot])
 		if len(callees) == 0 {
@@ -197,6 +185,33 @@ func (p *Program) resolveGlobalCalls(refs map[*Func][]uint32) {
 		}
 		pc.site.Kind, pc.site.Callees, pc.site.Open = CallGlobal, callees, open
 	}
+	if len(vcalls) > 0 {
+		r.resolveVirtualCalls(vcalls, stored)
+	}
+}
+
+// storedInto returns what the program stores into each slot: the
+// functions naming an address at or up to maxStructReach below a slot are
+// lifted, which records their stores.
+func (r *globalResolver) storedInto(slots map[uint32]bool) map[uint32][]storedValue {
+	sorted := make([]uint32, 0, len(slots))
+	for s := range slots {
+		sorted = append(sorted, s)
+	}
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+	stored := map[uint32][]storedValue{}
+	for _, f := range r.p.Funcs {
+		if !namesSlot(r.refs[f], sorted) {
+			continue
+		}
+		r.p.Lift(f)
+		for _, s := range f.stores {
+			if slots[s.slot] {
+				stored[s.slot] = append(stored[s.slot], storedValue{f, s.v, s.fallback})
+			}
+		}
+	}
+	return stored
 }
 
 // namesSlot reports whether one of the addresses lies at or up to
@@ -220,7 +235,8 @@ type storedValue struct {
 
 // globalResolver names the routines stored values are.
 type globalResolver struct {
-	p *Program
+	p    *Program
+	refs map[*Func][]uint32
 	// callers maps each function to the direct calls of it, built when a
 	// stored value is a parameter of its storer.
 	callers map[*Func][]callerSite
@@ -282,22 +298,34 @@ func (r *globalResolver) targets(slot uint32, values []storedValue) (callees []C
 // join) and are left out; the lookup's value is nil, unknown.
 func (p *Program) alternatives(f *Func, v *ir.Expr) []*ir.Expr {
 	var arms []*ir.Expr
-	switch {
-	case v == nil:
-		return []*ir.Expr{nil}
-	case v.Op == ir.OpSelect:
-		arms = []*ir.Expr{v.B, v.C}
-	case v.Op == ir.OpPhi && f != nil && len(f.Phis[v]) > 0:
-		arms = f.Phis[v]
-	default:
-		return []*ir.Expr{v}
-	}
+	p.expand(f, v, 0, &arms)
 	for _, a := range arms {
 		if p.isLookup(a) {
 			return []*ir.Expr{nil}
 		}
 	}
 	return arms
+}
+
+// maxAlternatives bounds how deep selects and phis nest in a stored value.
+const maxAlternatives = 4
+
+// expand appends the values v may be to out: the arms of selects (several
+// nested for several paths) and phis, each a value of its own.
+func (p *Program) expand(f *Func, v *ir.Expr, depth int, out *[]*ir.Expr) {
+	switch {
+	case v == nil || depth >= maxAlternatives:
+		*out = append(*out, v)
+	case v.Op == ir.OpSelect:
+		p.expand(f, v.B, depth+1, out)
+		p.expand(f, v.C, depth+1, out)
+	case v.Op == ir.OpPhi && f != nil && len(f.Phis[v]) > 0:
+		for _, a := range f.Phis[v] {
+			p.expand(f, a, depth+1, out)
+		}
+	default:
+		*out = append(*out, v)
+	}
 }
 
 // isLookup reports the value a routine lookup returned.

@@ -243,10 +243,8 @@ func (ps *pass) store(st *symState, a *ir.Expr, w int, v *ir.Expr) {
 	if v != nil && int(v.W) != w {
 		v = ps.b.Zext(v, w)
 	}
-	if ps.onStore != nil && base == ps.addr0 && w == 8 && off >= 0 && off <= 0xffffffff {
-		if sec := ps.img.Section(uint32(off)); sec != nil && sec.Writable() {
-			ps.onStore(uint32(off), v)
-		}
+	if ps.onStore != nil && w == 8 {
+		ps.onStore(base, off, v)
 	}
 	st.mem = st.mem.store(ps.b, base, off, w, v)
 }

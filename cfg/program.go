@@ -85,6 +85,9 @@ type Func struct {
 	// stores are the function's 8-byte stores into writable image data,
 	// known once it is lifted (see resolveGlobalCalls).
 	stores []globalStore
+	// objStores are its stores of vtable addresses into objects (a
+	// constructor's), known once it is lifted (see resolveVirtualCalls).
+	objStores []objectStore
 	// writes holds the general registers the function's own instructions
 	// write, calls aside (bit r for register r; see Program.clobbers).
 	writes uint16
@@ -170,9 +173,10 @@ const (
 	CallUnresolved                  // an indirect call whose target is unknown
 	CallHandler                     // an exception filter or __finally funclet the runtime runs for the function
 	CallGlobal                      // call through a pointer in writable data: every routine the driver stores there
+	CallVirtual                     // a C++ virtual call: that slot of every vtable stored into the objects kept there
 )
 
-var callKindNames = [...]string{"direct", "iat", "iat-register", "thunk", "guard-dispatch", "pointer", "table", "unresolved", "handler", "global"}
+var callKindNames = [...]string{"direct", "iat", "iat-register", "thunk", "guard-dispatch", "pointer", "table", "unresolved", "handler", "global", "virtual"}
 
 func (k CallKind) String() string { return callKindNames[k] }
 
@@ -191,7 +195,7 @@ type CallSite struct {
 	Callees []Callee
 	// Open is set when the call may reach more than Callees: a pointer in
 	// writable data (CallGlobal) that is also given values the analysis
-	// cannot name.
+	// cannot name, an object (CallVirtual) whose vtables are not all known.
 	Open bool
 	// Args are the values of the parameters the call passes (rcx, rdx, r8,
 	// r9, then the first stack arguments), nil where unknown; IRQL is the

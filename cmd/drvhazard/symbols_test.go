@@ -63,7 +63,7 @@ func TestPDBLinesMatchSources(t *testing.T) {
 					continue
 				}
 				text := sourceLine(t, file, line)
-				if k := callKind(r, s); k == cfg.CallTable || k == cfg.CallPointer || k == cfg.CallGuard || k == cfg.CallGlobal {
+				if k := callKind(r, s); k == cfg.CallTable || k == cfg.CallPointer || k == cfg.CallGuard || k == cfg.CallGlobal || k == cfg.CallVirtual {
 					// An indirect call: the line calls through a table or
 					// pointer, and names no callee.
 					if !strings.Contains(text, "(") {
