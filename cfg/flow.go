@@ -28,8 +28,9 @@ type pass struct {
 	cookieChecks map[uint32]bool
 	probes       map[uint32]bool
 	locs         [numLocs]*ir.Expr // the names of registers, lanes, the IRQL, memory
-	// callee, when set, returns the lifted function at an address, so that
-	// a call's effect on the IRQL follows the callee's (Program.Lift).
+	// callee, when set, returns the lifted function at an address when a
+	// call to it may change the IRQL, so that the call's effect follows the
+	// callee's (Program.Lift).
 	callee func(rva uint32) *Func
 	// onStore, when set, sees every 8-byte store (the lift records each
 	// function's into writable data and of vtables, see globalStore and
@@ -277,6 +278,9 @@ func (p *Program) Lift(f *Func) {
 	if ps.callee == nil {
 		ps.callee = func(rva uint32) *Func {
 			g := p.Func(rva)
+			if g == nil || !p.changesIRQL(g) {
+				return nil // returns at the IRQL it was called at
+			}
 			p.Lift(g)
 			return g
 		}

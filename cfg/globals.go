@@ -102,15 +102,17 @@ func (ps *pass) isLookupNull(c *ir.Expr) bool {
 
 // writableRefs lists the writable image addresses an analysed function's
 // instructions name rip-relative where a pointer can go through them: a
-// store of 8 bytes or more, an exchange, or a lea (the base of a structure
-// written through a register). Build lifts these functions when a call
-// reads a pointer near such an address.
+// store of 8 bytes or more or an exchange, at the address, and a lea (the
+// base of a structure written through a register), marked refTaken. Build
+// lifts these functions when a call reads a pointer there.
 func (b *builder) writableRefs(a *analysis) []uint32 {
 	var out []uint32
 	for i := range a.insts {
 		in := &a.insts[i]
+		var mark uint32
 		switch in.Op {
 		case x86asm.LEA:
+			mark = refTaken
 		case x86asm.MOV, x86asm.MOVUPS, x86asm.MOVAPS, x86asm.MOVDQU, x86asm.MOVDQA, x86asm.MOVQ, x86asm.MOVNTI,
 			x86asm.XCHG, x86asm.CMPXCHG:
 			if _, isMem := in.Args[0].(x86asm.Mem); !isMem || in.MemBytes < 8 {
@@ -120,15 +122,22 @@ func (b *builder) writableRefs(a *analysis) []uint32 {
 			continue
 		}
 		t, ok := ripSlot(in)
-		if !ok {
+		if !ok || t&refTaken != 0 {
 			continue
 		}
 		if sec := b.img.Section(t); sec != nil && sec.Writable() {
-			out = append(out, t)
+			out = append(out, t|mark)
+			if in.MemBytes == 16 {
+				out = append(out, t+8) // movups [g],xmm0 stores two pointers
+			}
 		}
 	}
 	return out
 }
+
+// refTaken marks a writableRefs address that a lea takes (images are far
+// smaller than 2 GiB, so the top bit of an RVA is free).
+const refTaken = 1 << 31
 
 // globalSlot returns the writable image slot a call target loads its
 // pointer from: load(rva:slot):8.
@@ -214,12 +223,16 @@ func (r *globalResolver) storedInto(slots map[uint32]bool) map[uint32][]storedVa
 	return stored
 }
 
-// namesSlot reports whether one of the addresses lies at or up to
-// maxStructReach below one of the sorted slots.
+// namesSlot reports whether one of the addresses is a store to one of the
+// sorted slots, or a lea at or up to maxStructReach below one.
 func namesSlot(addrs []uint32, sorted []uint32) bool {
-	for _, t := range addrs {
+	for _, r := range addrs {
+		t := r &^ refTaken
 		i := sort.Search(len(sorted), func(i int) bool { return sorted[i] >= t })
-		if i < len(sorted) && sorted[i]-t <= maxStructReach {
+		if i == len(sorted) {
+			continue
+		}
+		if sorted[i] == t || r&refTaken != 0 && sorted[i]-t <= maxStructReach {
 			return true
 		}
 	}

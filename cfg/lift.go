@@ -1031,6 +1031,48 @@ var raisesIRQL = map[string]bool{
 	"KeAcquireInStackQueuedSpinLock": true, "KeAcquireInStackQueuedSpinLockForDpc": true,
 }
 
+// irqlRoutines are the imports irqlEffect changes the IRQL for.
+var irqlRoutines = map[string]bool{
+	"KfLowerIrql": true, "KeReleaseSpinLock": true, "ExReleaseSpinLockExclusive": true,
+	"ExReleaseSpinLockShared": true, "KeReleaseInterruptSpinLock": true, "KeReleaseSpinLockForDpc": true,
+	"KeReleaseInStackQueuedSpinLock": true, "KeReleaseInStackQueuedSpinLockForDpc": true,
+}
+
+func init() {
+	for name := range raisesIRQL {
+		irqlRoutines[name] = true
+	}
+}
+
+// changesIRQL reports whether a call to f may return at another IRQL: f
+// or a function it calls writes CR8 or calls a routine that raises or
+// lowers the IRQL. Only such a callee is lifted for its ExitIRQL when its
+// caller is.
+func (p *Program) changesIRQL(f *Func) bool {
+	if v, ok := p.irqlChanging[f]; ok {
+		return v
+	}
+	if p.irqlChanging == nil {
+		p.irqlChanging = map[*Func]bool{}
+	}
+	p.irqlChanging[f] = false // in progress: a recursive call adds nothing
+	v := f.writesCR8
+	for _, c := range f.Calls {
+		for _, ce := range c.Callees {
+			if v {
+				break
+			}
+			if ce.Import != nil {
+				v = irqlRoutines[ce.Import.Name]
+			} else if g := p.Func(ce.Func); g != nil {
+				v = p.changesIRQL(g)
+			}
+		}
+	}
+	p.irqlChanging[f] = v
+	return v
+}
+
 // RaisesIRQL reports whether f itself raises the IRQL: it writes CR8
 // (KeRaiseIrql is inline on x64) or calls a routine that raises it. Whether
 // it still is raised at a call is what the symbolic pass says (CallSite.IRQL).

@@ -20,8 +20,9 @@ type Program struct {
 
 	// lifter runs the symbolic pass for Lift.
 	lifter pass
-	// clobbered memoizes clobbers.
-	clobbered map[*Func]uint16
+	// clobbered memoizes clobbers, irqlChanging changesIRQL.
+	clobbered    map[*Func]uint16
+	irqlChanging map[*Func]bool
 
 	byEntry map[uint32]*Func
 }
