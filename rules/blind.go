@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"slices"
 	"sort"
 
 	"github.com/drvhazard/drvhazard/cfg"
@@ -19,20 +20,25 @@ type Unresolved struct {
 }
 
 // blindSpots lists, for every registered callback, the unresolved indirect
-// calls in the code it can reach when it runs for its major, each once per
-// callback (the first path found).
+// calls in the code it can reach by calls, each once per callback (the
+// first path found). The walk follows the call graph without deciding
+// branches: it must not lift the code of every callback for every major
+// only to say where the analysis cannot see, so a blind spot on a path no
+// run of the callback takes is listed too.
 func (p *Pass) blindSpots() []Unresolved {
 	var out []Unresolved
-	p.eachCallback(func(op Operation, cb CallbackRef, start *cfg.Func) {
-		p.walkFeasible(start, p.majorFacts(op.Major), maxPagingWalk, func(f *cfg.Func, feas []bool, path []Step) {
+	walked := map[uint32]bool{}
+	p.eachCallback(func(_ Operation, cb CallbackRef, start *cfg.Func) {
+		if walked[cb.RVA] {
+			return // registered for several majors: one walk
+		}
+		walked[cb.RVA] = true
+		p.walkCalls(start, func(f *cfg.Func, path func() []Step) {
 			for _, c := range f.Calls {
 				if c.Kind != cfg.CallUnresolved && !c.Open {
 					continue
 				}
-				if bi := blockOf(f, c.Site); bi < 0 || !feas[bi] {
-					continue
-				}
-				at := append([]Step(nil), path...)
+				at := path()
 				at[len(at)-1].Call = c.Site
 				out = append(out, Unresolved{Callback: cb, Site: c.Site, Path: at})
 			}
@@ -44,17 +50,42 @@ func (p *Pass) blindSpots() []Unresolved {
 		}
 		return out[i].Site < out[j].Site
 	})
-	// One callback registered for several majors lists a call once.
-	kept := out[:0]
-	seen := map[[2]uint32]bool{}
-	for _, u := range out {
-		k := [2]uint32{u.Callback.RVA, u.Site}
-		if !seen[k] {
-			seen[k] = true
-			kept = append(kept, u)
+	return out
+}
+
+// walkCalls visits every function start reaches by calls, breadth first,
+// once, with a function that builds the first path found to it.
+func (p *Pass) walkCalls(start *cfg.Func, visit func(f *cfg.Func, path func() []Step)) {
+	type item struct {
+		f      *cfg.Func
+		parent int // index in items, -1 for start
+		call   uint32
+	}
+	items := []item{{start, -1, 0}}
+	seen := map[*cfg.Func]bool{start: true}
+	for i := 0; i < len(items) && !p.stopped(); i++ {
+		f := items[i].f
+		visit(f, func() []Step {
+			var rev []Step
+			call := uint32(0)
+			for j := i; j >= 0; j = items[j].parent {
+				rev = append(rev, Step{RVA: items[j].f.Entry, Name: items[j].f.Name, Call: call})
+				call = items[j].call
+			}
+			slices.Reverse(rev)
+			return rev
+		})
+		for _, c := range f.Calls {
+			for _, ce := range c.Callees {
+				g := p.Program.Func(ce.Func)
+				if ce.Import != nil || g == nil || seen[g] {
+					continue
+				}
+				seen[g] = true
+				items = append(items, item{g, i, c.Site})
+			}
 		}
 	}
-	return kept
 }
 
 // eachCallback calls visit for every registered pre- and post-operation
