@@ -608,6 +608,9 @@ func (fl *symFlow) exit() (result, irql *ir.Expr) {
 const (
 	maxReturnSplit  = 3
 	maxReturnValues = 64
+	// maxReturnPreds bounds the predecessors of a ret block that are
+	// followed one by one.
+	maxReturnPreds = 8
 )
 
 // returns lists rax at each reachable ret. Where paths with different
@@ -622,7 +625,9 @@ func (fl *symFlow) returns() []Return {
 			continue
 		}
 		v := fl.out[i].r[rRAX]
-		if !hasPhiOf(v, blk.Start) {
+		if !hasPhiOf(v, blk.Start) || fl.reachedPreds(i) > maxReturnPreds {
+			// A ret that many paths share (a switch's cases joining)
+			// keeps its phi, whose values Phis lists.
 			out = append(out, Return{Block: blk, Value: v})
 			continue
 		}
@@ -640,6 +645,17 @@ func (fl *symFlow) returns() []Return {
 // valuesThrough returns rax after the blocks of chain (each the only way on
 // from the one before), starting from the output of chain[0]; where that
 // depends on a phi of chain[0], once from each of its predecessors.
+// reachedPreds counts the reached predecessors of block i.
+func (fl *symFlow) reachedPreds(i int) int {
+	n := 0
+	for _, p := range fl.preds[i] {
+		if fl.reached[p.from] {
+			n++
+		}
+	}
+	return n
+}
+
 func (fl *symFlow) valuesThrough(chain []int, depth int) []*ir.Expr {
 	run := func(st symState, blocks []int) *ir.Expr {
 		for _, b := range blocks {
