@@ -142,6 +142,27 @@ func TestPoolAttribution(t *testing.T) {
 	}
 }
 
+// TestContextPoolAttribution: a context's tag, which no allocation call
+// passes (Filter Manager allocates with the FLT_CONTEXT_REGISTRATION's
+// PoolTag), is attributed to the FltAllocateContext of that context type.
+func TestContextPoolAttribution(t *testing.T) {
+	drv := analyseFixture(t, "mf_postirql.gcc.sys")
+	text := "3: kd> !poolused 4\n Sorting by Paged Pool Consumed\n\n               NonPaged                  Paged\n" +
+		" Tag     Allocs         Used     Allocs         Used\n\n" +
+		" MfPs         0            0     81234     2599488\tUNKNOWN pooltag 'MfPs', please update pooltag.txt\n"
+	cs, err := ParseText("poolused.txt", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cor := Correlate(&cs[0], []*rules.Result{drv})
+	if len(cor.Pool) != 1 {
+		t.Fatalf("%d pool matches, want 1 (the stream context's FltAllocateContext in PostCreateP)", len(cor.Pool))
+	}
+	if p := cor.Pool[0]; p.Tag.Func.Name != "PostCreateP" || p.Tag.API.Name != "FltAllocateContext" {
+		t.Errorf("tag MfPs attributed to %s (%s), want PostCreateP (FltAllocateContext)", p.Tag.Func.Name, p.Tag.API.Name)
+	}
+}
+
 // TestSeedPoolLeak: seed 003's !poolused names tag Leak; our fixture that
 // allocates with it is named.
 func TestSeedPoolLeak(t *testing.T) {
