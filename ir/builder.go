@@ -8,17 +8,18 @@ const MaxDepth = 24
 // A Builder interns and simplifies expressions. Expressions of different
 // Builders must not be mixed. A Builder is not safe for concurrent use.
 type Builder struct {
-	// m holds every expression by its structural hash; the few that share
-	// a hash are chained through Expr.next.
-	m map[uint64]*Expr
-	n uint32
+	// table holds every expression by its structural hash, in buckets of
+	// len(table) (a power of two) chained through Expr.next: cheaper than
+	// a map, whose own hashing and probing were a seventh of the analysis.
+	table []*Expr
+	n     uint32
 	// small caches the constants -16..47 of each width.
 	small [9][64]*Expr
 	// slabs are where new expressions are carved from: one allocation for
 	// many small objects; pos is the next free one in slabs[cur].
 	slabs    [][]Expr
 	cur, pos int
-	// recent is a direct-mapped cache in front of m, by hash: most
+	// recent is a direct-mapped cache in front of table, by hash: most
 	// expressions are asked for again soon (the same constants, stack
 	// slots, parameter fields).
 	recent [recentSize]*Expr
@@ -27,7 +28,11 @@ type Builder struct {
 const recentSize = 4096
 
 // NewBuilder returns an empty Builder.
-func NewBuilder() *Builder { return &Builder{m: map[uint64]*Expr{}} }
+func NewBuilder() *Builder { return &Builder{table: make([]*Expr, initialTable)} }
+
+// initialTable is the first size of the table; it doubles whenever it holds
+// as many expressions as buckets.
+const initialTable = 1 << 12
 
 // Len is the number of distinct expressions made so far.
 func (b *Builder) Len() int { return int(b.n) }
@@ -61,9 +66,9 @@ func (b *Builder) intern(op Op, w int, v int64, x, y, z *Expr) *Expr {
 
 // lookup finds or makes the expression in the table.
 func (b *Builder) lookup(h uint64, op Op, w int, v int64, x, y, z *Expr) *Expr {
-	first := b.m[h]
-	for e := first; e != nil; e = e.next {
-		if e.Op == op && int(e.W) == w && e.V == v && e.A == x && e.B == y && e.C == z {
+	bucket := &b.table[h&uint64(len(b.table)-1)]
+	for e := *bucket; e != nil; e = e.next {
+		if e.hash == h && e.Op == op && int(e.W) == w && e.V == v && e.A == x && e.B == y && e.C == z {
 			return e
 		}
 	}
@@ -84,10 +89,28 @@ func (b *Builder) lookup(h uint64, op Op, w int, v int64, x, y, z *Expr) *Expr {
 	if b.pos++; b.pos == len(b.slabs[b.cur]) {
 		b.cur, b.pos = b.cur+1, 0
 	}
-	*e = Expr{Op: op, W: uint8(w), V: v, A: x, B: y, C: z, depth: d + 1, id: b.n, hash: h, next: first,
+	*e = Expr{Op: op, W: uint8(w), V: v, A: x, B: y, C: z, depth: d + 1, id: b.n, hash: h, next: *bucket,
 		uses: usesOf(op, v, x, y, z)}
-	b.m[h] = e
+	*bucket = e
+	if int(b.n) > len(b.table) {
+		b.grow()
+	}
 	return e
+}
+
+// grow doubles the table and chains every expression into its new bucket.
+func (b *Builder) grow() {
+	table := make([]*Expr, 2*len(b.table))
+	m := uint64(len(table) - 1)
+	for _, old := range b.table {
+		for e := old; e != nil; {
+			next := e.next
+			e.next = table[e.hash&m]
+			table[e.hash&m] = e
+			e = next
+		}
+	}
+	b.table = table
 }
 
 // Const is the constant v of w bytes (v is truncated to w bytes).
