@@ -128,7 +128,10 @@ func BuildWithin(ctx context.Context, img *loader.Image, lim Limits) (*Program, 
 		return nil, b.err
 	}
 	b.finish()
-	b.prog.resolveGlobalCalls(b.globalRefs)
+	b.prog.resolveGlobalCalls(b.globalRefs, func() bool { return ctx.Err() != nil })
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	return b.prog, nil
 }
 

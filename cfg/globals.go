@@ -159,8 +159,9 @@ func (p *Program) globalSlot(t *ir.Expr) (uint32, bool) {
 // writable data the targets the program stores there, and the virtual calls
 // through objects whose pointers it keeps there the methods of the vtables
 // their constructors store (see resolveVirtualCalls). refs are the writable
-// addresses each function names (writableRefs).
-func (p *Program) resolveGlobalCalls(refs map[*Func][]uint32) {
+// addresses each function names (writableRefs); stopped, polled between
+// the functions lifted, ends the work early (the file's time budget).
+func (p *Program) resolveGlobalCalls(refs map[*Func][]uint32, stopped func() bool) {
 	type pending struct {
 		site *CallSite
 		slot uint32
@@ -185,7 +186,7 @@ func (p *Program) resolveGlobalCalls(refs map[*Func][]uint32) {
 	if len(slots) == 0 {
 		return
 	}
-	r := &globalResolver{p: p, refs: refs}
+	r := &globalResolver{p: p, refs: refs, stopped: stopped}
 	stored := r.storedInto(slots)
 	for _, pc := range calls {
 		callees, open := r.targets(pc.slot, stored[pc.slot])
@@ -210,6 +211,9 @@ func (r *globalResolver) storedInto(slots map[uint32]bool) map[uint32][]storedVa
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
 	stored := map[uint32][]storedValue{}
 	for _, f := range r.p.Funcs {
+		if r.stopped() {
+			break
+		}
 		if !namesSlot(r.refs[f], sorted) {
 			continue
 		}
@@ -248,8 +252,9 @@ type storedValue struct {
 
 // globalResolver names the routines stored values are.
 type globalResolver struct {
-	p    *Program
-	refs map[*Func][]uint32
+	p       *Program
+	refs    map[*Func][]uint32
+	stopped func() bool
 	// callers maps each function to the direct calls of it, built when a
 	// stored value is a parameter of its storer.
 	callers map[*Func][]callerSite
