@@ -42,7 +42,7 @@ type builder struct {
 	noReturnSites map[uint32]bool
 	// globalRefs holds the writable addresses each function names
 	// (writableRefs), for resolveGlobalCalls.
-	globalRefs map[*Func][]uint32
+	globalRefs map[*Func][]globalRef
 	// flowScratch is the memory of the symbolic pass, reused for every
 	// function.
 	flowScratch symFlow
@@ -109,7 +109,7 @@ func BuildWithin(ctx context.Context, img *loader.Image, lim Limits) (*Program, 
 		fragments:     chainedFragments(img),
 		lateTables:    map[uint32][]uint32{},
 		noReturnSites: map[uint32]bool{},
-		globalRefs:    map[*Func][]uint32{},
+		globalRefs:    map[*Func][]globalRef{},
 		scratch:       newAnalysis(),
 		entries:       newEntrySet(img),
 	}

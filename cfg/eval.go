@@ -101,3 +101,60 @@ func (s *Snapshot) Read(ptr *ir.Expr, off int64, size int) *ir.Expr {
 	}
 	return nil
 }
+
+// blockState runs the symbolic pass over block blk of f alone, from what
+// is known at its start without the rest of the function (the entry state
+// for f's entry block, nothing for another), calling observe before each
+// instruction. Cheaper than lifting f when one block is all a question
+// needs: the constants a call's arguments are set to just before it, the
+// pointer a block stores.
+func (p *Program) blockState(f *Func, blk *Block, observe func(in *inst, st *symState)) {
+	ps := &p.lifter
+	st := unknownState()
+	if blk.Start == f.Entry {
+		st = ps.symEntry()
+	}
+	for _, in := range p.decodeBlock(blk) {
+		if observe != nil {
+			observe(&in, &st)
+		}
+		ps.symStep(&in, &st)
+	}
+}
+
+// blockStores returns the 8-byte stores into writable data that block blk
+// of f makes, evaluated alone (blockState).
+func (p *Program) blockStores(f *Func, blk *Block) []globalStore {
+	var out []globalStore
+	ps := &p.lifter
+	outer := ps.onStore
+	ps.onStore = func(base *ir.Expr, off int64, v *ir.Expr) {
+		if base == ps.addr0 && off >= 0 && off <= 0xffffffff {
+			if sec := ps.img.Section(uint32(off)); sec != nil && sec.Writable() {
+				out = append(out, globalStore{slot: uint32(off), v: v})
+			}
+		}
+	}
+	p.blockState(f, blk, nil)
+	ps.onStore = outer
+	return out
+}
+
+// ArgsAt returns the arguments of call c of f: c.Args once f is lifted
+// (whole), else evaluated from c's block alone (blockState), where the
+// constants set just before the call are known without lifting f.
+func (p *Program) ArgsAt(f *Func, c *CallSite) (args []*ir.Expr, whole bool) {
+	if f.lifted {
+		return c.Args, true
+	}
+	blk := blockAt(f, c.Site)
+	if blk == nil {
+		return nil, false
+	}
+	p.blockState(f, blk, func(in *inst, st *symState) {
+		if in.rva == c.Site {
+			args = p.lifter.callArgs(in, st, c.Tail)
+		}
+	})
+	return args, false
+}

@@ -100,19 +100,25 @@ func (ps *pass) isLookupNull(c *ir.Expr) bool {
 	return v.Op == ir.OpCall && routineLookups[importName(ps.img, v.A)]
 }
 
-// writableRefs lists the writable image addresses an analysed function's
-// instructions name rip-relative where a pointer can go through them: a
-// store of 8 bytes or more or an exchange, at the address, and a lea (the
-// base of a structure written through a register), marked refTaken. Build
-// lifts these functions when a call reads a pointer there.
-func (b *builder) writableRefs(a *analysis) []uint32 {
-	var out []uint32
+// A globalRef is a writable image address that the instruction at `at`
+// names where a pointer can go through it: a store of 8 bytes or more or an
+// exchange at the address, or a lea of it (taken: the base of a structure
+// written through a register).
+type globalRef struct {
+	addr, at uint32
+	taken    bool
+}
+
+// writableRefs lists the globalRefs of an analysed function. Build reads
+// these functions when a call loads a pointer there (storedInto).
+func (b *builder) writableRefs(a *analysis) []globalRef {
+	var out []globalRef
 	for i := range a.insts {
 		in := &a.insts[i]
-		var mark uint32
+		taken := false
 		switch in.Op {
 		case x86asm.LEA:
-			mark = refTaken
+			taken = true
 		case x86asm.MOV, x86asm.MOVUPS, x86asm.MOVAPS, x86asm.MOVDQU, x86asm.MOVDQA, x86asm.MOVQ, x86asm.MOVNTI,
 			x86asm.XCHG, x86asm.CMPXCHG:
 			if _, isMem := in.Args[0].(x86asm.Mem); !isMem || in.MemBytes < 8 {
@@ -122,22 +128,18 @@ func (b *builder) writableRefs(a *analysis) []uint32 {
 			continue
 		}
 		t, ok := ripSlot(in)
-		if !ok || t&refTaken != 0 {
+		if !ok {
 			continue
 		}
 		if sec := b.img.Section(t); sec != nil && sec.Writable() {
-			out = append(out, t|mark)
+			out = append(out, globalRef{t, in.rva, taken})
 			if in.MemBytes == 16 {
-				out = append(out, t+8) // movups [g],xmm0 stores two pointers
+				out = append(out, globalRef{t + 8, in.rva, false}) // movups [g],xmm0 stores two pointers
 			}
 		}
 	}
 	return out
 }
-
-// refTaken marks a writableRefs address that a lea takes (images are far
-// smaller than 2 GiB, so the top bit of an RVA is free).
-const refTaken = 1 << 31
 
 // globalSlot returns the writable image slot a call target loads its
 // pointer from: load(rva:slot):8.
@@ -161,7 +163,7 @@ func (p *Program) globalSlot(t *ir.Expr) (uint32, bool) {
 // their constructors store (see resolveVirtualCalls). refs are the writable
 // addresses each function names (writableRefs); stopped, polled between
 // the functions lifted, ends the work early (the file's time budget).
-func (p *Program) resolveGlobalCalls(refs map[*Func][]uint32, stopped func() bool) {
+func (p *Program) resolveGlobalCalls(refs map[*Func][]globalRef, stopped func() bool) {
 	type pending struct {
 		site *CallSite
 		slot uint32
@@ -200,9 +202,13 @@ func (p *Program) resolveGlobalCalls(refs map[*Func][]uint32, stopped func() boo
 	}
 }
 
-// storedInto returns what the program stores into each slot: the
-// functions naming an address at or up to maxStructReach below a slot are
-// lifted, which records their stores.
+// storedInto returns what the program stores into each slot. The
+// functions storing to a slot, or taking an address up to maxStructReach
+// below it, are read: the blocks that do so evaluated alone where every
+// value they store there is a routine or NULL (lea rax,[Hook]; mov
+// [gHook],rax), the whole function lifted otherwise (a value from another
+// block, a call's result, a parameter, a fallback), which records its
+// stores.
 func (r *globalResolver) storedInto(slots map[uint32]bool) map[uint32][]storedValue {
 	sorted := make([]uint32, 0, len(slots))
 	for s := range slots {
@@ -214,11 +220,19 @@ func (r *globalResolver) storedInto(slots map[uint32]bool) map[uint32][]storedVa
 		if r.stopped() {
 			break
 		}
-		if !namesSlot(r.refs[f], sorted) {
+		sites := namingSites(r.refs[f], sorted)
+		if len(sites) == 0 {
 			continue
 		}
-		r.p.Lift(f)
-		for _, s := range f.stores {
+		stores, ok := []globalStore(nil), false
+		if !f.lifted {
+			stores, ok = r.localStores(f, sites, slots)
+		}
+		if !ok {
+			r.p.Lift(f)
+			stores = f.stores
+		}
+		for _, s := range stores {
 			if slots[s.slot] {
 				stored[s.slot] = append(stored[s.slot], storedValue{f, s.v, s.fallback})
 			}
@@ -227,20 +241,54 @@ func (r *globalResolver) storedInto(slots map[uint32]bool) map[uint32][]storedVa
 	return stored
 }
 
-// namesSlot reports whether one of the addresses is a store to one of the
-// sorted slots, or a lea at or up to maxStructReach below one.
-func namesSlot(addrs []uint32, sorted []uint32) bool {
-	for _, r := range addrs {
-		t := r &^ refTaken
-		i := sort.Search(len(sorted), func(i int) bool { return sorted[i] >= t })
-		if i == len(sorted) {
-			continue
-		}
-		if sorted[i] == t || r&refTaken != 0 && sorted[i]-t <= maxStructReach {
-			return true
+// namingSites returns the instructions among refs that store to one of the
+// sorted slots or take an address at or up to maxStructReach below one.
+func namingSites(refs []globalRef, sorted []uint32) []uint32 {
+	var out []uint32
+	for _, r := range refs {
+		i := sort.Search(len(sorted), func(i int) bool { return sorted[i] >= r.addr })
+		if i < len(sorted) && (sorted[i] == r.addr || r.taken && sorted[i]-r.addr <= maxStructReach) {
+			out = append(out, r.at)
 		}
 	}
-	return false
+	return out
+}
+
+// localStores evaluates alone each block of f holding one of the sites and
+// returns the stores they make into the slots; false when one of those
+// values is not a routine or NULL, so that f must be lifted.
+func (r *globalResolver) localStores(f *Func, sites []uint32, slots map[uint32]bool) ([]globalStore, bool) {
+	var out []globalStore
+	done := map[*Block]bool{}
+	for _, site := range sites {
+		blk := blockAt(f, site)
+		if blk == nil {
+			return nil, false
+		}
+		if done[blk] {
+			continue
+		}
+		done[blk] = true
+		for _, s := range r.p.blockStores(f, blk) {
+			if !slots[s.slot] {
+				continue
+			}
+			if _, ok, null := r.p.routineAt(s.v); !ok && !null {
+				return nil, false
+			}
+			out = append(out, s)
+		}
+	}
+	return out, true
+}
+
+// blockAt returns f's block holding rva, nil when none does.
+func blockAt(f *Func, rva uint32) *Block {
+	i := sort.Search(len(f.Blocks), func(i int) bool { return f.Blocks[i].End > rva })
+	if i < len(f.Blocks) && f.Blocks[i].Start <= rva {
+		return f.Blocks[i]
+	}
+	return nil
 }
 
 // storedValue is one value a function stores into a slot.
@@ -253,7 +301,7 @@ type storedValue struct {
 // globalResolver names the routines stored values are.
 type globalResolver struct {
 	p       *Program
-	refs    map[*Func][]uint32
+	refs    map[*Func][]globalRef
 	stopped func() bool
 	// callers maps each function to the direct calls of it, built when a
 	// stored value is a parameter of its storer.

@@ -169,7 +169,7 @@ func checkTruth(t *testing.T, p *Program, lines []fixture.Line, syms *fixture.Sy
 					continue
 				}
 				for _, ce := range c.Callees {
-					if reaches(ce, callee) && (!noreturn || blockAt(f, c.Site).Term == TermNoReturn) {
+					if reaches(ce, callee) && (!noreturn || blockAt(f, c.Site) != nil && blockAt(f, c.Site).Term == TermNoReturn) {
 						return true
 					}
 				}
@@ -239,15 +239,6 @@ func describeAll(p *Program, fs []*Func) string {
 		parts = append(parts, describeCalls(p, f))
 	}
 	return strings.Join(parts, " ")
-}
-
-func blockAt(f *Func, rva uint32) *Block {
-	for _, b := range f.Blocks {
-		if rva >= b.Start && rva < b.End {
-			return b
-		}
-	}
-	return &Block{}
 }
 
 func describeCalls(p *Program, f *Func) string {

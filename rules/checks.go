@@ -377,9 +377,12 @@ func pagedAlloc(api *API, c *cfg.CallSite) bool {
 
 // poolType is what a call to a pool allocator says of the pool: its
 // POOL_TYPE or POOL_FLAG_* argument, when a constant.
-func poolType(api *API, c *cfg.CallSite) PoolTag {
+func poolType(api *API, c *cfg.CallSite) PoolTag { return poolTypeOf(api, c.Args) }
+
+// poolTypeOf is poolType from a call's arguments.
+func poolTypeOf(api *API, args []*ir.Expr) PoolTag {
 	t := PoolTag{Flags: api.Flags}
-	if v, ok := c.Arg(api.TypeArg).IsConst(); ok {
+	if v, ok := argAt(args, api.TypeArg).IsConst(); ok {
 		t.Type, t.Known = uint64(v), true
 	}
 	return t

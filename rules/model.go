@@ -363,8 +363,11 @@ func poolTags(prog *cfg.Program, cat *Catalogue, regs []*Registration) []PoolTag
 		for _, c := range f.Calls {
 			for _, ce := range c.Callees {
 				if isImport(ce.Import, "fltmgr.sys", "FltAllocateContext") {
-					prog.Lift(f)
-					if t, ok := contextPoolTag(prog.IR, c, regs); ok {
+					t, ok := atCall(prog, f, c, func(args []*ir.Expr) (PoolTag, bool, bool) {
+						t, ok := contextPoolTag(prog.IR, args, regs)
+						return t, ok, t.Known
+					})
+					if ok {
 						t.API, t.Site, t.Func = ce.Import, c.Site, f
 						out = append(out, t)
 					}
@@ -374,19 +377,44 @@ func poolTags(prog *cfg.Program, cat *Catalogue, regs []*Registration) []PoolTag
 				if api == nil || api.Class != ClassPoolAlloc {
 					continue
 				}
-				prog.Lift(f)
-				tag, ok := c.Arg(api.TagArg).IsConst()
-				if !ok {
-					continue
+				t, ok := atCall(prog, f, c, func(args []*ir.Expr) (PoolTag, bool, bool) {
+					tag, ok := argAt(args, api.TagArg).IsConst()
+					t := poolTypeOf(api, args)
+					t.Tag = uint32(tag)
+					return t, ok, ok && t.Known
+				})
+				if ok {
+					t.API, t.Site, t.Func = ce.Import, c.Site, f
+					out = append(out, t)
 				}
-				t := poolType(api, c)
-				t.Tag, t.API, t.Site, t.Func = uint32(tag), ce.Import, c.Site, f
-				out = append(out, t)
 			}
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Site < out[j].Site })
 	return out
+}
+
+// atCall reads what call c of f passes with read, from the call's block
+// alone while f is not lifted (the constants an allocation is given are
+// set just before it), lifting f only when read says the block did not
+// tell all (sure false).
+func atCall(prog *cfg.Program, f *cfg.Func, c *cfg.CallSite, read func(args []*ir.Expr) (t PoolTag, ok, sure bool)) (PoolTag, bool) {
+	if args, whole := prog.ArgsAt(f, c); !whole {
+		if t, ok, sure := read(args); sure {
+			return t, ok
+		}
+		prog.Lift(f)
+	}
+	t, ok, _ := read(c.Args)
+	return t, ok
+}
+
+// argAt returns argument i, nil when unknown.
+func argAt(args []*ir.Expr, i int) *ir.Expr {
+	if i < len(args) {
+		return args[i]
+	}
+	return nil
 }
 
 // FltAllocateContext's parameters (rcx, rdx, ...): Filter, ContextType,
@@ -405,14 +433,14 @@ const (
 // several are registered (else the variable-sized one). Not known when the
 // type is not a constant, no registration or several match, or the filter
 // allocates that context itself.
-func contextPoolTag(b *ir.Builder, c *cfg.CallSite, regs []*Registration) (PoolTag, bool) {
+func contextPoolTag(b *ir.Builder, args []*ir.Expr, regs []*Registration) (PoolTag, bool) {
 	// FLT_CONTEXT_TYPE is a USHORT and POOL_TYPE an int: the register's
 	// upper bits are whatever it held (clang: mov dx,2).
-	typ, ok := b.Trunc(c.Arg(allocContextType), 2).IsConst()
+	typ, ok := b.Trunc(argAt(args, allocContextType), 2).IsConst()
 	if !ok {
 		return PoolTag{}, false
 	}
-	size, sizeKnown := c.Arg(allocContextSize).IsConst()
+	size, sizeKnown := argAt(args, allocContextSize).IsConst()
 	var ofType, exact, variable []ContextRegistration
 	for _, r := range regs {
 		for _, cr := range r.Contexts {
@@ -443,7 +471,7 @@ func contextPoolTag(b *ir.Builder, c *cfg.CallSite, regs []*Registration) (PoolT
 		return PoolTag{}, false
 	}
 	t := PoolTag{Tag: cr.PoolTag}
-	if v, ok := b.Trunc(c.Arg(allocContextPool), 4).IsConst(); ok {
+	if v, ok := b.Trunc(argAt(args, allocContextPool), 4).IsConst(); ok {
 		t.Type, t.Known = uint64(v), true
 	}
 	return t, true
