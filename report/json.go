@@ -98,9 +98,11 @@ type jsonCallback struct {
 
 type jsonUnresolved struct {
 	Callback jsonCallback `json:"callback"`
-	SiteRVA  string       `json:"site_rva"`
-	Source   *jsonSource  `json:"source"`
-	Path     []jsonStep   `json:"path"`
+	// Majors are all the majors the callback is registered for.
+	Majors  []string    `json:"majors"`
+	SiteRVA string      `json:"site_rva"`
+	Source  *jsonSource `json:"source"`
+	Path    []jsonStep  `json:"path"`
 }
 
 type jsonStep struct {
@@ -261,7 +263,7 @@ func fileJSON(r *rules.Result) jsonFile {
 	for _, u := range r.Unresolved {
 		cb := u.Callback
 		ju := jsonUnresolved{Callback: jsonCallback{Major: cb.Major, Kind: cb.Kind, RVA: hex(uint64(cb.RVA)), Name: nullable(cb.Name)},
-			SiteRVA: hex(uint64(u.Site)), Source: sourceJSON(r, u.Site), Path: stepsJSON(r, u.Path)}
+			Majors: append([]string{}, u.Majors...), SiteRVA: hex(uint64(u.Site)), Source: sourceJSON(r, u.Site), Path: stepsJSON(r, u.Path)}
 		jf.Unresolved = append(jf.Unresolved, ju)
 	}
 	ji := &jsonImage{

@@ -288,7 +288,7 @@ func newMDFile(r *rules.Result) *mdFile {
 				fmt.Fprintf(&b, "- and %d more (all in JSON and SARIF)\n", len(r.Unresolved)-i)
 				break
 			}
-			fmt.Fprintf(&b, "- %s %s-operation %s: the call at `%#x` via %s\n", mdText(u.Callback.Major), u.Callback.Kind,
+			fmt.Fprintf(&b, "- %s %s-operation %s: the call at `%#x` via %s\n", mdText(majorsText(u)), u.Callback.Kind,
 				codeSpan(stepName(u.Callback.RVA, u.Callback.Name)), u.Site, mdText(clip(stepsText(u.Path), maxMDText)))
 		}
 		b.WriteString("\n</details>\n")

@@ -307,7 +307,7 @@ func (s *sarifWriter) Render(r *rules.Result) Part {
 		p.notes = append(p.notes, sarifNotification{
 			Level: "note",
 			Message: sarifMessage{Text: fmt.Sprintf("%s: the %s %s-operation callback %s reaches an indirect call at %#x whose targets are unknown; what it calls is not analysed.",
-				p.base, u.Callback.Major, u.Callback.Kind, stepName(u.Callback.RVA, u.Callback.Name), u.Site)},
+				p.base, majorsText(u), u.Callback.Kind, stepName(u.Callback.RVA, u.Callback.Name), u.Site)},
 			Locations: []sarifLocation{file.at(u.Site, "instruction", holder)},
 		})
 	}

@@ -501,10 +501,19 @@ func writeUnresolved(o *textOut, r *rules.Result) {
 		if n := j - i; n > len(sites) {
 			sites = append(sites, fmt.Sprintf("%d more", n-len(sites)))
 		}
-		o.text("    ", "      ", fmt.Sprintf("%s %s-operation callback %s: %s", cb.Major, cb.Kind, stepName(cb.RVA, cb.Name),
+		o.text("    ", "      ", fmt.Sprintf("%s %s-operation callback %s: %s", majorsText(r.Unresolved[i]), cb.Kind, stepName(cb.RVA, cb.Name),
 			strings.Join(sites, ", ")))
 		i = j
 	}
+}
+
+// majorsText names the majors of a blind spot's callback: "IRP_MJ_READ",
+// or "IRP_MJ_CREATE and 38 more majors" for a dispatcher.
+func majorsText(u rules.Unresolved) string {
+	if len(u.Majors) <= 1 {
+		return u.Callback.Major
+	}
+	return fmt.Sprintf("%s and %s", u.Majors[0], plural(len(u.Majors)-1, "more major"))
 }
 
 // maxTableBlindSpots bounds the unresolved calls the table names per

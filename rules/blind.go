@@ -13,7 +13,10 @@ import (
 // not seen, so a user knows where the findings may be incomplete.
 type Unresolved struct {
 	Callback CallbackRef
-	Site     uint32 // the call
+	// Majors are the majors the callback is registered for, in
+	// registration order; Callback.Major is the first.
+	Majors []string
+	Site   uint32 // the call
 	// Path runs from the callback to the function making the call; the
 	// last step's Call is Site.
 	Path []Step
@@ -27,23 +30,38 @@ type Unresolved struct {
 // run of the callback takes is listed too.
 func (p *Pass) blindSpots() []Unresolved {
 	var out []Unresolved
-	walked := map[uint32]bool{}
+	type callback struct {
+		ref    CallbackRef
+		start  *cfg.Func
+		majors []string
+	}
+	var order []*callback
+	byRVA := map[uint32]*callback{}
 	p.eachCallback(func(_ Operation, cb CallbackRef, start *cfg.Func) {
-		if walked[cb.RVA] {
-			return // registered for several majors: one walk
+		c := byRVA[cb.RVA]
+		if c == nil {
+			c = &callback{ref: cb, start: start}
+			byRVA[cb.RVA] = c
+			order = append(order, c)
 		}
-		walked[cb.RVA] = true
-		p.walkCalls(start, func(f *cfg.Func, path func() []Step) {
+		if !slices.Contains(c.majors, cb.Major) {
+			c.majors = append(c.majors, cb.Major)
+		}
+	})
+	// A callback registered for several majors is walked once.
+	for _, c := range order {
+		cb, majors := c.ref, c.majors
+		p.walkCalls(c.start, func(f *cfg.Func, path func() []Step) {
 			for _, c := range f.Calls {
 				if c.Kind != cfg.CallUnresolved && !c.Open {
 					continue
 				}
 				at := path()
 				at[len(at)-1].Call = c.Site
-				out = append(out, Unresolved{Callback: cb, Site: c.Site, Path: at})
+				out = append(out, Unresolved{Callback: cb, Majors: majors, Site: c.Site, Path: at})
 			}
 		})
-	})
+	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Callback.RVA != out[j].Callback.RVA {
 			return out[i].Callback.RVA < out[j].Callback.RVA
