@@ -109,7 +109,7 @@ func (s *Snapshot) Read(ptr *ir.Expr, off int64, size int) *ir.Expr {
 // needs: the constants a call's arguments are set to just before it, the
 // pointer a block stores.
 func (p *Program) blockState(f *Func, blk *Block, observe func(in *inst, st *symState)) {
-	ps := &p.lifter
+	ps := p.lifterPass()
 	st := unknownState()
 	if blk.Start == f.Entry {
 		st = ps.symEntry()
@@ -126,7 +126,7 @@ func (p *Program) blockState(f *Func, blk *Block, observe func(in *inst, st *sym
 // of f makes, evaluated alone (blockState).
 func (p *Program) blockStores(f *Func, blk *Block) []globalStore {
 	var out []globalStore
-	ps := &p.lifter
+	ps := p.lifterPass()
 	outer := ps.onStore
 	ps.onStore = func(base *ir.Expr, off int64, v *ir.Expr) {
 		if base == ps.addr0 && off >= 0 && off <= 0xffffffff {
@@ -140,9 +140,11 @@ func (p *Program) blockStores(f *Func, blk *Block) []globalStore {
 	return out
 }
 
-// ArgsAt returns the arguments of call c of f: c.Args once f is lifted
-// (whole), else evaluated from c's block alone (blockState), where the
-// constants set just before the call are known without lifting f.
+// ArgsAt returns the arguments of call c of f: c.Args once f is lifted,
+// else evaluated from c's block alone (blockState), where the constants set
+// just before the call are known without lifting f. whole says the
+// arguments are what lifting f would say: f is lifted, or c is in f's
+// entry block, which nothing runs before.
 func (p *Program) ArgsAt(f *Func, c *CallSite) (args []*ir.Expr, whole bool) {
 	if f.lifted {
 		return c.Args, true
@@ -151,10 +153,25 @@ func (p *Program) ArgsAt(f *Func, c *CallSite) (args []*ir.Expr, whole bool) {
 	if blk == nil {
 		return nil, false
 	}
+	whole = blk.Start == f.Entry && !p.entryReentered(f)
 	p.blockState(f, blk, func(in *inst, st *symState) {
 		if in.rva == c.Site {
 			args = p.lifter.callArgs(in, st, c.Tail)
 		}
 	})
-	return args, false
+	return args, whole
+}
+
+// entryReentered reports whether an edge leads back into f's entry block
+// (a loop at the top of the function): then the block also runs with other
+// values than the entry state.
+func (p *Program) entryReentered(f *Func) bool {
+	for _, b := range f.Blocks {
+		for _, e := range b.Succs {
+			if e.To == f.Entry {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -274,6 +274,19 @@ func (p *Program) Lift(f *Func) {
 	for _, c := range f.Calls {
 		sites[c.Site] = c
 	}
+	ps := p.lifterPass()
+	observe := func(bi int, in *inst, st *symState) {
+		if c := sites[in.rva]; c != nil && (in.Op == x86asm.CALL || in.Op == x86asm.JMP || isJcc(in.Op)) {
+			c.Args, c.IRQL, c.Target = ps.callArgs(in, st, c.Tail), st.irql, ps.callTarget(in, st)
+		}
+	}
+	var fl symFlow
+	ps.lift(&fl, f, func(i int) []inst { return insts[i] }, observe, limit, nil)
+}
+
+// lifterPass returns the pass that lifts the program's functions after
+// Build, its hooks into the program set.
+func (p *Program) lifterPass() *pass {
 	ps := &p.lifter
 	if ps.callee == nil {
 		ps.callee = func(rva uint32) *Func {
@@ -286,13 +299,7 @@ func (p *Program) Lift(f *Func) {
 		}
 		ps.clobbers = p.clobbersAt
 	}
-	observe := func(bi int, in *inst, st *symState) {
-		if c := sites[in.rva]; c != nil && (in.Op == x86asm.CALL || in.Op == x86asm.JMP || isJcc(in.Op)) {
-			c.Args, c.IRQL, c.Target = ps.callArgs(in, st, c.Tail), st.irql, ps.callTarget(in, st)
-		}
-	}
-	var fl symFlow
-	ps.lift(&fl, f, func(i int) []inst { return insts[i] }, observe, limit, nil)
+	return ps
 }
 
 // clobbersAt is clobbers for the function at rva; false when there is none.

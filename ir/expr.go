@@ -152,6 +152,9 @@ const (
 	UsesIRQL  Uses = 1 << 8  // the entry IRQL
 	UsesCall  Uses = 1 << 9  // a call's result
 	UsesStack Uses = 1 << 10 // an address in the function's frame
+	// UsesOpaque: a value the pass could not follow (what a register held
+	// where it started, memory it could not read).
+	UsesOpaque Uses = 1 << 11
 	// UsesParams are the bits of the first eight parameters.
 	UsesParams Uses = 0xff
 )
@@ -177,6 +180,8 @@ func usesOf(op Op, v int64, x, y, z *Expr) Uses {
 		u = UsesCall
 	case OpStack:
 		u = UsesStack
+	case OpOpaque:
+		u = UsesOpaque
 	}
 	return u | x.Uses() | y.Uses() | z.Uses()
 }

@@ -378,10 +378,15 @@ func poolTags(prog *cfg.Program, cat *Catalogue, regs []*Registration) []PoolTag
 					continue
 				}
 				t, ok := atCall(prog, f, c, func(args []*ir.Expr) (PoolTag, bool, bool) {
-					tag, ok := argAt(args, api.TagArg).IsConst()
+					tagArg := argAt(args, api.TagArg)
+					tag, ok := tagArg.IsConst()
 					t := poolTypeOf(api, args)
 					t.Tag = uint32(tag)
-					return t, ok, ok && t.Known
+					// A tag or type read from a global stays one when f is
+					// lifted: only what the block could not follow may
+					// become known.
+					sure := (ok || followed(tagArg)) && (t.Known || followed(argAt(args, api.TypeArg)))
+					return t, ok, sure
 				})
 				if ok {
 					t.API, t.Site, t.Func = ce.Import, c.Site, f
@@ -397,17 +402,22 @@ func poolTags(prog *cfg.Program, cat *Catalogue, regs []*Registration) []PoolTag
 // atCall reads what call c of f passes with read, from the call's block
 // alone while f is not lifted (the constants an allocation is given are
 // set just before it), lifting f only when read says the block did not
-// tell all (sure false).
+// tell all (sure false) and the block is not all there is before the call.
 func atCall(prog *cfg.Program, f *cfg.Func, c *cfg.CallSite, read func(args []*ir.Expr) (t PoolTag, ok, sure bool)) (PoolTag, bool) {
-	if args, whole := prog.ArgsAt(f, c); !whole {
-		if t, ok, sure := read(args); sure {
-			return t, ok
-		}
-		prog.Lift(f)
+	args, whole := prog.ArgsAt(f, c)
+	t, ok, sure := read(args)
+	if whole || sure {
+		return t, ok
 	}
-	t, ok, _ := read(c.Args)
+	prog.Lift(f)
+	t, ok, _ = read(c.Args)
 	return t, ok
 }
+
+// followed reports a value the pass followed to its sources, none of them
+// opaque (what a register held where the block started): lifting the whole
+// function would not make it more known.
+func followed(e *ir.Expr) bool { return e != nil && e.Uses()&ir.UsesOpaque == 0 }
 
 // argAt returns argument i, nil when unknown.
 func argAt(args []*ir.Expr, i int) *ir.Expr {
