@@ -55,6 +55,7 @@ type Catalogue struct {
 	exact    map[string]*API // "module!name"
 	byName   map[string]*API // entries without a module
 	prefixes []*API
+	user     []*API // the extra entries NewCatalogue was given
 }
 
 const (
@@ -138,6 +139,9 @@ var defaultAPIs = []API{
 // the same name.
 func NewCatalogue(extra ...API) *Catalogue {
 	c := &Catalogue{exact: map[string]*API{}, byName: map[string]*API{}}
+	for i := range extra {
+		c.user = append(c.user, &extra[i])
+	}
 	for _, list := range [][]API{defaultAPIs, extra} {
 		for i := range list {
 			a := &list[i]
@@ -154,7 +158,8 @@ func NewCatalogue(extra ...API) *Catalogue {
 	return c
 }
 
-// Lookup finds the catalogue entry for an import.
+// Lookup finds the catalogue entry for an import: a user's, the built-in
+// table's, else the one its documented IRQL gives (documented.go).
 func (c *Catalogue) Lookup(imp *loader.Import) *API {
 	if imp == nil || imp.ByOrdinal {
 		return nil
@@ -171,7 +176,8 @@ func (c *Catalogue) Lookup(imp *loader.Import) *API {
 			return a
 		}
 	}
-	return nil
+	_, a := lookupDocumented(imp)
+	return a
 }
 
 // LookupFunc finds a user's entry for a function of the analysed driver,

@@ -291,6 +291,9 @@ func (p *Pass) pagingFinding(r *Rule, h pagingHit, what string) Finding {
 }
 
 func irqlName(l IRQL) string {
+	if l > Dispatch {
+		return "any level"
+	}
 	return [...]string{"PASSIVE_LEVEL", "APC_LEVEL", "DISPATCH_LEVEL"}[l]
 }
 

@@ -71,6 +71,8 @@ Usage:
                                        match crash stacks (WinDbg text, kernel dumps)
                                        to the findings of drivers
   drvhazard rules                      list the rules
+  drvhazard apis [PATTERN]             list the kernel routines the rules know: IRQL, hazard
+                                       class, where that comes from
   drvhazard explain RULE               explain a rule: why it matters, how to fix, sources
   drvhazard version                    print the version
   drvhazard help [COMMAND]             show help
@@ -100,6 +102,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return code
 		}
 		return runRules(stdout)
+	case "apis":
+		return runAPIs(rest, stdout, stderr)
 	case "explain":
 		if code, done := simpleArgs("explain", explainUsage, rest, 1, stdout, stderr); done {
 			return code
@@ -117,7 +121,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return exitOK
 		}
 		switch rest[0] {
-		case "scan", "correlate", "rules", "explain", "version":
+		case "scan", "correlate", "rules", "apis", "explain", "version":
 			return run([]string{rest[0], "--help"}, stdout, stderr)
 		}
 		fmt.Fprintf(stderr, "drvhazard help: unknown command %q\n\n%s", rest[0], usage)
@@ -178,5 +182,8 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	fmt.Fprintf(stdout, "%s %s (%s)\n\n%s\n\n%s\n", r.ID, r.Name, r.Severity, r.Short, r.Help)
+	if strings.HasPrefix(r.ID, "MF2") || strings.HasPrefix(r.ID, "MF3") {
+		fmt.Fprintf(stdout, "\nWhich routines are which: 'drvhazard apis [PATTERN]' lists each with its IRQL, class and source.\n")
+	}
 	return exitOK
 }
