@@ -211,7 +211,7 @@ type CallSite struct {
 
 // Arg returns argument i, nil when unknown.
 func (c *CallSite) Arg(i int) *ir.Expr {
-	if i < len(c.Args) {
+	if i >= 0 && i < len(c.Args) {
 		return c.Args[i]
 	}
 	return nil

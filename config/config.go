@@ -55,6 +55,12 @@ type APIEntry struct {
 	Class  string `yaml:"class"`
 	IRQL   string `yaml:"irql"` // passive, apc or dispatch: the highest IRQL it may be called at
 	Source string `yaml:"source"`
+	// A pool allocator (class pool-alloc): which argument (0 = the first)
+	// holds the POOL_TYPE, or POOL_FLAG_* flags when PoolFlags is set, and
+	// which the tag (omitted: none).
+	TypeArg   *int `yaml:"type_arg"`
+	TagArg    *int `yaml:"tag_arg"`
+	PoolFlags bool `yaml:"pool_flags"`
 }
 
 // RuleSetting tunes one rule.
@@ -74,6 +80,11 @@ apis:
     module: mylib.sys
     class: reentrant-io
     irql: passive
+  - name: AllocTracked           # a pool allocator: where its pool type and tag are
+    class: pool-alloc
+    irql: dispatch
+    type_arg: 0                  # POOL_TYPE (pool_flags: true for POOL_FLAG_* flags)
+    tag_arg: 2
 rules:
   MF4001: {severity: error}      # raise or lower a rule's severity
   KD5002: {enabled: false}       # or turn it off
@@ -204,12 +215,24 @@ func (a APIEntry) api() (rules.API, error) {
 	if !ok {
 		return rules.API{}, fmt.Errorf("irql %q is not one of: passive, apc, dispatch", a.IRQL)
 	}
-	if class == rules.ClassPoolAlloc {
-		return rules.API{}, errors.New("class pool-alloc needs argument positions and is not configurable yet")
-	}
 	src := a.Source
 	if src == "" {
 		src = "the project's .drvhazard.yaml"
 	}
-	return rules.API{Module: strings.ToLower(a.Module), Name: a.Name, Class: class, IRQL: irql, Source: src}, nil
+	api := rules.API{Module: strings.ToLower(a.Module), Name: a.Name, Class: class, IRQL: irql, Source: src}
+	switch {
+	case class != rules.ClassPoolAlloc && (a.TypeArg != nil || a.TagArg != nil || a.PoolFlags):
+		return rules.API{}, errors.New("type_arg, tag_arg and pool_flags are for class pool-alloc")
+	case class != rules.ClassPoolAlloc:
+	case a.TypeArg == nil:
+		return rules.API{}, errors.New("class pool-alloc needs type_arg: the argument (0 = the first) holding the pool type")
+	case *a.TypeArg < 0 || *a.TypeArg > 15 || a.TagArg != nil && (*a.TagArg < 0 || *a.TagArg > 15):
+		return rules.API{}, errors.New("type_arg and tag_arg are argument positions, 0 to 15")
+	default:
+		api.TypeArg, api.TagArg, api.Flags = *a.TypeArg, -1, a.PoolFlags
+		if a.TagArg != nil {
+			api.TagArg = *a.TagArg
+		}
+	}
+	return api, nil
 }

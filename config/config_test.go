@@ -45,6 +45,9 @@ func TestErrors(t *testing.T) {
 		{"apis:\n  - name: X\n    class: scary\n    irql: apc\n", `class "scary" is not one of`},
 		{"apis:\n  - name: X\n    class: pageable\n    irql: high\n", `irql "high" is not one of`},
 		{"apis:\n  - class: pageable\n    irql: apc\n", "name is required"},
+		{"apis:\n  - name: X\n    class: pool-alloc\n    irql: dispatch\n", "needs type_arg"},
+		{"apis:\n  - name: X\n    class: pool-alloc\n    irql: dispatch\n    type_arg: -1\n", "argument positions"},
+		{"apis:\n  - name: X\n    class: pageable\n    irql: apc\n    tag_arg: 2\n", "are for class pool-alloc"},
 		{"stack_budget: lots\n", "cannot unmarshal"},
 		{"\x00\x01garbage: [", ""},
 	} {
@@ -93,5 +96,25 @@ func TestWrapperIsASink(t *testing.T) {
 	}
 	if strings.Join(sinks, " ") != "PreRead->ProcessXid PreWrite->ProcessXid" {
 		t.Errorf("MF2001 sinks %v, want the wrapper from both callbacks", sinks)
+	}
+}
+
+// A pool allocator of the project's own, by symbol name: its pool type and
+// tag positions are read from the configuration.
+func TestPoolAllocWrapper(t *testing.T) {
+	opt, err := Parse([]byte("apis:\n  - name: AllocTracked\n    class: pool-alloc\n    irql: dispatch\n    type_arg: 1\n    tag_arg: 3\n    pool_flags: true\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := opt.Catalogue.LookupFunc("AllocTracked")
+	if a == nil || a.Class != rules.ClassPoolAlloc || a.TypeArg != 1 || a.TagArg != 3 || !a.Flags {
+		t.Errorf("AllocTracked: %+v", a)
+	}
+	opt, err = Parse([]byte("apis:\n  - name: AllocUntagged\n    class: pool-alloc\n    irql: dispatch\n    type_arg: 0\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := opt.Catalogue.LookupFunc("AllocUntagged"); a == nil || a.TagArg != -1 {
+		t.Errorf("AllocUntagged: %+v, want no tag argument (-1)", a)
 	}
 }

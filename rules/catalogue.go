@@ -44,10 +44,13 @@ type API struct {
 	IRQL   IRQL   // highest IRQL the routine may be called at
 	Source string // where the fact comes from
 	// Pool allocators: which argument (0 = rcx) holds the pool type or
-	// flags and which the tag, and whether the former are POOL_FLAG_* flags
-	// (ExAllocatePool2/3) or a POOL_TYPE.
+	// flags and which the tag (-1: none, ExAllocatePool), and whether the
+	// former are POOL_FLAG_* flags (ExAllocatePool2/3) or a POOL_TYPE.
 	TypeArg, TagArg int
 	Flags           bool
+	// Note, when set, says in a finding why the call is a hazard where
+	// the class and IRQL alone would not (an argument of this call).
+	Note string
 }
 
 // Catalogue is the API table. Lookups by exact name win over prefixes.
@@ -125,6 +128,8 @@ var defaultAPIs = []API{
 	{Module: "fltmgr.sys", Name: "FltSetStreamHandleContext", Class: ClassAPCOnly, IRQL: APC, Source: srcContext},
 	{Module: "fltmgr.sys", Name: "FltGetInstanceContext", Class: ClassAPCOnly, IRQL: APC, Source: srcContext},
 	{Module: "fltmgr.sys", Name: "FltGetVolumeContext", Class: ClassAPCOnly, IRQL: APC, Source: srcContext},
+	{Module: "ntoskrnl.exe", Name: "ExAllocatePool", Class: ClassPoolAlloc, IRQL: Dispatch, Source: srcPool, TypeArg: 0, TagArg: -1},
+	{Module: "ntoskrnl.exe", Name: "ExAllocatePoolWithQuota", Class: ClassPoolAlloc, IRQL: APC, Source: srcPool, TypeArg: 0, TagArg: -1},
 	{Module: "ntoskrnl.exe", Name: "ExAllocatePoolWithTag", Class: ClassPoolAlloc, IRQL: Dispatch, Source: srcPool, TypeArg: 0, TagArg: 2},
 	{Module: "ntoskrnl.exe", Name: "ExAllocatePoolWithTagPriority", Class: ClassPoolAlloc, IRQL: Dispatch, Source: srcPool, TypeArg: 0, TagArg: 2},
 	{Module: "ntoskrnl.exe", Name: "ExAllocatePoolWithQuotaTag", Class: ClassPoolAlloc, IRQL: APC, Source: srcPool, TypeArg: 0, TagArg: 2},

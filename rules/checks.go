@@ -220,7 +220,7 @@ func runMF3002(p *Pass, r *Rule) []Finding {
 				continue
 			}
 			for _, ce := range c.Callees {
-				api := p.Catalogue.Lookup(ce.Import)
+				api := p.Catalogue.At(ce.Import, c.Args, p.Image)
 				if api == nil || api.IRQL >= Dispatch && !pagedAlloc(api, c) {
 					continue
 				}
@@ -343,8 +343,12 @@ func runKD5002(p *Pass, r *Rule) []Finding {
 				if api == nil || api.Class != ClassPoolAlloc || f.Thunk != nil {
 					continue
 				}
-				p.Program.Lift(f)
-				t := poolType(api, c)
+				// The pool type is a constant set just before the call:
+				// the call's block says it without lifting f.
+				t, _ := atCall(p.Program, f, c, func(args []*ir.Expr) (PoolTag, bool, bool) {
+					t := poolTypeOf(api, args)
+					return t, true, t.Known || followed(argAt(args, api.TypeArg))
+				})
 				if !t.Executable() {
 					continue
 				}
@@ -391,6 +395,9 @@ func poolTypeOf(api *API, args []*ir.Expr) PoolTag {
 func irqlWhy(api *API, c *cfg.CallSite) string {
 	if pagedAlloc(api, c) {
 		return "paged pool, IRQL <= APC_LEVEL"
+	}
+	if api.Note != "" {
+		return api.Note
 	}
 	return "IRQL <= " + irqlName(api.IRQL)
 }

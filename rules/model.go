@@ -421,7 +421,7 @@ func followed(e *ir.Expr) bool { return e != nil && e.Uses()&ir.UsesOpaque == 0 
 
 // argAt returns argument i, nil when unknown.
 func argAt(args []*ir.Expr, i int) *ir.Expr {
-	if i < len(args) {
+	if i >= 0 && i < len(args) {
 		return args[i]
 	}
 	return nil

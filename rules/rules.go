@@ -273,6 +273,9 @@ func (p *Pass) pagingFinding(r *Rule, h pagingHit, what string) Finding {
 			name = h.imp.Name
 		}
 		reached = fmt.Sprintf("%s (%s, IRQL <= %s)", name, h.api.Class, irqlName(h.api.IRQL))
+		if h.api.Note != "" {
+			reached = fmt.Sprintf("%s (%s)", name, h.api.Note)
+		}
 		if h.api.Class == ClassPoolAlloc {
 			reached = fmt.Sprintf("%s allocating paged pool", name)
 		}

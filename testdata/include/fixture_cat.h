@@ -21,6 +21,11 @@ typedef struct _KEVENT {
 } KEVENT, *PKEVENT, *PRKEVENT;          /* 0x18 */
 typedef LONG KPRIORITY;
 typedef PVOID PACCESS_TOKEN;
+typedef struct _STRING {
+    USHORT Length;
+    USHORT MaximumLength;
+    PCHAR Buffer;
+} STRING;
 typedef enum _TOKEN_INFORMATION_CLASS { TokenUser = 1, TokenStatistics = 10 } TOKEN_INFORMATION_CLASS;
 typedef enum _FILE_INFORMATION_CLASS { FileStandardInformation = 5 } FILE_INFORMATION_CLASS;
 typedef struct _FILE_STANDARD_INFORMATION {
@@ -43,6 +48,8 @@ NTAPI_IMPORT LONG NTAPI RtlCompareUnicodeString(PCUNICODE_STRING String1, PCUNIC
 NTAPI_IMPORT NTSTATUS FLTAPI FltQueryInformationFile(PFLT_INSTANCE Instance, PFILE_OBJECT FileObject,
                                                      PVOID FileInformation, ULONG Length,
                                                      FILE_INFORMATION_CLASS FileInformationClass, PULONG LengthReturned);
+/* Any level, but Unicode format codes (%wZ, %ws, %S, ...) only at PASSIVE_LEVEL */
+NTAPI_IMPORT ULONG __cdecl DbgPrintEx(ULONG ComponentId, ULONG Level, PCSTR Format, ...);
 /* <= DISPATCH_LEVEL: no hazard */
 NTAPI_IMPORT LONG NTAPI KeSetEvent(PRKEVENT Event, KPRIORITY Increment, BOOLEAN Wait);
 NTAPI_IMPORT VOID NTAPI ExFreePool(PVOID P);

@@ -14,10 +14,14 @@
  *     ExAcquireFastMutex / ExReleaseFastMutex  <= APC_LEVEL   -  (paging
  *                                            I/O arrives at APC_LEVEL at most)
  *     KeSetEvent(&gDone, 0, FALSE)           <= DISPATCH_LEVEL  -
+ *     DbgPrint("... %wZ", ...)               a Unicode format: PASSIVE_LEVEL  MF2002
+ *     DbgPrint("... %Z %s", ...)             ANSI only: any level     -
  *   IRP_MJ_READ PostReadC (may run at DISPATCH_LEVEL):
- *     ExAcquireFastMutex, ExReleaseFastMutex <= APC_LEVEL     MF3002 x2
+ *     ExAcquireFastMutex                     <= APC_LEVEL     MF3002
+ *     ExReleaseFastMutex: at APC_LEVEL, where the acquire left it  -
  *     FltQueryInformationFile                PASSIVE_LEVEL    MF3002
  *     KeSetEvent, ExFreePool                 <= DISPATCH_LEVEL  -
+ *     DbgPrintEx(.., "... %ws", ...)         a Unicode format          MF3002
  *   DriverEntry allocates gScratch (NonPagedPoolNx, tag MfCs).
  *   IRP_MJ_WRITE PostWriteC: the same calls behind
  *     `if (KeGetCurrentIrql() > APC_LEVEL) return` (the inline mov rax,cr8)  -
@@ -33,6 +37,7 @@ volatile LONGLONG gFileSize;
 PVOID gScratch;
 UNICODE_STRING gProtectedName;
 UNICODE_STRING gLastName;
+STRING gLastAnsiName;
 
 FIXTURE_NOINLINE VOID CountRead(PFLT_CALLBACK_DATA Data)
 {
@@ -76,6 +81,8 @@ PreReadC(PFLT_CALLBACK_DATA Data, PCFLT_RELATED_OBJECTS FltObjects, PVOID *Compl
     }
     if (RtlCompareUnicodeString(&gLastName, &gProtectedName, TRUE) == 0)
         gCompared++;
+    DbgPrint("mf_catalog: read %wZ\n", &gLastName);
+    DbgPrint("mf_catalog: read %Z (%s)\n", &gLastAnsiName, "ansi");
     CountRead(Data);
     FinishRead();
     return FLT_PREOP_SUCCESS_WITH_CALLBACK;
@@ -90,6 +97,7 @@ PostReadC(PFLT_CALLBACK_DATA Data, PCFLT_RELATED_OBJECTS FltObjects, PVOID Compl
     CountRead(Data);
     QuerySize(FltObjects);
     FinishRead();
+    DbgPrintEx(0, 3, "mf_catalog: %ws read\n", L"PostReadC");
     return FLT_POSTOP_FINISHED_PROCESSING;
 }
 
