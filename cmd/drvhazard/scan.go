@@ -53,12 +53,18 @@ Exit status: 0 no finding at or above --fail-on, 1 such findings, 2 usage
 errors or files that could not be analysed.
 
 A configuration file (.drvhazard.yaml in the current directory, or
---config FILE) adds your own routines to the API catalogue and tunes rules:
+--config FILE) adds your own routines to the API catalogue ('drvhazard apis'
+lists it) and tunes rules:
 
   apis:
     - name: GetProcessKey        # your wrapper (by symbol name) or an import
       class: pageable            # pageable | passive-only | name-query | posting | reentrant-io | apc-only
       irql: apc                  # passive | apc | dispatch
+    - name: AllocTracked         # your pool allocator: where its pool type and tag are
+      class: pool-alloc
+      irql: dispatch
+      type_arg: 0
+      tag_arg: 2
   rules:
     KD5002: {enabled: false}
     MF4001: {severity: error}
