@@ -337,6 +337,9 @@ func (img *Image) parseExports() {
 		img.warnf("export directory at RVA %#x is not in the file; exports skipped", dir.RVA)
 		return
 	}
+	if name, ok := img.CString(binary.LittleEndian.Uint32(hdr[0x0c:]), 256); ok {
+		img.ExportName = name
+	}
 	base := binary.LittleEndian.Uint32(hdr[0x10:])
 	nfun := binary.LittleEndian.Uint32(hdr[0x14:])
 	nnames := binary.LittleEndian.Uint32(hdr[0x18:])

@@ -189,6 +189,7 @@ type Image struct {
 	Sections           []Section         // sorted by RVA
 	Imports            []Import          // sorted by Slot
 	Exports            []Export          // in ordinal order
+	ExportName         string            // the export directory's name of the module (FLTMGR.SYS), "" when none
 	Relocs             []uint32          // RVAs of IMAGE_REL_BASED_DIR64 fixups, sorted
 	OtherRelocs        int               // fixups of other types (not expected in x64 images)
 	RuntimeFunctions   []RuntimeFunction // .pdata, sorted by Begin

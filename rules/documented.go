@@ -18,9 +18,11 @@ import (
 // documented for PASSIVE_LEVEL only is passive-only (MF2002 on the paging
 // path, MF3002 after a post-operation), one for at most APC_LEVEL is
 // APC-only (MF3002); one allowed at DISPATCH_LEVEL or any level is no
-// hazard to these rules.
+// hazard to these rules. An export every build of its module examined keeps
+// in a pageable section (ddicat -pe) is pageable (MF2001 on the paging
+// path), whatever its level.
 
-//go:generate sh -c "go run ../internal/ddicat -docs \"$DDI_DOCS\" > ddi_irql.tsv"
+//go:generate sh -c "go run ../internal/ddicat -docs \"$DDI_DOCS\" $DDI_BUILDS > ddi_irql.tsv"
 
 //go:embed ddi_irql.tsv
 var ddiIRQL string
@@ -35,6 +37,16 @@ type Documented struct {
 	Level  string // passive, apc, dispatch, any; "?" when the text states none
 	Text   string // the page's req.irql as written, or the override's reason
 	Page   string // content/<dir>/<page>.md, "" for an override
+	// Paged is in how many of the module builds examined its export lies in
+	// a pageable section, "k/n"; "" when none was examined.
+	Paged string
+}
+
+// Pageable reports an export every build examined keeps in a pageable
+// section.
+func (d *Documented) Pageable() bool {
+	k, n, ok := strings.Cut(d.Paged, "/")
+	return ok && k == n && n != "0"
 }
 
 // URL is the routine's page on learn.microsoft.com.
@@ -49,10 +61,10 @@ func (d *Documented) URL() string {
 func documented() (map[string]*Documented, error) {
 	out := map[string]*Documented{}
 	for _, row := range tsvRows(ddiIRQL) {
-		if len(row) != 5 {
+		if len(row) != 6 {
 			return nil, fmt.Errorf("ddi_irql.tsv: a row of %d columns: %q", len(row), strings.Join(row, "\t"))
 		}
-		out[row[0]] = &Documented{Name: row[0], Module: row[1], Level: row[2], Text: row[3], Page: row[4]}
+		out[row[0]] = &Documented{Name: row[0], Module: row[1], Level: row[2], Text: row[3], Page: row[4], Paged: row[5]}
 	}
 	for _, row := range tsvRows(ddiOverrides) {
 		if _, ok := irqlOf(row[1]); len(row) != 3 || !ok {
@@ -60,7 +72,7 @@ func documented() (map[string]*Documented, error) {
 		}
 		d := &Documented{Name: row[0], Module: "*", Level: row[1], Text: "override: " + row[2]}
 		if old := out[row[0]]; old != nil {
-			d.Module, d.Page = old.Module, old.Page
+			d.Module, d.Page, d.Paged = old.Module, old.Page, old.Paged
 		}
 		out[row[0]] = d
 	}
@@ -109,9 +121,15 @@ func (d *Documented) api() *API {
 	if src == "" {
 		src = "ddi_overrides.tsv"
 	}
+	src = fmt.Sprintf("%s (documented IRQL: %s)", src, d.Text)
+	if d.Pageable() {
+		// Evidence beats the level: the code itself can page, so a call
+		// on the paging path can recurse into it (MF2001).
+		class = ClassPageable
+		src += fmt.Sprintf("; in a pageable section of %s builds examined", d.Paged)
+	}
 	irql, _ := irqlOf(d.Level)
-	return &API{Module: d.Module, Name: d.Name, Class: class, IRQL: irql,
-		Source: fmt.Sprintf("%s (documented IRQL: %s)", src, d.Text)}
+	return &API{Module: d.Module, Name: d.Name, Class: class, IRQL: irql, Source: src}
 }
 
 // matches reports whether the documented routine is the import: the same
@@ -218,6 +236,8 @@ func (c *Catalogue) APIs(match func(name string) bool) []APIInfo {
 		if strings.HasPrefix(e.doc.Text, "override: ") {
 			info.Origin = "override"
 			info.Source = strings.TrimPrefix(e.doc.Text, "override: ")
+		} else if e.api != nil {
+			info.Source = e.api.Source
 		} else {
 			text := e.doc.Text
 			if text == "" {

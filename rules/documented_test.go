@@ -10,7 +10,7 @@ import (
 // The routines the built-in table does not name are classified from their
 // documented IRQL; a user's entries and the built-in table win.
 func TestDocumentedClasses(t *testing.T) {
-	cat := NewCatalogue(API{Name: "FltClose", Class: ClassPageable, IRQL: Passive, Source: "mine"})
+	cat := NewCatalogue(API{Name: "FltIsDirectory", Class: ClassReentrantIO, IRQL: Passive, Source: "mine"})
 	for _, c := range []struct {
 		module, name string
 		class        Class
@@ -18,13 +18,14 @@ func TestDocumentedClasses(t *testing.T) {
 	}{
 		{"ntoskrnl.exe", "ExAcquireFastMutex", ClassAPCOnly, APC},              // wdm.h only: any module
 		{"HAL.dll", "ExAcquireFastMutex", ClassAPCOnly, APC},                   // the same by name
-		{"FLTMGR.SYS", "FltQueryInformationFile", ClassPassiveOnly, Passive},   // fltmgr.sys, PASSIVE_LEVEL
+		{"FLTMGR.SYS", "FltQueryInformationFile", ClassPageable, Passive},      // PASSIVE_LEVEL, and in FltMgr's PAGE section
+		{"FLTMGR.SYS", "FltReleaseFileNameInformation", ClassPageable, APC},    // <= APC_LEVEL, and in FltMgr's PAGE section
 		{"ntoskrnl.exe", "PsReferencePrimaryToken", ClassPassiveOnly, Passive}, // named by issue 12
 		{"ntoskrnl.exe", "SeQueryInformationToken", ClassPassiveOnly, Passive}, // named by issue 12
 		{"ntoskrnl.exe", "ExAcquireResourceExclusiveLite", ClassAPCOnly, APC},  // named by issue 12
 		{"ntoskrnl.exe", "KeWaitForSingleObject", ClassAPCOnly, APC},           // an override
 		{"ntoskrnl.exe", "PsLookupProcessByProcessId", ClassPageable, APC},     // the built-in table wins
-		{"FLTMGR.SYS", "FltClose", ClassPageable, Passive},                     // the user's entry wins
+		{"FLTMGR.SYS", "FltIsDirectory", ClassReentrantIO, Passive},            // the user's entry wins
 	} {
 		a := cat.Lookup(&loader.Import{Module: c.module, Name: c.name})
 		if a == nil || a.Class != c.class || a.IRQL != c.irql {

@@ -19,7 +19,8 @@ func TestAPIs(t *testing.T) {
 		t.Errorf("apis KeWaitForSingleObject: %d %q", code, out)
 	}
 	out, _, _ = run1("FltQueryInformationFile")
-	if !strings.Contains(out, "passive-only") || !strings.Contains(out, "learn.microsoft.com/windows-hardware/drivers/ddi/fltkernel") {
+	if !strings.Contains(out, "pageable") || !strings.Contains(out, "learn.microsoft.com/windows-hardware/drivers/ddi/fltkernel") ||
+		!strings.Contains(out, "pageable section of 3/3 builds examined") {
 		t.Errorf("apis FltQueryInformationFile: %q", out)
 	}
 	out, _, _ = run1("Flt*Context")
