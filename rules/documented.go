@@ -80,9 +80,11 @@ func documented() (map[string]*Documented, error) {
 }
 
 func tsvRows(text string) [][]string {
-	var rows [][]string
-	for _, line := range strings.Split(text, "\n") {
-		if line == "" || strings.HasPrefix(line, "#") {
+	rows := make([][]string, 0, strings.Count(text, "\n"))
+	for text != "" {
+		var line string
+		line, text, _ = strings.Cut(text, "\n")
+		if line == "" || line[0] == '#' {
 			continue
 		}
 		rows = append(rows, strings.Split(line, "\t"))
@@ -148,15 +150,24 @@ var docs = sync.OnceValue(func() map[string]*docEntry {
 	}
 	out := make(map[string]*docEntry, len(d))
 	for name, doc := range d {
-		out[name] = &docEntry{doc: doc, api: doc.api()}
+		out[name] = &docEntry{doc: doc}
 	}
 	return out
 })
 
-// docEntry is a documented routine and the catalogue entry it stands for.
+// docEntry is a documented routine and the catalogue entry it stands for,
+// made when first asked for (most of the table is never looked up).
 type docEntry struct {
-	doc *Documented
-	api *API
+	doc  *Documented
+	once sync.Once
+	a    *API
+}
+
+// api is the catalogue entry the routine stands for (nil when no hazard
+// class); safe for concurrent use.
+func (e *docEntry) api() *API {
+	e.once.Do(func() { e.a = e.doc.api() })
+	return e.a
 }
 
 // lookupDocumented finds the documented routine an import is, and the
@@ -166,7 +177,7 @@ func lookupDocumented(imp *loader.Import) (*Documented, *API) {
 	if e == nil || !e.doc.matches(imp) {
 		return nil, nil
 	}
-	return e.doc, e.api
+	return e.doc, e.api()
 }
 
 // An APIInfo is one row of the catalogue as a user sees it (drvhazard
@@ -216,7 +227,7 @@ func (c *Catalogue) APIs(match func(name string) bool) []APIInfo {
 		if mod == "*" {
 			mod = "ntoskrnl.exe"
 		}
-		if a := c.Lookup(&loader.Import{Module: mod, Name: name}); a != nil && a != e.api {
+		if a := c.Lookup(&loader.Import{Module: mod, Name: name}); a != nil && a != e.api() {
 			// A prefix of the configuration or the built-in table (Zw*)
 			// covers the routine.
 			origin := "built-in " + a.Name
@@ -230,14 +241,14 @@ func (c *Catalogue) APIs(match func(name string) bool) []APIInfo {
 		if irql, ok := irqlOf(e.doc.Level); ok {
 			info.IRQL = irqlName(irql)
 		}
-		if e.api != nil {
-			info.Class = e.api.Class
+		if a := e.api(); a != nil {
+			info.Class = a.Class
 		}
 		if strings.HasPrefix(e.doc.Text, "override: ") {
 			info.Origin = "override"
 			info.Source = strings.TrimPrefix(e.doc.Text, "override: ")
-		} else if e.api != nil {
-			info.Source = e.api.Source
+		} else if a := e.api(); a != nil {
+			info.Source = a.Source
 		} else {
 			text := e.doc.Text
 			if text == "" {
