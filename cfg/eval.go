@@ -175,3 +175,22 @@ func (p *Program) entryReentered(f *Func) bool {
 	}
 	return false
 }
+
+// MemoryAt returns the w bytes at address a just before call c of f, as
+// far as c's block alone says (blockState): what the block stored there,
+// or read-only data. nil when unknown (stored in another block, say).
+func (p *Program) MemoryAt(f *Func, c *CallSite, a *ir.Expr, w int) *ir.Expr {
+	blk := blockAt(f, c.Site)
+	if blk == nil || a == nil {
+		return nil
+	}
+	var v *ir.Expr
+	ps := p.lifterPass()
+	p.blockState(f, blk, func(in *inst, st *symState) {
+		if in.rva == c.Site {
+			base, off := p.IR.Base(a)
+			v, _ = st.mem.loadOver(p.IR, base, off, w, ps.background(base))
+		}
+	})
+	return v
+}

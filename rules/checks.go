@@ -220,7 +220,7 @@ func runMF3002(p *Pass, r *Rule) []Finding {
 				continue
 			}
 			for _, ce := range c.Callees {
-				api := p.Catalogue.At(ce.Import, c.Args, p.Image)
+				api := p.Catalogue.At(ce.Import, c.Args, p.Image, p.memoryAt(f, c))
 				if api == nil || api.IRQL >= Dispatch && !pagedAlloc(api, c) {
 					continue
 				}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 
+	"github.com/drvhazard/drvhazard/cfg"
 	"github.com/drvhazard/drvhazard/ir"
 	"github.com/drvhazard/drvhazard/loader"
 )
@@ -22,12 +23,31 @@ var formatArg = map[string]int{"DbgPrint": 0, "DbgPrintEx": 2, "vDbgPrintEx": 2,
 // maxFormat bounds the bytes of a format string read from the image.
 const maxFormat = 4096
 
-// At is Lookup for one call with its arguments: a DbgPrint whose constant
-// format converts a Unicode argument is passive-only, whatever the routine
-// is otherwise.
-func (c *Catalogue) At(imp *loader.Import, args []*ir.Expr, img *loader.Image) *API {
+// timeoutArg is the argument of each wait routine that points at its
+// timeout: a zero timeout does not wait, which is allowed at
+// DISPATCH_LEVEL ("callers ... at DISPATCH_LEVEL must specify a Timeout of
+// zero").
+var timeoutArg = map[string]int{"KeWaitForSingleObject": 4, "KeWaitForMultipleObjects": 6, "KeWaitForMutexObject": 4}
+
+// At is Lookup for one call with its arguments (mem reads the memory an
+// argument points at just before the call, nil when unknown): a DbgPrint
+// whose constant format converts a Unicode argument is passive-only, and a
+// wait with a zero timeout is no hazard, whatever the routine is
+// otherwise.
+func (c *Catalogue) At(imp *loader.Import, args []*ir.Expr, img *loader.Image, mem func(a *ir.Expr, w int) *ir.Expr) *API {
 	a := c.Lookup(imp)
-	if imp == nil || a != nil && a.Class != "" {
+	if imp == nil {
+		return a
+	}
+	if i, ok := timeoutArg[imp.Name]; ok && a != nil && a.Class == ClassAPCOnly && mem != nil {
+		if t := argAt(args, i); t != nil {
+			if v, isConst := mem(t, 8).IsConst(); isConst && v == 0 {
+				return nil // does not wait
+			}
+		}
+		return a
+	}
+	if a != nil && a.Class != "" {
 		return a
 	}
 	i, ok := formatArg[imp.Name]
@@ -96,4 +116,9 @@ func quoteFormat(f []byte) string {
 		s = s[:max] + "..."
 	}
 	return fmt.Sprintf("%q", s)
+}
+
+// memoryAt reads memory just before call c of f, as far as its block says.
+func (p *Pass) memoryAt(f *cfg.Func, c *cfg.CallSite) func(a *ir.Expr, w int) *ir.Expr {
+	return func(a *ir.Expr, w int) *ir.Expr { return p.Program.MemoryAt(f, c, a, w) }
 }

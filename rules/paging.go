@@ -208,7 +208,7 @@ func (p *Pass) pagingHits() []pagingHit {
 					imp := ce.Import
 					callee := p.Program.Func(ce.Func)
 					if imp != nil {
-						if api := p.Catalogue.At(imp, c.Args, p.Image); api != nil {
+						if api := p.Catalogue.At(imp, c.Args, p.Image, p.memoryAt(n.f, c)); api != nil {
 							emit(pagingHit{kind: hitCall, api: api, imp: imp, sink: imp.String(), call: c, site: c.Site, path: pathTo(i, c.Site)})
 						}
 						continue

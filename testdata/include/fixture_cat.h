@@ -39,6 +39,10 @@ typedef struct _FILE_STANDARD_INFORMATION {
 /* <= APC_LEVEL */
 NTAPI_IMPORT VOID NTAPI ExAcquireFastMutex(PFAST_MUTEX FastMutex);
 NTAPI_IMPORT VOID NTAPI ExReleaseFastMutex(PFAST_MUTEX FastMutex);
+/* <= APC_LEVEL, or DISPATCH_LEVEL with a zero timeout */
+typedef enum _KWAIT_REASON { Executive = 0 } KWAIT_REASON;
+NTAPI_IMPORT NTSTATUS NTAPI KeWaitForSingleObject(PVOID Object, KWAIT_REASON WaitReason, KPROCESSOR_MODE WaitMode,
+                                                  BOOLEAN Alertable, PLARGE_INTEGER Timeout);
 /* PASSIVE_LEVEL */
 NTAPI_IMPORT PACCESS_TOKEN NTAPI PsReferencePrimaryToken(PEPROCESS Process);
 NTAPI_IMPORT NTSTATUS NTAPI SeQueryInformationToken(PACCESS_TOKEN Token, TOKEN_INFORMATION_CLASS TokenInformationClass,

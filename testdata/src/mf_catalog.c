@@ -22,6 +22,9 @@
  *     FltQueryInformationFile                PASSIVE_LEVEL    MF3002
  *     KeSetEvent, ExFreePool                 <= DISPATCH_LEVEL  -
  *     DbgPrintEx(.., "... %ws", ...)         a Unicode format          MF3002
+ *     PollDone: KeWaitForSingleObject with a zero timeout  -
+ *   IRP_MJ_WRITE PostWriteC, before its IRQL test:
+ *     WaitDone: KeWaitForSingleObject with no timeout      MF3002
  *   DriverEntry allocates gScratch (NonPagedPoolNx, tag MfCs).
  *   IRP_MJ_WRITE PostWriteC: the same calls behind
  *     `if (KeGetCurrentIrql() > APC_LEVEL) return` (the inline mov rax,cr8)  -
@@ -65,6 +68,22 @@ FIXTURE_NOINLINE VOID FinishRead(VOID)
     }
 }
 
+/* Polls the event: a zero timeout does not wait, which DISPATCH_LEVEL
+   allows. */
+FIXTURE_NOINLINE NTSTATUS PollDone(VOID)
+{
+    LARGE_INTEGER zero;
+
+    zero.QuadPart = 0;
+    return KeWaitForSingleObject(&gDone, Executive, KernelMode, FALSE, &zero);
+}
+
+/* Waits for the event for as long as it takes. */
+FIXTURE_NOINLINE NTSTATUS WaitDone(VOID)
+{
+    return KeWaitForSingleObject(&gDone, Executive, KernelMode, FALSE, NULL);
+}
+
 FIXTURE_NOINLINE FLT_PREOP_CALLBACK_STATUS FLTAPI
 PreReadC(PFLT_CALLBACK_DATA Data, PCFLT_RELATED_OBJECTS FltObjects, PVOID *CompletionContext)
 {
@@ -98,6 +117,7 @@ PostReadC(PFLT_CALLBACK_DATA Data, PCFLT_RELATED_OBJECTS FltObjects, PVOID Compl
     QuerySize(FltObjects);
     FinishRead();
     DbgPrintEx(0, 3, "mf_catalog: %ws read\n", L"PostReadC");
+    PollDone();
     return FLT_POSTOP_FINISHED_PROCESSING;
 }
 
@@ -108,6 +128,7 @@ PostWriteC(PFLT_CALLBACK_DATA Data, PCFLT_RELATED_OBJECTS FltObjects, PVOID Comp
     (void)CompletionContext;
     (void)Flags;
     FinishRead();
+    WaitDone();
     if (KeGetCurrentIrql() > APC_LEVEL)
         return FLT_POSTOP_FINISHED_PROCESSING;
     CountRead(Data);
