@@ -217,6 +217,7 @@ func TestFailOn(t *testing.T) {
 		{"mf_stack.clang.sys", "error", exitOK},         // warnings only (MF2004, MF3002)
 		{"mf_stack.clang.sys", "warning", exitFindings}, // ... which --fail-on warning counts
 		{"callforms.clang.sys", "note", exitOK},         // not a minifilter, no findings
+		{"mf_rdata.gcc.sys", "never", exitOK},           // errors, reported without failing
 	} {
 		code, _, errs := runCLI(t, "scan", "--fail-on", tc.failOn, "../../testdata/bin/"+tc.file)
 		if code != tc.want {

@@ -50,7 +50,9 @@ with the RVA, the function and the call path. File URIs are relative to
 that cannot be analysed become error notifications.
 
 Exit status: 0 no finding at or above --fail-on, 1 such findings, 2 usage
-errors or files that could not be analysed.
+errors or files that could not be analysed. In CI, the default fails the job
+on errors; --fail-on never reports without failing (a first look, or a job
+that only uploads SARIF).
 
 A configuration file (.drvhazard.yaml in the current directory, or
 --config FILE) adds your own routines to the API catalogue ('drvhazard apis'
@@ -99,18 +101,34 @@ func (v *formatValue) Set(s string) error {
 	return nil
 }
 
-// severityValue is a flag.Value for --fail-on.
-type severityValue struct{ s rules.Severity }
+// severityValue is a flag.Value for --fail-on: a severity, or never.
+type severityValue struct {
+	s     rules.Severity
+	never bool // no finding fails the scan
+}
 
-func (v *severityValue) String() string { return v.s.String() }
+func (v *severityValue) String() string {
+	if v.never {
+		return "never"
+	}
+	return v.s.String()
+}
+
 func (v *severityValue) Set(s string) error {
+	if s == "never" {
+		v.never = true
+		return nil
+	}
 	sev, err := rules.ParseSeverity(s)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w, or never", err)
 	}
-	v.s = sev
+	v.s, v.never = sev, false
 	return nil
 }
+
+// fails reports whether a finding of severity sev fails the scan.
+func (v *severityValue) fails(sev rules.Severity) bool { return !v.never && sev >= v.s }
 
 // includeValue is the repeatable --include flag: glob patterns matched
 // case-insensitively against the base names of files found in directories.
@@ -186,8 +204,8 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 	fs.Var(format, "format", "output format: "+formatNames())
 	functions := fs.Bool("functions", false, "list every function in table output (JSON always lists them)")
 	jobs := fs.Int("j", runtime.NumCPU(), "files analysed in parallel")
-	failOn := &severityValue{rules.Error}
-	fs.Var(failOn, "fail-on", "exit 1 when a finding has at least this severity: note|warning|error")
+	failOn := &severityValue{s: rules.Error}
+	fs.Var(failOn, "fail-on", "exit 1 when a finding has at least this severity: note|warning|error, or never (exit 0 whatever is found)")
 	stackBudget := fs.Uint("stack-budget", 0, "MF4001: bytes of stack a paging-path call chain may use (default 4096, or the config's stack_budget)")
 	configPath := fs.String("config", "", "configuration file (default: "+config.DefaultFile+" in the current directory, if present)")
 	sourceRoot := fs.String("source-root", ".", "SARIF: the repository root; file URIs are made relative to it")
@@ -267,7 +285,7 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		s.part, r = renderIsolated(r, out.Render)
 		for _, f := range r.Findings {
 			// Suppressed findings (config, baseline) do not count.
-			s.hit = s.hit || (f.Active() && f.Severity >= failOn.s)
+			s.hit = s.hit || (f.Active() && failOn.fails(f.Severity))
 		}
 		if r.Err != nil {
 			s.errLine = errorLine(r)
