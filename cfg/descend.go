@@ -308,6 +308,10 @@ func (b *builder) analyse(f *Func) {
 	if refs := b.writableRefs(a); len(refs) > 0 || b.globalRefs[f] != nil {
 		b.globalRefs[f] = refs
 	}
+	// What an earlier lift said of f is about blocks this analysis has
+	// replaced: forget it, and lift again when asked.
+	f.lifted, f.Result, f.ExitIRQL, f.Returns, f.Phis = false, nil, nil, nil, nil
+	f.stores, f.objStores = nil, nil
 	if b.needsValues(a) {
 		b.flow(f, a)
 	} else {

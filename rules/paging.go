@@ -239,10 +239,14 @@ func (p *Pass) pagingHits() []pagingHit {
 // it.
 func (p *Pass) retFeasible(n node, facts *ir.Facts, ret cfg.Return) bool {
 	feas := p.feasible(n, facts)
-	if !feas[blockIndex(n.f, ret.Block)] {
+	if i := blockIndex(n.f, ret.Block); i < 0 || !feas[i] {
 		return false
 	}
-	return ret.Via == nil || feas[blockIndex(n.f, ret.Via)] && p.edgeFeasible(n, facts, ret.Via, ret.Block)
+	if ret.Via == nil {
+		return true
+	}
+	i := blockIndex(n.f, ret.Via)
+	return i >= 0 && feas[i] && p.edgeFeasible(n, facts, ret.Via, ret.Block)
 }
 
 // returnValues lists what a callback can return when it runs for major
