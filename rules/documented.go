@@ -111,10 +111,12 @@ func irqlOf(level string) (IRQL, bool) {
 // level is no hazard to the rules (DISPATCH_LEVEL, any, unknown).
 func (d *Documented) api() *API {
 	var class Class
-	switch d.Level {
-	case "passive":
+	switch {
+	case d.Pageable():
+		class = ClassPageable
+	case d.Level == "passive":
 		class = ClassPassiveOnly
-	case "apc":
+	case d.Level == "apc":
 		class = ClassAPCOnly
 	default:
 		return nil
@@ -124,13 +126,17 @@ func (d *Documented) api() *API {
 		src = "ddi_overrides.tsv"
 	}
 	src = fmt.Sprintf("%s (documented IRQL: %s)", src, d.Text)
+	irql, ok := irqlOf(d.Level)
 	if d.Pageable() {
-		// Evidence beats the level: the code itself can page, so a call
-		// on the paging path can recurse into it (MF2001).
-		class = ClassPageable
+		// Evidence beats the level: the code itself can page, so a call on
+		// the paging path can recurse into it (MF2001), and one at
+		// DISPATCH_LEVEL can fault (FltGetRoutineAddress is documented
+		// for DISPATCH_LEVEL and lies in FltMgr's PAGE section).
 		src += fmt.Sprintf("; in a pageable section of %s builds examined", d.Paged)
+		if !ok || irql > APC {
+			irql = APC
+		}
 	}
-	irql, _ := irqlOf(d.Level)
 	return &API{Module: d.Module, Name: d.Name, Class: class, IRQL: irql, Source: src}
 }
 

@@ -66,12 +66,18 @@ func Parse(text []byte) (p Page, ok bool) {
 	return Page{}, false
 }
 
-// Exported reports whether the page documents a routine a module exports
-// (api_type DllExport), not a macro, an inline function or a callback.
+// Exported reports whether the page documents a routine a module exports:
+// api_type DllExport, or LibDef with the module's import library (FltMgr's
+// pages say FltMgr.lib), not a macro, an inline function or a callback.
 func (p Page) Exported() bool {
 	for _, t := range p.Types {
-		if strings.EqualFold(t, "DllExport") {
+		switch {
+		case strings.EqualFold(t, "DllExport"):
 			return true
+		case strings.EqualFold(t, "LibDef"):
+			if m := p.Module(); m != "" && m != AnyKernel {
+				return true
+			}
 		}
 	}
 	return false
@@ -122,9 +128,13 @@ const (
 var (
 	// remarks is the pointer to the prose most texts end with.
 	remarks = regexp.MustCompile(`(?i)(\(\s*see [^()]*\)|see (the )?(remarks|comments)( section)?)\s*\.?$`)
+	// aside is a parenthetical of prose after the level (words, not
+	// "(APC_LEVEL)").
+	aside = regexp.MustCompile(`\s*\([^()]*\s[^()]*\)\s*\.?$`)
 	// annotation is the SAL form, _IRQL_requires_max_(APC_LEVEL).
 	annotation = regexp.MustCompile(`^_IRQL_requires_(max_|)\((\w+)\)$`)
-	levelNames = map[string]int{"PASSIVE_LEVEL": 0, "APC_LEVEL": 1, "DISPATCH_LEVEL": 2, "DIRQL": 3, "HIGH_LEVEL": 4}
+	levelNames = map[string]int{"PASSIVE_LEVEL": 0, "APC_LEVEL": 1, "DISPATCH_LEVEL": 2, "DIRQL": 3, "HIGH_LEVEL": 4,
+		"PASSIVE": 0, "APC": 1, "DISPATCH": 2, "DPC_LEVEL": 2}
 	// relation is "<= APC_LEVEL", "< DISPATCH_LEVEL", "= PASSIVE_LEVEL",
 	// ">= DISPATCH_LEVEL" or a bare level.
 	relation = regexp.MustCompile(`^(<=|<|=|==|>=)?\s*([A-Z_]+)$`)
@@ -136,6 +146,10 @@ var (
 func Level(text string) (level string, ok bool) {
 	t := strings.TrimSpace(strings.ReplaceAll(text, "\u00a0", " "))
 	t = strings.TrimSpace(remarks.ReplaceAllString(t, ""))
+	t = strings.TrimSpace(aside.ReplaceAllString(t, "")) // "<= APC_LEVEL (non-paging IO ...)"
+	if !annotation.MatchString(t) {
+		t = strings.NewReplacer("(", "", ")", "").Replace(t) // "<=(APC_LEVEL)"
+	}
 	t = strings.TrimSuffix(strings.TrimSpace(t), ".")
 	for _, prefix := range []string{"Called at", "called at", "IRQL", "Irql"} {
 		t = strings.TrimSpace(strings.TrimPrefix(t, prefix))

@@ -25,6 +25,9 @@ func TestLevel(t *testing.T) {
 		{"DISPATCH_LEVEL (see Remarks section)", Dispatch, true},
 		{"<= DISPATCH_LEVEL (see Remarks)", Dispatch, true},
 		{"<= APC_LEVEL (See Return Value)", APC, true},
+		{"<= APC_LEVEL (non-paging IO can only be reissued at PASSIVE_LEVEL)", APC, true},
+		{"PASSIVE", Passive, true},
+		{"<=(APC_LEVEL)", APC, true},
 		{"IRQL >= DISPATCH_LEVEL", Any, true},
 		{"<= DIRQL (see Comments section)", Any, true},
 		{"<= HIGH_LEVEL", Any, true},
@@ -58,6 +61,14 @@ func TestParse(t *testing.T) {
 	wdm := []byte("---\nreq.header: wdm.h\nreq.irql: <= APC_LEVEL\napi_type:\n - DLLExport\napi_location:\n - wdm.h\napi_name:\n - ExAcquireFastMutex\n---\n")
 	if p, ok := Parse(wdm); !ok || p.Module() != AnyKernel || !p.Exported() {
 		t.Errorf("a routine of wdm.h: %+v, module %q", p, p.Module())
+	}
+	lib := []byte("---\nreq.lib: FltMgr.lib\nreq.dll: \nreq.irql: PASSIVE_LEVEL\napi_type:\n - LibDef\napi_location:\n - FltMgr.lib\n - FltMgr.dll\napi_name:\n - FltFlushBuffers\n---\n")
+	if p, ok := Parse(lib); !ok || !p.Exported() || p.Module() != "fltmgr.sys" {
+		t.Errorf("a routine FltMgr.lib defines: %+v, exported %v, module %q", p, p.Exported(), p.Module())
+	}
+	static := []byte("---\nreq.header: ntstrsafe.h\napi_type:\n - LibDef\napi_location:\n - ntstrsafe.h\napi_name:\n - RtlStringCchCopyW\n---\n")
+	if p, _ := Parse(static); p.Exported() {
+		t.Error("a routine of a static library counted as exported")
 	}
 	if _, ok := Parse([]byte("# no front matter\n")); ok {
 		t.Error("a page without front matter parsed")

@@ -72,7 +72,7 @@ func main() {
 	for _, r := range rows {
 		fmt.Printf("%s\t%s\t%s\t%s\t%s\t%s\n", r.name, r.module, r.level, r.text, r.page, ev.column(r))
 	}
-	fmt.Fprintf(os.Stderr, "ddicat: %d pages read, %d routines exported by the three modules, %d with a level, %d left to rules/ddi_overrides.tsv:\n",
+	fmt.Fprintf(os.Stderr, "ddicat: %d pages read, %d routines of ntoskrnl.exe, fltmgr.sys, hal.dll or a kernel header, %d with a level, %d left to rules/ddi_overrides.tsv:\n",
 		stats.pages, len(rows), stats.levelled, len(rows)-stats.levelled)
 	for _, r := range rows {
 		if r.level == "?" {
