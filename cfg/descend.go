@@ -20,7 +20,7 @@ func (in *inst) next() uint32 { return in.rva + uint32(in.Len) }
 // analysis is what one pass over a function produced.
 type analysis struct {
 	insts   []inst          // sorted by rva
-	index   map[uint32]int  // rva -> index in insts
+	index   instIndex       // rva -> index in insts
 	leaders map[uint32]bool // block starts
 	// per-instruction facts decided by the descent
 	term   map[uint32]Term     // terminator kind of the instruction at rva
@@ -38,7 +38,7 @@ type analysis struct {
 	// of Func.Blocks.
 	runs [][2]int
 	// order and sorted are scratch space for sortInsts.
-	order  []uint32
+	order  []uint64
 	sorted []inst
 }
 
@@ -54,18 +54,23 @@ func (a *analysis) midInstruction(t uint32) bool {
 // copying each instruction once is much cheaper than swapping the large
 // instruction structs in place.
 func (a *analysis) sortInsts() {
+	// Each key is an rva over its place in insts: sorting them orders the
+	// instructions without asking the index.
 	a.order = a.order[:0]
 	for i := range a.insts {
-		a.order = append(a.order, a.insts[i].rva)
+		a.order = append(a.order, uint64(a.insts[i].rva)<<32|uint64(i))
+	}
+	if slices.IsSorted(a.order) {
+		return
 	}
 	slices.Sort(a.order)
 	a.sorted = a.sorted[:0]
-	for _, rva := range a.order {
-		a.sorted = append(a.sorted, a.insts[a.index[rva]])
+	for _, k := range a.order {
+		a.sorted = append(a.sorted, a.insts[uint32(k)])
 	}
 	a.insts, a.sorted = a.sorted, a.insts
 	for i := range a.insts {
-		a.index[a.insts[i].rva] = i
+		a.index.put(a.insts[i].rva, i)
 	}
 }
 
@@ -142,14 +147,15 @@ func (b *builder) analyse(f *Func) {
 		chk := int64(-1) // eax before a call, for __chkstk probes
 		var prev uint32
 		for {
-			if _, seen := a.index[pc]; seen {
+			if a.index.has(pc) {
 				a.leaders[pc] = true
 				break
 			}
 			if (pc < f.Entry || pc >= limit) && !inFrag(pc) {
 				// Fell off the end of the region: into the next function.
 				if prev != 0 {
-					p := &a.insts[a.index[prev]]
+					i, _ := a.index.get(prev)
+					p := &a.insts[i]
 					if p.Op == x86asm.CALL {
 						a.term[prev] = TermNoReturn
 					} else if b.prog.byEntry[pc] != nil {
@@ -171,14 +177,14 @@ func (b *builder) analyse(f *Func) {
 				} else {
 					// The block starts with bad bytes: keep a one-byte
 					// placeholder so the block exists.
-					a.index[pc] = len(a.insts)
+					a.index.put(pc, len(a.insts))
 					a.insts = append(a.insts, inst{Inst: x86asm.Inst{Len: 1}, rva: pc})
 					a.term[pc] = TermInvalid
 				}
 				break
 			}
 			b.instructions++
-			a.index[pc] = len(a.insts)
+			a.index.put(pc, len(a.insts))
 			a.insts = append(a.insts, inst{Inst: in, rva: pc, prev: prev})
 			cur := &a.insts[len(a.insts)-1]
 			if e := cur.next(); e > a.maxEnd {
@@ -400,7 +406,6 @@ func (b *builder) addHandlerCalls(f *Func, handlers []scopeEntry) {
 
 func newAnalysis() *analysis {
 	return &analysis{
-		index:   map[uint32]int{},
 		leaders: map[uint32]bool{},
 		term:    map[uint32]Term{},
 		succ:    map[uint32][]Edge{},
@@ -416,7 +421,7 @@ func (a *analysis) reset(entry uint32) {
 	a.invalid = a.invalid[:0]
 	a.maxEnd = 0
 	a.maxDepth = 0
-	clear(a.index)
+	a.index.reset(entry)
 	clear(a.leaders)
 	clear(a.term)
 	clear(a.succ)
@@ -600,7 +605,7 @@ func (b *builder) buildBlocks(f *Func, a *analysis) {
 	for i := range a.insts {
 		end := a.insts[i].next()
 		if i+1 < len(a.insts) && a.insts[i+1].rva != end {
-			if _, ok := a.index[end]; ok {
+			if a.index.has(end) {
 				a.leaders[end] = true
 			}
 		}
@@ -612,7 +617,7 @@ func (b *builder) buildBlocks(f *Func, a *analysis) {
 		if cur == nil {
 			return
 		}
-		if _, ok := a.index[cur.End]; ok {
+		if a.index.has(cur.End) {
 			cur.Term = TermFall
 			cur.Succs = []Edge{{To: cur.End, Kind: EdgeFall}}
 		} else {

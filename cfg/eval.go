@@ -38,7 +38,7 @@ func (p *Program) Evaluate(f *Func) *Evaluation {
 // the blocks, not the instructions, to stay small).
 func (p *Program) decodeBlock(blk *Block) []inst {
 	code := p.Image.Bytes(blk.Start, blk.End-blk.Start)
-	var out []inst
+	out := make([]inst, 0, blk.Insts)
 	var prev uint32
 	for off := uint32(0); off < uint32(len(code)); {
 		in, err := x86asm.Decode(code[off:], 64)

@@ -429,7 +429,7 @@ func (b *builder) codeRef(a *analysis, in *inst, t uint32, f *Func, r *blockReco
 	if !b.img.Executable(t) {
 		return
 	}
-	if _, inside := a.index[t]; inside && t != f.Entry || a.tables[t] || a.midInstruction(t) {
+	if a.index.has(t) && t != f.Entry || a.tables[t] || a.midInstruction(t) {
 		return
 	}
 	r.refs = append(r.refs, Ref{Site: in.rva, Target: t})

@@ -128,7 +128,7 @@ func (b *builder) tableBound(a *analysis, from *inst) (int, bool) {
 	pc := from.prev
 	sawBranch := x86asm.Op(0)
 	for i := 0; i < backtrackLimit && pc != 0; i++ {
-		idx, ok := a.index[pc]
+		idx, ok := a.index.get(pc)
 		if !ok {
 			break
 		}
@@ -163,7 +163,7 @@ func (b *builder) backResolve(a *analysis, pc uint32, reg x86asm.Reg, depth int)
 		return sym{}
 	}
 	for i := 0; i < backtrackLimit && pc != 0; i++ {
-		idx, ok := a.index[pc]
+		idx, ok := a.index.get(pc)
 		if !ok {
 			return sym{}
 		}
