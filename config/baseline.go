@@ -5,12 +5,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
-// LoadBaseline reads the fingerprints of an earlier run's findings from its
-// JSON output (files[].findings[].fingerprint) or its SARIF log
-// (runs[].results[].partialFingerprints["drvhazard/v1"]). Only findings
-// not in the baseline then count.
+// LoadBaseline reads the fingerprints of an earlier run's findings and of
+// their traces from its JSON output (files[].findings[].fingerprint and
+// .traces[].fingerprint) or its SARIF log (runs[].results[]
+// .partialFingerprints["drvhazard/v1"] and ["drvhazard/traces/v1"], as
+// report.FingerprintKey and report.TracesFingerprintKey name them). A
+// finding then counts unless the baseline holds every trace's fingerprint
+// (rules.Options.Baseline).
 func LoadBaseline(path string) (map[string]bool, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -25,6 +29,9 @@ func LoadBaseline(path string) (map[string]bool, error) {
 		Files []struct {
 			Findings []struct {
 				Fingerprint string `json:"fingerprint"`
+				Traces      []struct {
+					Fingerprint string `json:"fingerprint"`
+				} `json:"traces"`
 			} `json:"findings"`
 		} `json:"files"`
 		Runs []struct {
@@ -45,12 +52,22 @@ func LoadBaseline(path string) (map[string]bool, error) {
 			if fd.Fingerprint != "" {
 				fps[fd.Fingerprint] = true
 			}
+			for _, t := range fd.Traces {
+				if t.Fingerprint != "" {
+					fps[t.Fingerprint] = true
+				}
+			}
 		}
 	}
 	for _, run := range doc.Runs {
 		for _, r := range run.Results {
 			if fp := r.PartialFingerprints["drvhazard/v1"]; fp != "" {
 				fps[fp] = true
+			}
+			for _, fp := range strings.Split(r.PartialFingerprints["drvhazard/traces/v1"], ",") {
+				if fp != "" {
+					fps[fp] = true
+				}
 			}
 		}
 	}

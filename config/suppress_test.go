@@ -103,3 +103,61 @@ func TestSuppressionErrors(t *testing.T) {
 		}
 	}
 }
+
+// A baseline of a finding with several traces, in either format, holds every
+// trace's fingerprint; one that lists only some of them (a path the earlier
+// run did not see) leaves the finding counting.
+func TestBaselineOfGroupedFindings(t *testing.T) {
+	img, err := loader.Load("../testdata/bin/mf_hazards.gcc.sys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	analyse := func(opt rules.Options) *rules.Result { return rules.Analyze("mf_hazards.gcc.sys", "", img, opt) }
+	r := analyse(rules.Options{})
+	grouped := 0
+	for _, f := range r.Findings {
+		if len(f.Traces) > 1 {
+			grouped++
+		}
+	}
+	if grouped == 0 {
+		t.Fatal("mf_hazards has no finding with several traces: nothing to check")
+	}
+	dir := t.TempDir()
+	for _, format := range []string{"json", "sarif"} {
+		var b bytes.Buffer
+		write := report.WriteJSON
+		if format == "sarif" {
+			write = report.WriteSARIF
+		}
+		if err := write(&b, []*rules.Result{r}, report.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, "before."+format)
+		os.WriteFile(path, b.Bytes(), 0o644)
+		fps, err := LoadBaseline(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range analyse(rules.Options{Baseline: fps}).Findings {
+			if f.Active() {
+				t.Errorf("%s baseline: %s %s not suppressed", format, f.Rule.ID, f.Fingerprint)
+			}
+		}
+		// Without one trace's fingerprint, its finding comes back.
+		for _, f := range r.Findings {
+			if len(f.Traces) > 1 {
+				delete(fps, f.Traces[1].Fingerprint)
+			}
+		}
+		back := 0
+		for _, f := range analyse(rules.Options{Baseline: fps}).Findings {
+			if f.Active() {
+				back++
+			}
+		}
+		if back != grouped {
+			t.Errorf("%s baseline without a trace: %d findings count, want %d", format, back, grouped)
+		}
+	}
+}

@@ -100,7 +100,7 @@ func Correlate(c *Crash, drivers []*rules.Result) Correlation {
 			out.Resolved[i] = ref
 		}
 		for i := range d.Findings {
-			if m, ok := matchFinding(c, d, &d.Findings[i], refs, out.Signatures); ok {
+			if m, ok := matchTraces(c, d, &d.Findings[i], refs, out.Signatures); ok {
 				out.Matches = append(out.Matches, m)
 			}
 		}
@@ -204,6 +204,26 @@ func returnsFrom(d *rules.Result, site, rva uint32) bool {
 	}
 	inst, err := x86asm.Decode(d.Image.Bytes(site, 15), 64)
 	return err == nil && site+uint32(inst.Len) == rva
+}
+
+// matchTraces matches the crash against each path of f (a finding lists
+// every path of its cause) and keeps the best: the finding as that path
+// alone describes it.
+func matchTraces(c *Crash, d *rules.Result, f *rules.Finding, refs map[int]FrameRef, sigs []Signature) (Match, bool) {
+	if len(f.Traces) <= 1 {
+		return matchFinding(c, d, f, refs, sigs)
+	}
+	var best Match
+	found := false
+	for _, t := range f.Traces {
+		one := *f
+		one.Sink, one.Site, one.Path, one.Message = t.Sink, t.Site, t.Path, t.Message
+		one.Traces = []rules.Trace{t}
+		if m, ok := matchFinding(c, d, &one, refs, sigs); ok && (!found || m.Score > best.Score) {
+			best, found = m, true
+		}
+	}
+	return best, found
 }
 
 // matchFinding scores how well the crash shows f's call path. Each call of

@@ -133,6 +133,21 @@ type jsonFinding struct {
 	Fingerprint string        `json:"fingerprint"`
 	// Suppressed is null for a finding that counts, else why it is accepted.
 	Suppressed *jsonSuppression `json:"suppressed"`
+	// Traces are every path of the finding's cause to a sink (the first
+	// is the one sink, path and message above describe); a baseline
+	// accepts the finding when it holds every trace's fingerprint.
+	Traces []jsonTrace `json:"traces"`
+}
+
+type jsonTrace struct {
+	Sink        string           `json:"sink"`
+	SinkModule  *string          `json:"sink_module"`
+	SiteRVA     string           `json:"site_rva"`
+	SiteSource  *jsonSource      `json:"site_source"`
+	Path        []jsonStep       `json:"path"`
+	Message     string           `json:"message"`
+	Fingerprint string           `json:"fingerprint"`
+	Suppressed  *jsonSuppression `json:"suppressed"`
 }
 
 type jsonSuppression struct {
@@ -444,6 +459,18 @@ func findingJSON(r *rules.Result, f *rules.Finding) jsonFinding {
 	}
 	jf.SiteSource = sourceJSON(r, f.Site)
 	jf.Path = stepsJSON(r, f.Path)
+	jf.Traces = []jsonTrace{}
+	for _, t := range f.Traces {
+		jt := jsonTrace{Sink: t.Sink, SiteRVA: hex(uint64(t.Site)), SiteSource: sourceJSON(r, t.Site),
+			Path: stepsJSON(r, t.Path), Message: t.Message, Fingerprint: t.Fingerprint}
+		if mod, name, ok := strings.Cut(t.Sink, "!"); ok {
+			jt.Sink, jt.SinkModule = name, &mod
+		}
+		if s := t.Suppressed; s != nil {
+			jt.Suppressed = &jsonSuppression{Kind: s.Kind, Reason: s.Reason}
+		}
+		jf.Traces = append(jf.Traces, jt)
+	}
 	return jf
 }
 

@@ -531,14 +531,67 @@ func callbackName(r *rules.Result, rva uint32) string {
 	return codeSpan(stepName(rva, name))
 }
 
-// mermaidPath draws a finding's call path as a Mermaid flowchart: a node
+// mermaidPath draws a finding's call paths as one Mermaid flowchart: its
+// only path as mermaidTrace draws it, or all its traces merged, a node per
+// function and per sink, so that the function where they part shows.
+func mermaidPath(r *rules.Result, f *rules.Finding) string {
+	long := false
+	for _, t := range f.Traces {
+		long = long || len(t.Path) > maxMermaidSteps
+	}
+	if len(f.Traces) <= 1 || long || len(f.Traces) > maxMermaidTraces {
+		return mermaidTrace(r, f.Path, f.Sink)
+	}
+	var b strings.Builder
+	b.WriteString("```mermaid\nflowchart LR\n")
+	ids := map[uint32]string{}
+	node := func(s rules.Step) string {
+		if id, ok := ids[s.RVA]; ok {
+			return id
+		}
+		id := fmt.Sprintf("n%d", len(ids))
+		ids[s.RVA] = id
+		return fmt.Sprintf("%s[\"%s\"]", id, mermaidLabel(stepName(s.RVA, s.Name)))
+	}
+	sinks := map[string]string{}
+	drawn := map[string]bool{}
+	line := func(l string) {
+		if !drawn[l] {
+			drawn[l] = true
+			b.WriteString(l)
+		}
+	}
+	for _, t := range f.Traces {
+		for i := 0; i+1 < len(t.Path); i++ {
+			from := node(t.Path[i])
+			line(fmt.Sprintf("  %s %s %s\n", from, mermaidEdge("call", t.Path[i].Call, shortSource(r, t.Path[i].Call)), node(t.Path[i+1])))
+		}
+		edge, label := mermaidSink(r, t.Path, t.Sink)
+		id, ok := sinks[label]
+		target := id
+		if !ok {
+			id = fmt.Sprintf("sink%d", len(sinks))
+			sinks[label] = id
+			target = fmt.Sprintf("%s([\"%s\"])", id, mermaidLabel(label))
+		}
+		line(fmt.Sprintf("  %s %s %s\n", node(t.Path[len(t.Path)-1]), edge, target))
+	}
+	b.WriteString("```\n")
+	return b.String()
+}
+
+// maxMermaidTraces is the most paths one flowchart merges; past it the
+// first is drawn (the JSON output has them all).
+const maxMermaidTraces = 12
+
+// mermaidTrace draws one call path as a Mermaid flowchart: a node
 // per step, an edge per call labelled with the RVA of the call, and the
 // sink as the last node, so one edge per step. Paths of more than
 // maxMermaidSteps steps keep both ends and say how many calls are left out.
-func mermaidPath(r *rules.Result, f *rules.Finding) string {
+func mermaidTrace(r *rules.Result, path []rules.Step, sinkName string) string {
 	var b strings.Builder
 	b.WriteString("```mermaid\nflowchart LR\n")
-	n := len(f.Path)
+	n := len(path)
 	half := maxMermaidSteps / 2
 	declared := map[int]bool{}
 	node := func(i int) string {
@@ -547,21 +600,21 @@ func mermaidPath(r *rules.Result, f *rules.Finding) string {
 			return id
 		}
 		declared[i] = true
-		s := f.Path[i]
+		s := path[i]
 		return fmt.Sprintf("%s[\"%s\"]", id, mermaidLabel(stepName(s.RVA, s.Name)))
 	}
 	for i := 0; i < n-1; i++ {
 		if n > maxMermaidSteps && i >= half-1 && i < n-half {
 			if i == half-1 {
-				fmt.Fprintf(&b, "  %s %s gap[\"%s\"]\n", node(i), mermaidEdge("call", f.Path[i].Call, shortSource(r, f.Path[i].Call)),
+				fmt.Fprintf(&b, "  %s %s gap[\"%s\"]\n", node(i), mermaidEdge("call", path[i].Call, shortSource(r, path[i].Call)),
 					mermaidLabel(fmt.Sprintf("... %d more calls ...", n-maxMermaidSteps)))
 				fmt.Fprintf(&b, "  gap -.-> %s\n", node(n-half))
 			}
 			continue
 		}
-		fmt.Fprintf(&b, "  %s %s %s\n", node(i), mermaidEdge("call", f.Path[i].Call, shortSource(r, f.Path[i].Call)), node(i+1))
+		fmt.Fprintf(&b, "  %s %s %s\n", node(i), mermaidEdge("call", path[i].Call, shortSource(r, path[i].Call)), node(i+1))
 	}
-	edge, label := mermaidSink(r, f)
+	edge, label := mermaidSink(r, path, sinkName)
 	fmt.Fprintf(&b, "  %s %s sink([\"%s\"])\n", node(n-1), edge, mermaidLabel(label))
 	b.WriteString("```\n")
 	return b.String()
@@ -584,9 +637,9 @@ func mermaidEdge(verb string, rva uint32, src string) string {
 // label, from the finding's sink (see sinkText): an import it calls, a
 // status it returns, the pageable section it lies in, the stack depth its
 // call chain reaches.
-func mermaidSink(r *rules.Result, f *rules.Finding) (edge, label string) {
-	last := f.Path[len(f.Path)-1]
-	switch sink := f.Sink; {
+func mermaidSink(r *rules.Result, path []rules.Step, sink string) (edge, label string) {
+	last := path[len(path)-1]
+	switch {
 	case strings.HasPrefix(sink, "PAGE:"):
 		section := "PAGE"
 		if r.Image != nil {

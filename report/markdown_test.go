@@ -46,6 +46,42 @@ var (
 	mermaidNodeRE = regexp.MustCompile(`\b(\w+)(\["|\(\[")`)
 )
 
+// checkMergedDiagram checks the diagram of a finding with several traces:
+// each function and each sink is one node, declared once, and every call
+// of every trace is an edge between its functions' nodes.
+func checkMergedDiagram(t *testing.T, what string, f *rules.Finding, diagram string) {
+	t.Helper()
+	ids := map[string]string{} // label -> node id
+	for _, m := range regexp.MustCompile(`\b(\w+)(?:\["|\(\[")([^"]*)"`).FindAllStringSubmatch(diagram, -1) {
+		if _, dup := ids[m[2]]; dup {
+			t.Errorf("%s: %s declared twice", what, m[2])
+		}
+		ids[m[2]] = m[1]
+	}
+	edges := map[string]bool{}
+	for _, l := range strings.Split(diagram, "\n")[1:] {
+		if m := mermaidEdgeRE.FindStringSubmatch(l); m != nil {
+			edges[m[1]+" "+m[3]+" "+m[4]] = true
+		}
+	}
+	for _, tr := range f.Traces {
+		for i := 0; i+1 < len(tr.Path); i++ {
+			from, to := ids[stepName(tr.Path[i].RVA, tr.Path[i].Name)], ids[stepName(tr.Path[i+1].RVA, tr.Path[i+1].Name)]
+			if e := fmt.Sprintf("%s call %#x %s", from, tr.Path[i].Call, to); !edges[e] {
+				t.Errorf("%s: no edge %q in\n%s", what, e, diagram)
+			}
+		}
+		last := ids[stepName(tr.Path[len(tr.Path)-1].RVA, tr.Path[len(tr.Path)-1].Name)]
+		found := false
+		for e := range edges {
+			found = found || strings.HasPrefix(e, last+" ") && strings.Contains(e, " sink")
+		}
+		if !found {
+			t.Errorf("%s: %s has no edge to a sink in\n%s", what, last, diagram)
+		}
+	}
+}
+
 // mermaidBlocks returns the bodies of the mermaid code blocks of md.
 func mermaidBlocks(md string) []string {
 	var out []string
@@ -65,7 +101,7 @@ func mermaidBlocks(md string) []string {
 func TestMarkdownMermaidPaths(t *testing.T) {
 	t.Parallel()
 	results := analyseFixtures(t, markdownFixtures...)
-	long := 0
+	long, merged := 0, 0
 	for _, r := range results {
 		for i := range r.Findings {
 			f := &r.Findings[i]
@@ -82,6 +118,11 @@ func TestMarkdownMermaidPaths(t *testing.T) {
 			lines := strings.Split(strings.TrimSuffix(blocks[0], "\n"), "\n")
 			if lines[0] != "flowchart LR" {
 				t.Errorf("%s %s: diagram starts %q", r.Path, f.Rule.ID, lines[0])
+			}
+			if len(f.Traces) > 1 {
+				merged++
+				checkMergedDiagram(t, r.Path+" "+f.Rule.ID, f, blocks[0])
+				continue
 			}
 			var edges [][]string
 			for _, l := range lines[1:] {
@@ -132,6 +173,9 @@ func TestMarkdownMermaidPaths(t *testing.T) {
 			}
 		}
 	}
+	if merged == 0 {
+		t.Error("no finding with several traces among the fixtures: the merged diagram is not checked")
+	}
 	if long == 0 {
 		t.Error("no fixture has a path long enough to be elided (large.gcc.sys should)")
 	}
@@ -142,8 +186,8 @@ func TestMarkdownFinding(t *testing.T) {
 	results := analyseFixtures(t, "mf_rdata.gcc.sys", "mf_stack.gcc.sys", "mf_variants.gcc.sys")
 	md := writeMarkdown(t, results)
 	for _, want := range []string{
-		"## :x: drvhazard: 7 findings in 3 files (3 errors, 4 warnings)\n",
-		"| 3 | 3 | 0 | 3 | 4 | 0 |\n",
+		"## :x: drvhazard: 6 findings in 3 files (3 errors, 3 warnings)\n",
+		"| 3 | 3 | 0 | 3 | 3 | 0 |\n",
 		"#### :x: [MF2001 PagingPathCallsPageableRoutine](https://github.com/drvhazard/drvhazard/blob/main/docs/rules.md#mf2001)\n",
 		"**Registration:** `IRP_MJ_READ` registered with flags 0x0 (no SKIP_PAGING_IO) in FLT_REGISTRATION at 0x2020 (.rdata), " +
 			"passed to FltRegisterFilter by `DriverEntry` at 0x1182; pre-operation `PreRead`, post-operation none.\n",
@@ -226,7 +270,7 @@ func TestMarkdownTruncation(t *testing.T) {
 	base := analyseFixtures(t, "mf_hazards.clang.sys", "mf_malformed.gcc.sys", "mf_stack.gcc.sys")
 	var results []*rules.Result
 	total, bySev := 0, map[rules.Severity]int{}
-	for i := range 6 {
+	for i := range 10 {
 		for _, r := range base {
 			c := *r
 			c.Path = fmt.Sprintf("drivers/%02d/%s", i, filepath.Base(r.Path))

@@ -26,6 +26,11 @@ const SARIFCategory = "drvhazard/"
 // GitHub does not match new hashes against old alerts.
 const FingerprintKey = "drvhazard/v1"
 
+// TracesFingerprintKey names, in partialFingerprints, the fingerprints of
+// a result's traces when it has several, comma-separated: what a baseline
+// made from the log must hold to accept it (config.LoadBaseline).
+const TracesFingerprintKey = "drvhazard/traces/v1"
+
 const sarifSchema = "https://json.schemastore.org/sarif-2.1.0.json"
 
 // The SARIF 2.1.0 objects we write, with only the properties we set.
@@ -188,6 +193,7 @@ type sarifLogical struct {
 }
 
 type sarifCodeFlow struct {
+	Message     *sarifMessage     `json:"message,omitempty"`
 	ThreadFlows []sarifThreadFlow `json:"threadFlows"`
 }
 
@@ -442,8 +448,28 @@ func (l fileLocations) result(f *rules.Finding, ruleIndex int) sarifResult {
 			res.Properties.Callback = &sarifCallback{Major: cb.Major, Kind: cb.Kind, Function: stepName(cb.RVA, cb.Name)}
 		}
 	}
-	if len(f.Path) > 0 {
-		res.CodeFlows = []sarifCodeFlow{{ThreadFlows: []sarifThreadFlow{l.threadFlow(f)}}}
+	if len(f.Traces) > 1 {
+		fps := make([]string, len(f.Traces))
+		for i, t := range f.Traces {
+			fps[i] = t.Fingerprint
+		}
+		res.PartialFingerprints[TracesFingerprintKey] = strings.Join(fps, ",")
+	}
+	// One code flow per trace: the path to each sink of the cause.
+	for i, t := range f.Traces {
+		if len(t.Path) == 0 {
+			continue
+		}
+		if i == maxCodeFlows {
+			last := &res.CodeFlows[len(res.CodeFlows)-1]
+			last.Message = &sarifMessage{Text: fmt.Sprintf("%d further paths are left out (see the JSON output).", len(f.Traces)-maxCodeFlows)}
+			break
+		}
+		cf := sarifCodeFlow{ThreadFlows: []sarifThreadFlow{l.threadFlow(t.Path, t.Sink)}}
+		if len(f.Traces) > 1 {
+			cf.Message = &sarifMessage{Text: sentence(t.Message)}
+		}
+		res.CodeFlows = append(res.CodeFlows, cf)
 	}
 	if s := f.Suppressed; s != nil {
 		res.Suppressions = []sarifSuppression{{Kind: "external", Status: "accepted", Justification: s.Kind + ": " + s.Reason}}
@@ -451,19 +477,23 @@ func (l fileLocations) result(f *rules.Finding, ruleIndex int) sarifResult {
 	return res
 }
 
-// maxFlowLocations bounds a thread flow, under GitHub's limit of 100.
-const maxFlowLocations = 64
+// maxFlowLocations bounds a thread flow, under GitHub's limit of 100;
+// maxCodeFlows the paths of one result.
+const (
+	maxFlowLocations = 64
+	maxCodeFlows     = 32
+)
 
-// threadFlow is the finding's call path: a location per step, at the call
-// it makes (at its entry when the path ends in the function itself), one
+// threadFlow is a call path to sink: a location per step, at the call it
+// makes (at its entry when the path ends in the function itself), one
 // nesting level deeper per call.
-func (l fileLocations) threadFlow(f *rules.Finding) sarifThreadFlow {
+func (l fileLocations) threadFlow(path []rules.Step, sink string) sarifThreadFlow {
 	tf := sarifThreadFlow{Locations: []sarifThreadFlowLocation{}}
-	for i, s := range f.Path {
+	for i, s := range path {
 		// GitHub rejects thread flows of more than 100 locations (GH1004):
 		// keep both ends of a long call chain (MF4001 paths run deep) and
 		// say what was left out; the JSON output has the whole path.
-		if n := len(f.Path); n > maxFlowLocations && i >= maxFlowLocations/2 && i < n-maxFlowLocations/2 {
+		if n := len(path); n > maxFlowLocations && i >= maxFlowLocations/2 && i < n-maxFlowLocations/2 {
 			if i == maxFlowLocations/2 {
 				loc := l.at(s.RVA, addressKind(s.RVA, s), l.function(stepName(s.RVA, s.Name)))
 				loc.Message = &sarifMessage{Text: fmt.Sprintf("%d further calls are left out here (see the JSON output).", n-maxFlowLocations)}
@@ -472,9 +502,9 @@ func (l fileLocations) threadFlow(f *rules.Finding) sarifThreadFlow {
 			continue
 		}
 		name := stepName(s.RVA, s.Name)
-		what := sinkText(f.Sink)
-		if i+1 < len(f.Path) {
-			what = "calls " + stepName(f.Path[i+1].RVA, f.Path[i+1].Name)
+		what := sinkText(sink)
+		if i+1 < len(path) {
+			what = "calls " + stepName(path[i+1].RVA, path[i+1].Name)
 		}
 		at := s.Call
 		if at == 0 {

@@ -90,7 +90,7 @@ func TestSARIFResults(t *testing.T) {
 	if len(run.Results) != len(findings) || len(findings) < 10 {
 		t.Fatalf("%d results for %d findings", len(run.Results), len(findings))
 	}
-	withPath := 0
+	withPath, multi := 0, 0
 	for i, res := range run.Results {
 		f, r := findings[i], files[findings[i]]
 		// ruleId is in rules[], and ruleIndex points at it.
@@ -128,30 +128,47 @@ func TestSARIFResults(t *testing.T) {
 			continue
 		}
 		withPath++
-		if len(res.CodeFlows) != 1 || len(res.CodeFlows[0].ThreadFlows) != 1 {
-			t.Fatalf("result %d: codeFlows %+v, want one with one thread flow", i, res.CodeFlows)
+		// One code flow per trace, each one thread flow: one location
+		// per step of the trace's path, at the call the step makes.
+		if len(res.CodeFlows) != len(f.Traces) {
+			t.Fatalf("result %d: %d code flows for %d traces", i, len(res.CodeFlows), len(f.Traces))
 		}
-		steps := res.CodeFlows[0].ThreadFlows[0].Locations
-		if len(steps) != len(f.Path) {
-			t.Fatalf("result %d: %d thread flow locations for a path of %d steps", i, len(steps), len(f.Path))
-		}
-		for j, s := range steps {
-			want := f.Path[j].Call
-			if want == 0 {
-				want = f.Path[j].RVA
-			}
-			checkLocation(t, run, s.Location, "testdata/bin/"+base, base, want)
-			name := stepName(f.Path[j].RVA, f.Path[j].Name)
-			if s.Location.Message == nil || !strings.HasPrefix(*s.Location.Message.Text, name+" ") {
-				t.Errorf("result %d step %d: message %v does not start with %s", i, j, s.Location.Message, name)
-			}
-			if j+1 < len(f.Path) && !strings.Contains(*s.Location.Message.Text, "calls "+stepName(f.Path[j+1].RVA, f.Path[j+1].Name)) {
-				t.Errorf("result %d step %d: message %q does not name the callee", i, j, *s.Location.Message.Text)
-			}
-			if s.NestingLevel == nil || *s.NestingLevel != j {
-				t.Errorf("result %d step %d: nestingLevel %v", i, j, s.NestingLevel)
+		if len(f.Traces) > 1 {
+			multi++
+			if res.PartialFingerprints[TracesFingerprintKey] == "" {
+				t.Errorf("result %d: %d traces but no %s", i, len(f.Traces), TracesFingerprintKey)
 			}
 		}
+		for k, cf := range res.CodeFlows {
+			path := f.Traces[k].Path
+			if len(cf.ThreadFlows) != 1 {
+				t.Fatalf("result %d flow %d: %d thread flows, want one", i, k, len(cf.ThreadFlows))
+			}
+			steps := cf.ThreadFlows[0].Locations
+			if len(steps) != len(path) {
+				t.Fatalf("result %d: %d thread flow locations for a path of %d steps", i, len(steps), len(path))
+			}
+			for j, s := range steps {
+				want := path[j].Call
+				if want == 0 {
+					want = path[j].RVA
+				}
+				checkLocation(t, run, s.Location, "testdata/bin/"+base, base, want)
+				name := stepName(path[j].RVA, path[j].Name)
+				if s.Location.Message == nil || !strings.HasPrefix(*s.Location.Message.Text, name+" ") {
+					t.Errorf("result %d step %d: message %v does not start with %s", i, j, s.Location.Message, name)
+				}
+				if j+1 < len(path) && !strings.Contains(*s.Location.Message.Text, "calls "+stepName(path[j+1].RVA, path[j+1].Name)) {
+					t.Errorf("result %d step %d: message %q does not name the callee", i, j, *s.Location.Message.Text)
+				}
+				if s.NestingLevel == nil || *s.NestingLevel != j {
+					t.Errorf("result %d step %d: nestingLevel %v", i, j, s.NestingLevel)
+				}
+			}
+		}
+	}
+	if multi == 0 {
+		t.Error("no finding with several traces: the fixtures should have one")
 	}
 	if withPath == 0 || withPath == len(findings) {
 		t.Errorf("%d of %d findings have paths; the fixtures should have both kinds", withPath, len(findings))

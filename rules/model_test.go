@@ -112,16 +112,18 @@ func findingLines(fx fixtureBuild, r *Result) []string {
 		if f.Callback != nil {
 			cb = fx.label(f.Callback.RVA)
 		}
-		sink := f.Sink
-		switch {
-		case f.Rule.ID == "MF4001":
-			sink = "stack" // the byte count differs by toolchain
-		case strings.HasPrefix(sink, "PAGE:"):
-			// Name the pageable function as the truth file does,
-			// also in images without symbols.
-			sink = "PAGE:" + fx.label(f.Path[len(f.Path)-1].RVA)
+		for _, t := range f.Traces {
+			sink := t.Sink
+			switch {
+			case f.Rule.ID == "MF4001":
+				sink = "stack" // the byte count differs by toolchain
+			case strings.HasPrefix(sink, "PAGE:"):
+				// Name the pageable function as the truth file
+				// does, also in images without symbols.
+				sink = "PAGE:" + fx.label(t.Path[len(t.Path)-1].RVA)
+			}
+			out = append(out, strings.Join([]string{"finding", f.Rule.ID, cb, sink}, " "))
 		}
-		out = append(out, strings.Join([]string{"finding", f.Rule.ID, cb, sink}, " "))
 	}
 	return normalize(out)
 }

@@ -89,19 +89,33 @@ func AnalyzeContext(ctx context.Context, path, sha string, img *loader.Image, op
 	}
 }
 
-// suppress marks the findings the configuration or the baseline accepts.
+// suppress marks the traces the configuration or the baseline accepts,
+// and the findings all of whose traces are accepted.
 func suppress(findings []Finding, opt Options) {
 	for i := range findings {
 		f := &findings[i]
-		if opt.Baseline[f.Fingerprint] {
-			f.Suppressed = &Suppression{Kind: "baseline", Reason: "present in the baseline"}
-			continue
+		f.Suppressed = nil
+		all := len(f.Traces) > 0
+		for j := range f.Traces {
+			t := &f.Traces[j]
+			t.Suppressed = traceSuppression(f, t, opt)
+			all = all && t.Suppressed != nil
 		}
-		for j := range opt.Suppress {
-			if s := &opt.Suppress[j]; s.matches(f) {
-				f.Suppressed = &Suppression{Kind: "config", Reason: s.Reason}
-				break
-			}
+		if all {
+			f.Suppressed = f.Traces[0].Suppressed
 		}
 	}
+}
+
+// traceSuppression is why trace t of f is accepted, nil when it is not.
+func traceSuppression(f *Finding, t *Trace, opt Options) *Suppression {
+	if opt.Baseline[t.Fingerprint] {
+		return &Suppression{Kind: "baseline", Reason: "present in the baseline"}
+	}
+	for j := range opt.Suppress {
+		if s := &opt.Suppress[j]; s.matches(f, t) {
+			return &Suppression{Kind: "config", Reason: s.Reason}
+		}
+	}
+	return nil
 }

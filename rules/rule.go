@@ -45,8 +45,12 @@ type Rule struct {
 	// Precision is how often a finding is a true hazard, for SARIF:
 	// "very-high", "high", "medium" or "low".
 	Precision string
-	// Run reports the rule's findings; it receives its own Rule so the
-	// findings can point at it.
+	// Grouped rules report one finding per cause (see group): their
+	// findings of one callback, or of one function outside callbacks,
+	// become one.
+	Grouped bool
+	// Run reports the rule's findings, one per path to a sink; it receives
+	// its own Rule so the findings can point at it.
 	Run func(p *Pass, r *Rule) []Finding
 }
 
@@ -101,7 +105,9 @@ type Step struct {
 	Call uint32 // RVA of the call instruction taken
 }
 
-// Finding is one hazard.
+// Finding is one hazard cause. Sink, Site's call and Path are its first
+// trace's; Site is where its traces part (the line to change), the sink's
+// call when it has one trace.
 type Finding struct {
 	Rule     *Rule
 	Severity Severity
@@ -113,8 +119,12 @@ type Finding struct {
 	// Fingerprint identifies the finding across rebuilds that do not change
 	// the code path: it hashes names and structure, not addresses.
 	Fingerprint string
-	// Suppressed is set when the project accepted the finding: it stays in
-	// JSON and SARIF (marked), but does not count for --fail-on.
+	// Traces are the paths of the cause to its sinks, each with its own
+	// fingerprint and suppression; at least one.
+	Traces []Trace
+	// Suppressed is set when the project accepted the finding, every one
+	// of its traces: it stays in JSON and SARIF (marked), but does not
+	// count for --fail-on.
 	Suppressed *Suppression
 }
 
@@ -133,17 +143,19 @@ type Suppress struct {
 	Reason      string // required: why the finding is accepted
 }
 
-// matches reports whether s accepts f.
-func (s *Suppress) matches(f *Finding) bool {
+// matches reports whether s accepts trace t of f: by the finding's
+// fingerprint or the trace's, by the finding's callback or a function on
+// the trace's path.
+func (s *Suppress) matches(f *Finding, t *Trace) bool {
 	if s.Rule != "" && !strings.EqualFold(s.Rule, f.Rule.ID) {
 		return false
 	}
-	if s.Fingerprint != "" && s.Fingerprint != f.Fingerprint {
+	if s.Fingerprint != "" && s.Fingerprint != f.Fingerprint && s.Fingerprint != t.Fingerprint {
 		return false
 	}
 	if s.Function != "" {
 		on := f.Callback != nil && f.Callback.Name == s.Function
-		for _, st := range f.Path {
+		for _, st := range t.Path {
 			on = on || st.Name == s.Function
 		}
 		if !on {

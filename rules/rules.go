@@ -117,7 +117,7 @@ Sources: https://learn.microsoft.com/windows-hardware/drivers/kernel/making-driv
 
 Sources: `+srcPool),
 	{
-		ID: "MF2008", Name: "FsFilterCallbackOnMmCcPath", Severity: Warning, Precision: "high",
+		ID: "MF2008", Grouped: true, Name: "FsFilterCallbackOnMmCcPath", Severity: Warning, Precision: "high",
 		Short: "A callback for a memory- or cache-manager FsFilter operation reaches a paging-path hazard.",
 		Help: `The FsFilter operations IRP_MJ_ACQUIRE_FOR_MOD_WRITE, IRP_MJ_RELEASE_FOR_MOD_WRITE, IRP_MJ_ACQUIRE_FOR_CC_FLUSH and
 IRP_MJ_RELEASE_FOR_CC_FLUSH (0xFD..0xFA) are issued by the memory and cache managers while they write pages out.
@@ -130,7 +130,7 @@ Sources: https://learn.microsoft.com/windows-hardware/drivers/ddi/fltkernel/ns-f
 		Run: runMF2008,
 	},
 	{
-		ID: "MF3001", Name: "PageableCodeAtDispatch", Severity: Error, Precision: "medium",
+		ID: "MF3001", Grouped: true, Name: "PageableCodeAtDispatch", Severity: Error, Precision: "medium",
 		Short: "Pageable code is reachable at DISPATCH_LEVEL: under a spin lock, after KeRaiseIrql, or from a post-operation callback.",
 		Help: `Code in PAGE* sections can be paged out; touching it at DISPATCH_LEVEL, where page faults cannot be serviced,
 bugchecks (IRQL_NOT_LESS_OR_EQUAL 0xA / DRIVER_IRQL_NOT_LESS_OR_EQUAL 0xD1). A call into pageable code made while a
@@ -145,7 +145,7 @@ Sources: https://learn.microsoft.com/windows-hardware/drivers/ifs/writing-postop
 		Run: runMF3001,
 	},
 	{
-		ID: "MF3002", Name: "PostOpCallsApcOnlyRoutine", Severity: Warning, Precision: "medium",
+		ID: "MF3002", Grouped: true, Name: "PostOpCallsApcOnlyRoutine", Severity: Warning, Precision: "medium",
 		Short: "A post-operation callback calls a routine that must run at APC_LEVEL or below.",
 		Help: `Post-operation callbacks can run at DISPATCH_LEVEL. Routines documented for IRQL <= APC_LEVEL (PsLookup*,
 FltGetFileNameInformation, Zw*, FltReadFile ...) must not be called there directly.
@@ -196,7 +196,7 @@ Sources: https://learn.microsoft.com/windows-hardware/drivers/kernel/no-execute-
 
 // pagingRule builds one of the MF200x rules over the shared paging walk.
 func pagingRule(id, name string, sev Severity, class Class, short, help string) *Rule {
-	r := &Rule{ID: id, Name: name, Severity: sev, Precision: "high", Short: short, Help: help}
+	r := &Rule{ID: id, Name: name, Severity: sev, Precision: "high", Short: short, Help: help, Grouped: true}
 	r.Run = func(p *Pass, r *Rule) []Finding {
 		var out []Finding
 		for _, h := range p.pagingHits() {
@@ -351,8 +351,8 @@ func fingerprint(parts ...any) string {
 	return hex.EncodeToString(h.Sum(nil))[:32]
 }
 
-// Run runs every rule over a pass and returns the findings sorted by
-// severity (highest first), rule, site.
+// Run runs every rule over a pass and returns the findings, one per cause
+// (group), sorted by severity (highest first), rule, site.
 func Run(p *Pass, rules []*Rule) []Finding {
 	var out []Finding
 	for _, r := range rules {
@@ -361,6 +361,7 @@ func Run(p *Pass, rules []*Rule) []Finding {
 		}
 		out = append(out, r.Run(p, r)...)
 	}
+	out = group(out)
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]
 		if a.Severity != b.Severity {

@@ -32,6 +32,11 @@ func TestGolden(t *testing.T) {
 		{"scan_mf_rdata.clang.json", []string{"scan", "--format", "json", "../../testdata/bin/mf_rdata.clang.sys"}},
 		{"scan_mf_rdata.clang.sarif", []string{"scan", "--format", "sarif", "--source-root", "../..", "../../testdata/bin/mf_rdata.clang.sys"}},
 		{"scan_mf_rdata.clang.md", []string{"scan", "--format", "markdown", "../../testdata/bin/mf_rdata.clang.sys"}},
+		// A callback that reaches two sinks: one finding with two traces.
+		{"scan_mf_hazards.gcc.json", []string{"scan", "--format", "json", "../../testdata/bin/mf_hazards.gcc.sys"}},
+		{"scan_mf_hazards.gcc.txt", []string{"scan", "../../testdata/bin/mf_hazards.gcc.sys"}},
+		{"scan_mf_hazards.gcc.sarif", []string{"scan", "--format", "sarif", "--source-root", "../..", "../../testdata/bin/mf_hazards.gcc.sys"}},
+		{"scan_mf_hazards.gcc.md", []string{"scan", "--format", "markdown", "../../testdata/bin/mf_hazards.gcc.sys"}},
 		{"correlate_mf_rdata.gcc.json", correlateArgs("json")},
 		{"correlate_mf_rdata.gcc.txt", correlateArgs("table")},
 		{"correlate_mf_rdata.gcc.md", correlateArgs("markdown")},
