@@ -11,7 +11,7 @@ type Class string
 
 // Hazard classes; each maps to one paging-path rule.
 const (
-	ClassPageable    Class = "pageable"     // contains pageable code or touches pageable data (MF2001)
+	ClassPageable    Class = "pageable"     // contains pageable code or touches pageable data, callable at APC_LEVEL (MF2001)
 	ClassPassiveOnly Class = "passive-only" // requires IRQL PASSIVE_LEVEL (MF2002)
 	ClassNameQuery   Class = "name-query"   // file name queries (MF2003)
 	ClassPosting     Class = "posting"      // posts or pends the operation (MF2004)
@@ -79,10 +79,10 @@ const (
 var defaultAPIs = []API{
 	{Module: "ntoskrnl.exe", Name: "PsLookupProcessByProcessId", Class: ClassPageable, IRQL: APC, Source: srcPsLookup},
 	{Module: "ntoskrnl.exe", Name: "PsLookupThreadByThreadId", Class: ClassPageable, IRQL: APC, Source: srcPsLookup},
-	{Module: "ntoskrnl.exe", Name: "PsReferenceProcessFilePointer", Class: ClassPageable, IRQL: Passive, Source: srcPsPass},
-	{Module: "ntoskrnl.exe", Name: "SeLocateProcessImageName", Class: ClassPageable, IRQL: Passive, Source: srcPsPass},
-	{Module: "ntoskrnl.exe", Name: "ObQueryNameString", Class: ClassPageable, IRQL: Passive, Source: srcObHandle},
-	{Module: "ntoskrnl.exe", Name: "ObReferenceObjectByName", Class: ClassPageable, IRQL: Passive, Source: srcObHandle},
+	{Module: "ntoskrnl.exe", Name: "PsReferenceProcessFilePointer", Class: ClassPassiveOnly, IRQL: Passive, Source: srcPsPass},
+	{Module: "ntoskrnl.exe", Name: "SeLocateProcessImageName", Class: ClassPassiveOnly, IRQL: Passive, Source: srcPsPass},
+	{Module: "ntoskrnl.exe", Name: "ObQueryNameString", Class: ClassPassiveOnly, IRQL: Passive, Source: srcObHandle},
+	{Module: "ntoskrnl.exe", Name: "ObReferenceObjectByName", Class: ClassPassiveOnly, IRQL: Passive, Source: srcObHandle},
 
 	{Module: "ntoskrnl.exe", Name: "ObReferenceObjectByHandle", Class: ClassPassiveOnly, IRQL: Passive, Source: srcObHandle},
 	{Module: "ntoskrnl.exe", Name: "ObReferenceObjectByHandleWithTag", Class: ClassPassiveOnly, IRQL: Passive, Source: srcObHandle},

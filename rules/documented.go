@@ -112,10 +112,13 @@ func irqlOf(level string) (IRQL, bool) {
 func (d *Documented) api() *API {
 	var class Class
 	switch {
+	case d.Level == "passive":
+		// The stricter of the two: a pageable routine documented for
+		// PASSIVE_LEVEL is a passive-only hazard (MF2002), and its
+		// message says PASSIVE_LEVEL.
+		class = ClassPassiveOnly
 	case d.Pageable():
 		class = ClassPageable
-	case d.Level == "passive":
-		class = ClassPassiveOnly
 	case d.Level == "apc":
 		class = ClassAPCOnly
 	default:

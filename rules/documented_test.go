@@ -18,7 +18,7 @@ func TestDocumentedClasses(t *testing.T) {
 	}{
 		{"ntoskrnl.exe", "ExAcquireFastMutex", ClassAPCOnly, APC},              // wdm.h only: any module
 		{"HAL.dll", "ExAcquireFastMutex", ClassAPCOnly, APC},                   // the same by name
-		{"FLTMGR.SYS", "FltQueryInformationFile", ClassPageable, Passive},      // PASSIVE_LEVEL, and in FltMgr's PAGE section
+		{"FLTMGR.SYS", "FltQueryInformationFile", ClassPassiveOnly, Passive},   // PASSIVE_LEVEL beats its PAGE section: the stricter
 		{"FLTMGR.SYS", "FltReleaseFileNameInformation", ClassPageable, APC},    // <= APC_LEVEL, and in FltMgr's PAGE section
 		{"ntoskrnl.exe", "PsReferencePrimaryToken", ClassPassiveOnly, Passive}, // named by issue 12
 		{"ntoskrnl.exe", "SeQueryInformationToken", ClassPassiveOnly, Passive}, // named by issue 12
