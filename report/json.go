@@ -391,10 +391,10 @@ func registrationsJSON(r *rules.Result) []jsonRegistration {
 		jr := jsonRegistration{
 			Where: reg.Where, Size: hex(uint64(reg.Size)), Version: fmt.Sprintf("0x%04x", reg.Version), Flags: reg.Flags,
 			SiteRVA: hex(uint64(reg.Site)), Caller: *refJSON(r.Program, reg.Caller.Entry),
-			Operations: []jsonOperation{}, Contexts: []jsonContext{}, Callbacks: map[string]string{}, Problems: reg.Problems,
+			Operations: []jsonOperation{}, Contexts: []jsonContext{}, Callbacks: map[string]string{}, Problems: []string{},
 		}
-		if reg.Problems == nil {
-			jr.Problems = []string{}
+		for _, prob := range reg.Problems {
+			jr.Problems = append(jr.Problems, prob.Text)
 		}
 		if reg.Where != "stack" && reg.RVA != 0 {
 			s := hex(uint64(reg.RVA))

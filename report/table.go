@@ -404,7 +404,7 @@ func writeModel(o *textOut, r *rules.Result) {
 			o.text("    ", "      ", fmt.Sprintf("context type %#x size %#x tag %s", c.Type, c.Size, rules.TagString(c.PoolTag)))
 		}
 		for _, prob := range reg.Problems {
-			o.text("    ", "      ", "problem: "+prob)
+			o.text("    ", "      ", "problem: "+prob.Text)
 		}
 	}
 	if len(r.Model.PoolTags) > 0 {

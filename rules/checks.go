@@ -19,10 +19,17 @@ func runMF1001(p *Pass, r *Rule) []Finding {
 	for _, reg := range p.Model.Registrations {
 		for _, prob := range reg.Problems {
 			path := []Step{{RVA: reg.Caller.Entry, Name: reg.Caller.Name, Call: reg.Site}}
+			// FltMgr reading past a table is the rule's severity; what
+			// FltRegisterFilter rejects, or the analysis could not read,
+			// is a note.
+			sev := r.Severity
+			if !prob.Fatal {
+				sev = Note
+			}
 			out = append(out, Finding{
-				Rule: r, Severity: r.Severity, Site: reg.Site, Path: path, Sink: "FLTMGR.SYS!FltRegisterFilter",
-				Message:     fmt.Sprintf("FLT_REGISTRATION passed by %s at %#x (%s): %s", stepName(path[0]), reg.Site, reg.Where, prob),
-				Fingerprint: fingerprint(r.ID, reg.Where, prob, p.pathKey(path)),
+				Rule: r, Severity: sev, Site: reg.Site, Path: path, Sink: "FLTMGR.SYS!FltRegisterFilter",
+				Message:     fmt.Sprintf("FLT_REGISTRATION passed by %s at %#x (%s): %s", stepName(path[0]), reg.Site, reg.Where, prob.Text),
+				Fingerprint: fingerprint(r.ID, reg.Where, prob.Text, p.pathKey(path)),
 			})
 		}
 	}

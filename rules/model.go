@@ -36,7 +36,29 @@ type Registration struct {
 	Contexts   []ContextRegistration
 	// Problems lists what MF1001 reports: bad Size/Version, a missing
 	// terminator, a non-zero Reserved1, a pointer without a relocation.
-	Problems []string
+	Problems []Problem
+}
+
+// Problem is one thing wrong with a registration.
+type Problem struct {
+	Text string
+	// Fatal is set where FltMgr follows the registration into memory that
+	// is not part of it: a table without its terminator, a pointer that is
+	// wrong once the image is relocated. MF1001 reports those as errors,
+	// the others (a Size/Version pair it rejects, what the analysis could
+	// not read) as notes.
+	Fatal bool
+}
+
+func (p Problem) String() string { return p.Text }
+
+// problem notes a problem of the registration; fault one that is Fatal.
+func (r *Registration) problem(format string, args ...any) {
+	r.Problems = append(r.Problems, Problem{Text: fmt.Sprintf(format, args...)})
+}
+
+func (r *Registration) fault(format string, args ...any) {
+	r.Problems = append(r.Problems, Problem{Text: fmt.Sprintf(format, args...), Fatal: true})
 }
 
 // Operation is one FLT_OPERATION_REGISTRATION entry.
@@ -121,7 +143,7 @@ func readRegistration(prog *cfg.Program, f *cfg.Func, c *cfg.CallSite, e *cfg.Ev
 	r := &Registration{Caller: f, Site: c.Site, Where: "unknown", Callbacks: map[string]uint32{}}
 	snap := e.At(c.Site)
 	if snap == nil {
-		r.Problems = append(r.Problems, "the call to FltRegisterFilter is not reachable from its function's entry")
+		r.problem("the call to FltRegisterFilter is not reachable from its function's entry")
 		return r
 	}
 	reg := snap.Arg(1)
@@ -132,7 +154,7 @@ func readRegistration(prog *cfg.Program, f *cfg.Func, c *cfg.CallSite, e *cfg.Ev
 		r.RVA = uint32(reg.V)
 		r.Where = placeOf(img, r.RVA)
 	default:
-		r.Problems = append(r.Problems, fmt.Sprintf("the FLT_REGISTRATION pointer (rdx = %v) could not be followed", reg))
+		r.problem("the FLT_REGISTRATION pointer (rdx = %v) could not be followed", reg)
 		return r
 	}
 	u := func(off int64, size int) (uint64, bool) {
@@ -143,16 +165,16 @@ func readRegistration(prog *cfg.Program, f *cfg.Func, c *cfg.CallSite, e *cfg.Ev
 	version, ok2 := u(2, 2)
 	flags, ok3 := u(4, 4)
 	if !ok1 || !ok2 {
-		r.Problems = append(r.Problems, "Size or Version of the FLT_REGISTRATION is not a constant")
+		r.problem("Size or Version of the FLT_REGISTRATION is not a constant")
 		return r
 	}
 	if !ok3 {
-		r.Problems = append(r.Problems, "Flags of the FLT_REGISTRATION are not a constant (left uninitialised?); assumed 0")
+		r.problem("Flags of the FLT_REGISTRATION are not a constant (left uninitialised?); assumed 0")
 		flags = 0
 	}
 	r.Size, r.Version, r.Flags = uint16(size), uint16(version), uint32(flags)
 	if want, ok := validVersions[r.Version]; !ok || want != r.Size {
-		r.Problems = append(r.Problems, fmt.Sprintf("Size %#x with Version %#04x is not a pair fltKernel.h defines", r.Size, r.Version))
+		r.problem("Size %#x with Version %#04x is not a pair fltKernel.h defines", r.Size, r.Version)
 	}
 	// pointer reads a pointer field: an image RVA, 0 for NULL, or false.
 	pointer := func(base *ir.Expr, off int64, what string) (uint32, bool) {
@@ -163,11 +185,11 @@ func readRegistration(prog *cfg.Program, f *cfg.Func, c *cfg.CallSite, e *cfg.Ev
 			return 0, true
 		case v != nil && v.Op == ir.OpAddr:
 			if base.Op == ir.OpAddr && !img.HasReloc(uint32(base.V+off)) && staticValue(img, uint32(base.V+off)) != 0 {
-				r.Problems = append(r.Problems, fmt.Sprintf("%s at RVA %#x holds a pointer without a base relocation", what, base.V+off))
+				r.fault("%s at RVA %#x holds a pointer without a base relocation", what, base.V+off)
 			}
 			return uint32(v.V), true
 		case isConst:
-			r.Problems = append(r.Problems, fmt.Sprintf("%s holds %#x, not an address in the image", what, c))
+			r.fault("%s holds %#x, not an address in the image", what, c)
 		}
 		return 0, false
 	}
@@ -182,7 +204,7 @@ func readRegistration(prog *cfg.Program, f *cfg.Func, c *cfg.CallSite, e *cfg.Ev
 	if ops := snap.Read(reg, 0x10, 8); isPointer(ops) {
 		r.readOperations(img, snap, ops, pointer)
 	} else if c, ok := ops.IsConst(); !ok || c != 0 {
-		r.Problems = append(r.Problems, fmt.Sprintf("OperationRegistration (%v) could not be followed", ops))
+		r.problem("OperationRegistration (%v) could not be followed", ops)
 	}
 	if ctx := snap.Read(reg, 0x08, 8); isPointer(ctx) {
 		r.readContexts(snap, ctx)
@@ -196,13 +218,13 @@ func isPointer(e *ir.Expr) bool { return e != nil && (e.Op == ir.OpAddr || e.Op 
 func (r *Registration) readOperations(img *loader.Image, snap *cfg.Snapshot, ops *ir.Expr, pointer func(*ir.Expr, int64, string) (uint32, bool)) {
 	for i := 0; ; i++ {
 		if i == maxOperations {
-			r.Problems = append(r.Problems, fmt.Sprintf("operation array has no IRP_MJ_OPERATION_END within %d entries", maxOperations))
+			r.fault("operation array has no IRP_MJ_OPERATION_END within %d entries", maxOperations)
 			return
 		}
 		off := int64(i * operationRegistrationLen)
 		major, ok := snap.Read(ops, off, 1).IsConst()
 		if !ok {
-			r.Problems = append(r.Problems, fmt.Sprintf("operation %d: major function is not a constant", i))
+			r.problem("operation %d: major function is not a constant", i)
 			return
 		}
 		if major == mjOperationEnd {
@@ -216,20 +238,20 @@ func (r *Registration) readOperations(img *loader.Image, snap *cfg.Snapshot, ops
 		// end (one real driver's array runs into its FLT_REGISTRATION).
 		if !validMajor(uint8(major)) || !okPre || !okPost ||
 			(pre != 0 && !img.Executable(pre)) || (post != 0 && !img.Executable(post)) {
-			r.Problems = append(r.Problems, fmt.Sprintf("operation array has no IRP_MJ_OPERATION_END (0x80): entry %d is not a valid operation", i))
+			r.fault("operation array has no IRP_MJ_OPERATION_END (0x80): entry %d is not a valid operation", i)
 			return
 		}
 		switch res := snap.Read(ops, off+0x18, 8); {
 		case isZero(res):
 		case res == nil || res.Op == ir.OpOpaque:
-			r.Problems = append(r.Problems, fmt.Sprintf("%s: Reserved1 is not set to NULL (left uninitialised?)", name))
+			r.problem("%s: Reserved1 is not set to NULL (left uninitialised?)", name)
 		default:
-			r.Problems = append(r.Problems, fmt.Sprintf("%s: Reserved1 is %v, not NULL", name, describe(res)))
+			r.problem("%s: Reserved1 is %v, not NULL", name, describe(res))
 		}
 		if !flagsOK {
 			// Left uninitialised on the stack: whatever it holds, it cannot
 			// be relied on to have SKIP_PAGING_IO; analyse as flags 0.
-			r.Problems = append(r.Problems, fmt.Sprintf("%s: Flags are not a constant (left uninitialised?); assumed 0", name))
+			r.problem("%s: Flags are not a constant (left uninitialised?); assumed 0", name)
 			flags = 0
 		}
 		r.Operations = append(r.Operations, Operation{Major: uint8(major), Flags: uint32(flags), Pre: pre, Post: post})
@@ -241,7 +263,7 @@ func (r *Registration) readContexts(snap *cfg.Snapshot, ctx *ir.Expr) {
 		off := int64(i * contextRegistrationLen)
 		typ, ok := snap.Read(ctx, off, 2).IsConst()
 		if !ok {
-			r.Problems = append(r.Problems, fmt.Sprintf("context registration %d: ContextType is not a constant", i))
+			r.problem("context registration %d: ContextType is not a constant", i)
 			return
 		}
 		if typ == contextEnd {
@@ -253,7 +275,7 @@ func (r *Registration) readContexts(snap *cfg.Snapshot, ctx *ir.Expr) {
 		r.Contexts = append(r.Contexts, ContextRegistration{Type: uint16(typ), Flags: uint16(flags), Size: uint64(size),
 			PoolTag: uint32(tag), OwnAllocator: !isZero(snap.Read(ctx, off+0x20, 8))})
 	}
-	r.Problems = append(r.Problems, fmt.Sprintf("context registration array has no FLT_CONTEXT_END (0xffff) within %d entries", maxContexts))
+	r.fault("context registration array has no FLT_CONTEXT_END (0xffff) within %d entries", maxContexts)
 }
 
 // isZero reports the constant 0.

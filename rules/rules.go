@@ -28,12 +28,16 @@ func ByID(id string) *Rule {
 
 var catalogue = []*Rule{
 	{
-		ID: "MF1001", Name: "RegistrationMalformed", Severity: Note, Precision: "very-high",
-		Short: "A FLT_REGISTRATION or its operation array is malformed.",
+		ID: "MF1001", Name: "RegistrationMalformed", Severity: Error, Precision: "very-high",
+		Short: "A FLT_REGISTRATION or its operation array is malformed: an error where FltMgr reads past it, else a note.",
 		Help: `The FLT_REGISTRATION passed to FltRegisterFilter has a Size/Version pair fltKernel.h does not define,
 its operation array lacks the IRP_MJ_OPERATION_END (0x80) terminator or its context array the FLT_CONTEXT_END
 (0xFFFF) terminator, an entry's Reserved1 is not zero, or a pointer in a static table has no base relocation (it
 will be wrong once the driver is relocated).
+
+A table without its terminator, or a pointer that is wrong once relocated, makes FltMgr read memory that is not the
+registration: an error (the rule's severity). A Size/Version pair FltRegisterFilter rejects fails the load visibly,
+and what the analysis could not read (a value not a constant) may be fine: notes.
 
 **Fix:** declare the tables with the WDK types and initialisers, end the operation array with
 ` + "`{ IRP_MJ_OPERATION_END }`" + `, and use FLT_REGISTRATION_VERSION with sizeof(FLT_REGISTRATION).
