@@ -429,15 +429,16 @@ func fixParagraph(help string) string {
 }
 
 // operationFlagNames are the FLTFL_OPERATION_REGISTRATION_* flags of
-// fltKernel.h, without the prefix.
+// fltKernel.h, by the names a developer greps for.
 var operationFlagNames = []struct {
 	bit  uint32
 	name string
 }{
-	{0x1, "SKIP_PAGING_IO"}, {0x2, "SKIP_CACHED_IO"}, {0x4, "SKIP_NON_DASD_IO"}, {0x8, "SKIP_NON_CACHED_NON_PAGING_IO"},
+	{0x1, "FLTFL_OPERATION_REGISTRATION_SKIP_PAGING_IO"}, {0x2, "FLTFL_OPERATION_REGISTRATION_SKIP_CACHED_IO"},
+	{0x4, "FLTFL_OPERATION_REGISTRATION_SKIP_NON_DASD_IO"}, {0x8, "FLTFL_OPERATION_REGISTRATION_SKIP_NON_CACHED_NON_PAGING_IO"},
 }
 
-// operationFlags says "flags 0x0 (no SKIP_PAGING_IO)": the flags by name,
+// operationFlags says "flags 0x0 (no FLTFL_OPERATION_REGISTRATION_SKIP_PAGING_IO)": the flags by name,
 // and for reads and writes, the only operations that carry paging I/O,
 // whether SKIP_PAGING_IO is missing.
 func operationFlags(op rules.Operation) string {
@@ -457,7 +458,7 @@ func operationFlags(op rules.Operation) string {
 		if names != "" {
 			names += "; "
 		}
-		names += "no SKIP_PAGING_IO"
+		names += "no FLTFL_OPERATION_REGISTRATION_SKIP_PAGING_IO"
 	}
 	if names == "" {
 		return "flags " + hex(uint64(op.Flags))
@@ -491,7 +492,7 @@ func mdRegistrations(r *rules.Result, cb *rules.CallbackRef) []string {
 }
 
 // registrationText: "`IRP_MJ_READ` registered with flags 0x0 (no
-// SKIP_PAGING_IO) in FLT_REGISTRATION at 0x2020 (.rdata), passed to
+// FLTFL_OPERATION_REGISTRATION_SKIP_PAGING_IO) in FLT_REGISTRATION at 0x2020 (.rdata), passed to
 // FltRegisterFilter by `DriverEntry` at 0x1182; pre-operation `PreRead`,
 // post-operation none".
 func registrationText(r *rules.Result, reg *rules.Registration, op rules.Operation) string {

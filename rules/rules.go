@@ -284,9 +284,9 @@ func (p *Pass) pagingFinding(r *Rule, h pagingHit, what string) Finding {
 			reached = fmt.Sprintf("%s allocating paged pool", name)
 		}
 	}
-	why := fmt.Sprintf("flags %#x lack SKIP_PAGING_IO", h.op.Flags)
+	why := fmt.Sprintf("flags %#x lack FLTFL_OPERATION_REGISTRATION_SKIP_PAGING_IO", h.op.Flags)
 	if h.mmcc {
-		why = "SKIP_PAGING_IO does not apply to this non-IRP operation"
+		why = "FLTFL_OPERATION_REGISTRATION_SKIP_PAGING_IO does not apply to this non-IRP operation"
 	}
 	f.Message = fmt.Sprintf("%s %s-operation callback %s reaches %s on the paging path via %s; %s; no test of IrpFlags & IRP_PAGING_IO before it",
 		h.cb.Major, h.cb.Kind, cbName, reached, pathString(h.path), why)

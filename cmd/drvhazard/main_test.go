@@ -236,7 +236,7 @@ func TestRulesAndExplain(t *testing.T) {
 	}
 	for _, id := range []string{"MF2001", "mf2001", "PagingPathCallsPageableRoutine"} {
 		code, out, _ := runCLI(t, "explain", id)
-		if code != exitOK || !strings.Contains(out, "SKIP_PAGING_IO") || !strings.Contains(out, "Sources:") {
+		if code != exitOK || !strings.Contains(out, "FLTFL_OPERATION_REGISTRATION_SKIP_PAGING_IO") || !strings.Contains(out, "Sources:") {
 			t.Errorf("explain %s: exit %d\n%s", id, code, out)
 		}
 	}
