@@ -235,7 +235,7 @@ func crashJSON(cr *dumpcorr.Correlation, drivers map[string]*rules.Result) jsonC
 		}
 		if ref, ok := cr.Resolved[i]; ok {
 			jf.Function = &jsonFrameDriver{File: ref.File, RVA: hex(uint64(ref.RVA)),
-				Func: jsonRef{RVA: hex(uint64(ref.Func.Entry)), Name: nullable(ref.Func.Name)}}
+				Func: refOf(ref.Func.Entry, ref.Func.Name)}
 		}
 		j.Frames = append(j.Frames, jf)
 	}
@@ -250,7 +250,7 @@ func crashJSON(cr *dumpcorr.Correlation, drivers map[string]*rules.Result) jsonC
 	for _, p := range cr.Pool {
 		j.Pool = append(j.Pool, jsonPoolMatch{Tag: p.Use.Tag, Allocs: p.Use.NonPagedAllocs + p.Use.PagedAllocs,
 			Bytes: p.Use.NonPagedBytes + p.Use.PagedBytes, File: p.File, API: p.Tag.API.Name,
-			SiteRVA: hex(uint64(p.Tag.Site)), Function: jsonRef{RVA: hex(uint64(p.Tag.Func.Entry)), Name: nullable(p.Tag.Func.Name)},
+			SiteRVA: hex(uint64(p.Tag.Site)), Function: refOf(p.Tag.Func.Entry, p.Tag.Func.Name),
 			Message: p.Message()})
 	}
 	for _, m := range c.Modules {

@@ -44,9 +44,16 @@ type jsonFile struct {
 	Notes      []string         `json:"notes,omitempty"`
 }
 
+// Name is null where the image does not name the function; Display is
+// what the messages call it then (sub_1040), and the name otherwise.
 type jsonRef struct {
-	RVA  string  `json:"rva"`
-	Name *string `json:"name"`
+	RVA     string  `json:"rva"`
+	Name    *string `json:"name"`
+	Display string  `json:"display"`
+}
+
+func refOf(rva uint32, name string) jsonRef {
+	return jsonRef{RVA: hex(uint64(rva)), Name: nullable(name), Display: stepName(rva, name)}
 }
 
 type jsonRegistration struct {
@@ -90,10 +97,15 @@ type jsonPoolTag struct {
 }
 
 type jsonCallback struct {
-	Major string  `json:"major"`
-	Kind  string  `json:"kind"`
-	RVA   string  `json:"rva"`
-	Name  *string `json:"name"`
+	Major   string  `json:"major"`
+	Kind    string  `json:"kind"`
+	RVA     string  `json:"rva"`
+	Name    *string `json:"name"`
+	Display string  `json:"display"`
+}
+
+func callbackJSON(cb *rules.CallbackRef) *jsonCallback {
+	return &jsonCallback{Major: cb.Major, Kind: cb.Kind, RVA: hex(uint64(cb.RVA)), Name: nullable(cb.Name), Display: stepName(cb.RVA, cb.Name)}
 }
 
 type jsonUnresolved struct {
@@ -108,6 +120,7 @@ type jsonUnresolved struct {
 type jsonStep struct {
 	RVA     string  `json:"rva"`
 	Name    *string `json:"name"`
+	Display string  `json:"display"`
 	CallRVA string  `json:"call_rva"`
 	// Source is the source line of the call, from the PDB; null without.
 	Source *jsonSource `json:"source"`
@@ -120,17 +133,20 @@ type jsonSource struct {
 }
 
 type jsonFinding struct {
-	Rule        string        `json:"rule"`
-	Name        string        `json:"name"`
-	Severity    string        `json:"severity"`
-	Message     string        `json:"message"`
-	Callback    *jsonCallback `json:"callback"`
-	Sink        string        `json:"sink"`
-	SinkModule  *string       `json:"sink_module"`
-	SiteRVA     string        `json:"site_rva"`
-	SiteSource  *jsonSource   `json:"site_source"`
-	Path        []jsonStep    `json:"path"`
-	Fingerprint string        `json:"fingerprint"`
+	Rule       string        `json:"rule"`
+	Name       string        `json:"name"`
+	Severity   string        `json:"severity"`
+	Message    string        `json:"message"`
+	Callback   *jsonCallback `json:"callback"`
+	Sink       string        `json:"sink"`
+	SinkModule *string       `json:"sink_module"`
+	SiteRVA    string        `json:"site_rva"`
+	// SiteVA is the site at the image's preferred base, as a disassembler
+	// shows it; null when the image is unknown.
+	SiteVA      *string     `json:"site_va"`
+	SiteSource  *jsonSource `json:"site_source"`
+	Path        []jsonStep  `json:"path"`
+	Fingerprint string      `json:"fingerprint"`
 	// Suppressed is null for a finding that counts, else why it is accepted.
 	Suppressed *jsonSuppression `json:"suppressed"`
 	// Traces are every path of the finding's cause to a sink (the first
@@ -277,7 +293,7 @@ func fileJSON(r *rules.Result) jsonFile {
 	jf.Registrations, jf.PoolTags, jf.Findings = registrationsJSON(r), poolTagsJSON(r), findingsJSON(r)
 	for _, u := range r.Unresolved {
 		cb := u.Callback
-		ju := jsonUnresolved{Callback: jsonCallback{Major: cb.Major, Kind: cb.Kind, RVA: hex(uint64(cb.RVA)), Name: nullable(cb.Name)},
+		ju := jsonUnresolved{Callback: *callbackJSON(&cb),
 			Majors: append([]string{}, u.Majors...), SiteRVA: hex(uint64(u.Site)), Source: sourceJSON(r, u.Site), Path: stepsJSON(r, u.Path)}
 		jf.Unresolved = append(jf.Unresolved, ju)
 	}
@@ -378,11 +394,12 @@ func refJSON(p *cfg.Program, rva uint32) *jsonRef {
 	if rva == 0 {
 		return nil
 	}
-	ref := &jsonRef{RVA: hex(uint64(rva))}
+	name := ""
 	if f := p.Func(rva); f != nil {
-		ref.Name = nullable(f.Name)
+		name = f.Name
 	}
-	return ref
+	ref := refOf(rva, name)
+	return &ref
 }
 
 func registrationsJSON(r *rules.Result) []jsonRegistration {
@@ -455,7 +472,11 @@ func findingJSON(r *rules.Result, f *rules.Finding) jsonFinding {
 		jf.Suppressed = &jsonSuppression{Kind: s.Kind, Reason: s.Reason}
 	}
 	if cb := f.Callback; cb != nil {
-		jf.Callback = &jsonCallback{Major: cb.Major, Kind: cb.Kind, RVA: hex(uint64(cb.RVA)), Name: nullable(cb.Name)}
+		jf.Callback = callbackJSON(cb)
+	}
+	if r != nil && r.Image != nil {
+		va := hex(r.Image.VA(f.Site))
+		jf.SiteVA = &va
 	}
 	jf.SiteSource = sourceJSON(r, f.Site)
 	jf.Path = stepsJSON(r, f.Path)
@@ -478,7 +499,7 @@ func findingJSON(r *rules.Result, f *rules.Finding) jsonFinding {
 func stepsJSON(r *rules.Result, path []rules.Step) []jsonStep {
 	out := []jsonStep{}
 	for _, s := range path {
-		out = append(out, jsonStep{RVA: hex(uint64(s.RVA)), Name: nullable(s.Name), CallRVA: hex(uint64(s.Call)),
+		out = append(out, jsonStep{RVA: hex(uint64(s.RVA)), Name: nullable(s.Name), Display: stepName(s.RVA, s.Name), CallRVA: hex(uint64(s.Call)),
 			Source: sourceJSON(r, s.Call)})
 	}
 	return out

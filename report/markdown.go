@@ -398,10 +398,14 @@ func mdFinding(r *rules.Result, f *rules.Finding) string {
 	}
 	fmt.Fprintf(&b, "\n#### %s [%s %s](%s#%s)\n\n", severityIcon(f.Severity), mdText(id), mdText(name),
 		rulesDocURL, strings.ToLower(id))
+	at := fmt.Sprintf("RVA `%#x`", f.Site)
+	if r.Image != nil {
+		at += fmt.Sprintf(", VA `%#x`", r.Image.VA(f.Site))
+	}
 	if src := shortSource(r, f.Site); src != "" {
-		fmt.Fprintf(&b, "Severity **%s**, at RVA `%#x` (%s).\n\n", f.Severity, f.Site, codeSpan(src))
+		fmt.Fprintf(&b, "Severity **%s**, at %s (%s).\n\n", f.Severity, at, codeSpan(src))
 	} else {
-		fmt.Fprintf(&b, "Severity **%s**, at RVA `%#x`.\n\n", f.Severity, f.Site)
+		fmt.Fprintf(&b, "Severity **%s**, at %s.\n\n", f.Severity, at)
 	}
 	fmt.Fprintf(&b, "%s\n", mdText(sentence(f.Message)))
 	for _, reg := range mdRegistrations(r, f.Callback) {

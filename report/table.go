@@ -548,7 +548,12 @@ func writeFindings(o *textOut, r *rules.Result) {
 				continue
 			}
 			o.line("")
-			head := []string{strings.ToUpper(sev.String()), f.Rule.ID, f.Rule.Name, "at", hex(uint64(f.Site))}
+			// WinDbg and disassemblers show virtual addresses: the VA at the
+			// image's preferred base goes with the RVA.
+			head := []string{strings.ToUpper(sev.String()), f.Rule.ID, f.Rule.Name, "at", "RVA", hex(uint64(f.Site))}
+			if r.Image != nil {
+				head = append(head, "(VA "+hex(r.Image.VA(f.Site))+")")
+			}
 			if src := shortSource(r, f.Site); src != "" {
 				head = append(head, "("+src+")")
 			}

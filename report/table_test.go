@@ -93,7 +93,7 @@ func TestTableGrouping(t *testing.T) {
 	t.Parallel()
 	out := writeTable(t, analyseFixtures(t, "mf_hazards.gcc.sys"), Options{})
 	sections := strings.Index(out, "SECTION")
-	heads := regexp.MustCompile(`(?m)^  (ERROR|WARNING|NOTE) (MF|KD)\d{4} \w+ at 0x[0-9a-f]+$`).FindAllStringSubmatchIndex(out, -1)
+	heads := regexp.MustCompile(`(?m)^  (ERROR|WARNING|NOTE) (MF|KD)\d{4} \w+ at RVA 0x[0-9a-f]+ \(VA 0x[0-9a-f]{9,16}\)$`).FindAllStringSubmatchIndex(out, -1)
 	var got []string
 	for _, h := range heads {
 		if h[0] > sections {
