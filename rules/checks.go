@@ -303,14 +303,46 @@ func runMF4001(p *Pass, r *Rule) []Finding {
 			continue
 		}
 		cb := start.cb
+		// The last function calls nothing further: its step points at its
+		// entry, where its frame is set up (and its source line is).
+		path := append([]Step(nil), b.path...)
+		if last := &path[len(path)-1]; last.Call == 0 {
+			last.Call = last.RVA
+		}
+		site, frames := stackFrames(p, path)
 		out = append(out, Finding{
-			Rule: r, Severity: r.Severity, Callback: &cb, Site: pre.Entry, Path: b.path, Sink: fmt.Sprintf("stack:%d", b.bytes),
-			Message: fmt.Sprintf("%s pre-operation callback %s can use %d bytes of stack on the paging path (budget %d of the 24576-byte kernel stack) via %s",
-				cb.Major, stepName(b.path[0]), b.bytes, budget, pathString(b.path)),
+			Rule: r, Severity: r.Severity, Callback: &cb, Site: site, Path: path, Sink: fmt.Sprintf("stack:%d", b.bytes),
+			Message: fmt.Sprintf("%s pre-operation callback %s can use %d bytes of stack on the paging path (budget %d of the 24576-byte kernel stack) via %s; frames: %s",
+				cb.Major, stepName(path[0]), b.bytes, budget, pathString(path), frames),
 			Fingerprint: fingerprint(r.ID, cb.Major, p.pathKey(b.path)),
 		})
 	}
 	return out
+}
+
+// stackFrames says how a deep path's stack adds up, each frame with its
+// return address ("PreRead 40 + Helper 4184"), and returns the site to
+// change: the call into the largest frame (the callback's entry when its
+// own frame is the largest).
+func stackFrames(p *Pass, path []Step) (site uint32, frames string) {
+	parts := make([]string, len(path))
+	var most uint32
+	site = path[0].RVA
+	for i, s := range path {
+		var size uint32
+		if f := p.Program.Func(s.RVA); f != nil {
+			size = f.FrameSize + 8
+		}
+		parts[i] = fmt.Sprintf("%s %d", stepName(s), size)
+		if size > most {
+			most = size
+			site = s.RVA
+			if i > 0 {
+				site = path[i-1].Call
+			}
+		}
+	}
+	return site, strings.Join(parts, " + ")
 }
 
 const pageSize = 0x1000

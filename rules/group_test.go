@@ -127,31 +127,3 @@ func TestFixturesOneFindingPerCallback(t *testing.T) {
 		t.Fatal("no findings on the fixtures: nothing checked")
 	}
 }
-
-// MF1001 splits by what the problem does: FltMgr reading past an operation
-// array without its terminator is an error, a Size/Version pair it rejects
-// a note.
-func TestMF1001Severities(t *testing.T) {
-	n := 0
-	for _, fx := range fixtures(t) {
-		if fx.name != "mf_malformed" {
-			continue
-		}
-		for _, f := range analyse(t, fx).Findings {
-			if f.Rule.ID != "MF1001" {
-				continue
-			}
-			n++
-			want := Note
-			if strings.Contains(f.Message, "no IRP_MJ_OPERATION_END") {
-				want = Error
-			}
-			if f.Severity != want {
-				t.Errorf("%s: %s, want %s", f.Message, f.Severity, want)
-			}
-		}
-	}
-	if n < 2 {
-		t.Fatalf("%d MF1001 findings on mf_malformed, want its missing terminator and its version", n)
-	}
-}

@@ -1,0 +1,68 @@
+package rules
+
+import (
+	"strings"
+	"testing"
+)
+
+// MF1001 splits by what the problem does: FltMgr reading past an operation
+// array without its terminator is an error, a Size/Version pair it rejects
+// a note.
+func TestMF1001Severities(t *testing.T) {
+	n := 0
+	for _, fx := range fixtures(t) {
+		if fx.name != "mf_malformed" {
+			continue
+		}
+		for _, f := range analyse(t, fx).Findings {
+			if f.Rule.ID != "MF1001" {
+				continue
+			}
+			n++
+			want := Note
+			if strings.Contains(f.Message, "no IRP_MJ_OPERATION_END") {
+				want = Error
+			}
+			if f.Severity != want {
+				t.Errorf("%s: %s, want %s", f.Message, f.Severity, want)
+			}
+		}
+	}
+	if n < 2 {
+		t.Fatalf("%d MF1001 findings on mf_malformed, want its missing terminator and its version", n)
+	}
+}
+
+// MF4001 points at the call into the frame that takes most of the stack
+// (CheckRequestName's two name buffers), lists every frame's size, and its
+// path's last step points at the deepest function's entry, not at 0.
+func TestMF4001AtLargestFrame(t *testing.T) {
+	n := 0
+	for _, fx := range fixtures(t) {
+		if fx.name != "mf_deepstack" {
+			continue
+		}
+		for _, f := range analyse(t, fx).Findings {
+			if f.Rule.ID != "MF4001" {
+				continue
+			}
+			n++
+			if len(f.Path) != 3 || fx.label(f.Path[1].RVA) != "CheckRequestName" {
+				t.Errorf("%s: path %v, want PreReadD -> CheckRequestName -> CompareToPolicy", fx.bin, f.Path)
+				continue
+			}
+			if f.Site != f.Path[0].Call {
+				t.Errorf("%s: site %#x, want the call of CheckRequestName at %#x", fx.bin, f.Site, f.Path[0].Call)
+			}
+			if last := f.Path[2]; last.Call != last.RVA {
+				t.Errorf("%s: last step's call %#x, want its entry %#x", fx.bin, last.Call, last.RVA)
+			}
+			if !strings.Contains(f.Message, "; frames: ") || strings.Count(f.Message, " + ") != 2 {
+				t.Errorf("%s: the message does not list the three frames: %s", fx.bin, f.Message)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no MF4001 finding on mf_deepstack: nothing checked")
+	}
+}
