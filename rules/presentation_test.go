@@ -66,3 +66,36 @@ func TestMF4001AtLargestFrame(t *testing.T) {
 		t.Fatal("no MF4001 finding on mf_deepstack: nothing checked")
 	}
 }
+
+// A post-operation finding says why the callback may run at DISPATCH_LEVEL:
+// which pre-operation callback asks for it from I/O completion, or that
+// there is none, and that no IRQL test guards it.
+func TestPostOperationFindingsSayWhy(t *testing.T) {
+	forms := map[string]int{}
+	for _, fx := range fixtures(t) {
+		if !fx.Build.Reference() {
+			continue
+		}
+		for _, f := range analyse(t, fx).Findings {
+			if f.Callback == nil || f.Callback.Kind != "post" {
+				continue
+			}
+			switch {
+			case strings.Contains(f.Message, "returns FLT_PREOP_SUCCESS_WITH_CALLBACK, so the post-operation callback runs from I/O completion"):
+				forms["with-callback"]++
+			case strings.Contains(f.Message, "the operation has no pre-operation callback"):
+				forms["no-pre"]++
+			case strings.Contains(f.Message, "returns a status not known to be FLT_PREOP_SYNCHRONIZE"):
+				forms["unknown"]++
+			default:
+				t.Errorf("%s %s: the message does not say why it may run at DISPATCH_LEVEL: %s", fx.bin, f.Rule.ID, f.Message)
+			}
+			if !strings.Contains(f.Message, "no test of KeGetCurrentIrql() <= APC_LEVEL guards the call") {
+				t.Errorf("%s %s: the message does not say no IRQL test was seen: %s", fx.bin, f.Rule.ID, f.Message)
+			}
+		}
+	}
+	if forms["with-callback"] == 0 || forms["no-pre"] == 0 {
+		t.Errorf("forms seen %v: the fixtures should show a pre-operation callback asking for the post and an operation without one", forms)
+	}
+}

@@ -79,6 +79,9 @@ type Pass struct {
 
 	postVisits []postVisit // the post-operation walk, shared by MF3001 and MF3002
 	postWalked bool
+	// postReasons says, per post-operation callback walked, why it may
+	// run at DISPATCH_LEVEL (postWhy).
+	postReasons map[CallbackRef]string
 
 	// ctx bounds the time of the walks; once it is done they stop early
 	// and Analyze reports ctx.Err() instead of findings.

@@ -145,6 +145,9 @@ thread context.
 **Fix:** release the lock or lower the IRQL before calling pageable code; keep post-operation callbacks and their
 callees out of PAGE sections, or defer the work with FltDoCompletionProcessingWhenSafe.
 
+For a post-operation callback, the finding goes away as MF3002's does: a pre-operation callback that returns
+FLT_PREOP_SYNCHRONIZE, or a KeGetCurrentIrql() test before the pageable code.
+
 Sources: https://learn.microsoft.com/windows-hardware/drivers/ifs/writing-postoperation-callback-routines`,
 		Run: runMF3001,
 	},
@@ -156,6 +159,11 @@ FltGetFileNameInformation, Zw*, FltReadFile ...) must not be called there direct
 
 **Fix:** call FltDoCompletionProcessingWhenSafe and do the work in the safe post-operation callback it runs
 at IRQL <= APC_LEVEL, or queue a work item.
+
+The finding goes away when the analysis sees that the call cannot run at DISPATCH_LEVEL: the pre-operation
+callback returns FLT_PREOP_SYNCHRONIZE (and never FLT_PREOP_SUCCESS_WITH_CALLBACK) for the operation, a test of
+KeGetCurrentIrql() (inline: mov rax,cr8) returns before the call above APC_LEVEL, or the call moves into the
+safe post-operation callback. The message says which pre-operation callback lets it run at DISPATCH_LEVEL.
 
 Sources: https://learn.microsoft.com/windows-hardware/drivers/ddi/fltkernel/nf-fltkernel-fltdocompletionprocessingwhensafe`,
 		Run: runMF3002,
