@@ -30,6 +30,10 @@ type Crash struct {
 	// (UNEXPECTED_KERNEL_MODE_TRAP).
 	BugCheckName string
 	Args         []uint64 // up to four bugcheck parameters
+	// BugCheckInferredFrom names the frame the bugcheck was inferred from
+	// when the source does not state it ("nt!KiDoubleFaultAbort"); empty
+	// when stated.
+	BugCheckInferredFrom string
 
 	// Frames is the crashing thread's stack, innermost first.
 	Frames []Frame

@@ -22,6 +22,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -479,6 +480,9 @@ func textSiteModule(s textSite) Module {
 type textShape struct {
 	set     bool // a header was seen
 	sp, ret bool // Child-SP (ChildEBP), RetAddr columns
+	// mem: kf's Memory column (the frame's stack use, blank in the
+	// first row) comes before Child-SP.
+	mem bool
 }
 
 // textParseHeader recognises a stack table header: "# Child-SP RetAddr Call
@@ -490,7 +494,8 @@ func textParseHeader(l string) (textShape, bool) {
 	}
 	sh := textShape{set: true,
 		sp:  strings.Contains(l, "Child-SP") || strings.Contains(l, "ChildEBP"),
-		ret: strings.Contains(l, "RetAddr")}
+		ret: strings.Contains(l, "RetAddr"),
+		mem: strings.Contains(l, "Memory")}
 	if !sh.sp && !sh.ret && strings.Trim(l, "# ") != "Call Site" {
 		return textShape{}, false
 	}
@@ -526,11 +531,23 @@ func textParseRow(l string, sh textShape, inTable bool) (textRow, bool) {
 		n, _ := strconv.ParseUint(tok, 16, 16)
 		r.num, rest = int(n), after
 	}
+	if sh.mem {
+		// kf: the Memory column (a frame's stack use in hex, blank in the
+		// first row) comes before Child-SP.
+		if tok, after := textNextToken(rest); len(tok) < 8 {
+			if _, isHex := textHex(tok); isHex && after != "" {
+				rest = after
+			}
+		}
+	}
 	cols, args, rest, colons, ok := textRowColumns(rest)
 	if !ok {
 		return textRow{}, false
 	}
 	rest = strings.TrimSpace(rest)
+	if sh.mem && colons == 0 && len(cols) == 3 {
+		cols = cols[1:] // a Memory value as wide as an address (a negative one)
+	}
 	if colons == 0 && len(cols) == 3 && rest == "" && cols[2].known && cols[2].v != 0 && (sh.set || inTable) {
 		// "00 ffffc50f`6a8b72a0 00000000`00000000 fffff801`2a3b4c5d": a raw
 		// call site without its 0x, in a listing (a memory dump line has
@@ -661,6 +678,9 @@ type textTable struct {
 	rip     uint64
 	joins   []int // rows where a later part of the same stack was appended
 	cutEnd  bool  // a mark of cut or elided text follows the last row
+	// bare: the rows are call sites alone, without a frame number or
+	// columns (textBareRow).
+	bare bool
 }
 
 // restarts reports whether row r begins a new listing rather than continuing
@@ -983,12 +1003,91 @@ func textTableNoise(l string) bool {
 	return false
 }
 
+// textBareRow parses a line that is only a symbolic call site, as people
+// paste frames out of !analyze, Visual Studio's call stack window, mails and
+// blog posts: "mydrv!PreRead+0x44", "3 mydrv!PreRead+0x44", "mydrv+0x1a2b",
+// "mydrv.sys!PreRead(_FLT_CALLBACK_DATA * Data=0x...) Line 44". The symbol
+// has no spaces, so that prose naming a routine is not a frame.
+func textBareRow(l string) (textRow, bool) {
+	r := textRow{num: -1}
+	rest := l
+	if tok, after := textNextToken(rest); textIsFrameNumber(tok) && after != "" {
+		n, _ := strconv.ParseUint(tok, 16, 16)
+		r.num, rest = int(n), after
+	}
+	rest = strings.TrimSpace(rest)
+	// Visual Studio copies its Name and Language columns with a tab
+	// between them (a space once the line is cleaned): "mydrv.sys!PreRead(...)
+	// Line 44 C", "FLTMGR.SYS!FltpPerformPreCallbacksWorker() Unknown".
+	if i := strings.LastIndexByte(rest, ' '); i > 0 && textVSLanguages[rest[i+1:]] {
+		rest = strings.TrimSpace(rest[:i])
+	}
+	line := ""
+	if i := strings.LastIndex(rest, " Line "); i > 0 && strings.HasSuffix(rest[:i], ")") {
+		num, _, _ := strings.Cut(strings.TrimSpace(rest[i+6:]), " ")
+		if _, err := strconv.Atoi(num); err == nil {
+			rest, line = strings.TrimSpace(rest[:i]), num
+		}
+	}
+	site, ok := textParseSite(rest, false)
+	if !ok || site.raw || strings.ContainsAny(site.symbol, " \t") || !strings.Contains(rest, "!") && !site.hasOffset {
+		return textRow{}, false
+	}
+	if line != "" && site.source == "" {
+		site.source = "line " + line
+	}
+	// Visual Studio names the file ("mydrv.sys!..."); WinDbg, and the
+	// module list the frames are matched against, the module ("mydrv").
+	if ext := strings.ToLower(path.Ext(site.module)); ext == ".sys" || ext == ".dll" || ext == ".exe" {
+		site.module = ModuleName(site.module)
+	}
+	r.site = site
+	return r, true
+}
+
+// textVSLanguages are the Language column's values in Visual Studio's call
+// stack window.
+var textVSLanguages = map[string]bool{"C": true, "C++": true, "Unknown": true, "Asm": true}
+
+// bareList reports whether the bare site on this line starts, or goes on
+// with, a list of them: the listing under way is one, or the next line that
+// is not blank is a bare site too (one alone may be prose).
+func (s *textScanner) bareList() bool {
+	if s.table != nil {
+		return s.table.bare
+	}
+	pos := s.pos
+	for pos < len(s.src) {
+		raw := s.src[pos:]
+		if i := strings.IndexByte(raw, '\n'); i >= 0 {
+			raw, pos = raw[:i], pos+i+1
+		} else {
+			pos = len(s.src)
+		}
+		if len(raw) > textMaxLine {
+			return false
+		}
+		if l := textCleanLine(raw, s.escaped); l != "" {
+			_, ok := textBareRow(l)
+			return ok
+		}
+	}
+	return false
+}
+
 // stackRow takes the line as a stack row if it is one here.
 func (s *textScanner) stackRow(l string) bool {
 	if s.cmd == textCmdOther || s.cmd == textCmdModules || s.cmd == textCmdPool || s.inModules || s.inPool {
 		return false
 	}
 	r, ok := textParseRow(l, s.shape, s.table != nil)
+	bare := false
+	if !ok && !s.shape.set {
+		if r, ok = textBareRow(l); ok && !s.bareList() {
+			return false
+		}
+		bare = ok
+	}
 	if !ok {
 		return false
 	}
@@ -1003,8 +1102,12 @@ func (s *textScanner) stackRow(l string) bool {
 	if s.table != nil && s.table.restarts(r) {
 		s.endTable()
 	}
+	if s.table != nil && s.table.bare != bare {
+		s.endTable()
+	}
 	if s.table == nil {
 		s.beginTable(r)
+		s.table.bare = bare
 	}
 	s.table.rows = append(s.table.rows, r)
 	s.table.end = s.pos
@@ -1434,6 +1537,7 @@ func textParsePoolRow(l string, f []string) (PoolUse, bool) {
 // How a bugcheck code was learnt, weakest first.
 const (
 	textFromNone   = iota
+	textFromStack  // inferred from the frames: nt!KiDoubleFaultAbort
 	textFromBucket // a bucket id: "X64_0x3B_..."
 	textFromFrame  // an nt!KeBugCheckEx row's arguments
 	textFromName   // a known name without its code
@@ -1455,6 +1559,8 @@ type textCrash struct {
 	name     string
 	args     [4]uint64
 	argSet   [4]bool
+	// inferredFrom is the frame the code was inferred from (textFromStack).
+	inferredFrom string
 
 	sawBanner          bool
 	stackAfterBugCheck bool // a stack came after the bugcheck was known
@@ -1817,6 +1923,7 @@ func (c *textCrash) build(source string) Crash {
 	c.inferBugCheck()
 	if c.codeFrom != textFromNone {
 		cr.HasBugCheck, cr.BugCheck = true, c.code
+		cr.BugCheckInferredFrom = c.inferredFrom
 		cr.BugCheckName = c.name
 		if cr.BugCheckName == "" {
 			cr.BugCheckName = BugCheckName(c.code)
@@ -1968,6 +2075,27 @@ func (c *textCrash) inferBugCheck() {
 	}
 	if c.codeFrom == textFromBucket {
 		c.note("bugcheck 0x%X is read from the bucket id (the bugcheck header is not in the text)", c.code)
+	}
+	if c.codeFrom == textFromNone {
+		c.inferFromFrames()
+	}
+}
+
+// inferFromFrames names the bugcheck a stack shows when the text has lost
+// the header, as people paste only the frames: a double fault (the kernel
+// stack overflowed) is bugcheck 0x7F with parameter 1 = 8, raised from
+// nt!KiDoubleFaultAbort.
+func (c *textCrash) inferFromFrames() {
+	for _, t := range c.tables {
+		for _, r := range t.rows {
+			if strings.EqualFold(r.site.module, "nt") && r.site.symbol == "KiDoubleFaultAbort" {
+				c.code, c.codeFrom, c.inferredFrom = 0x7F, textFromStack, "nt!KiDoubleFaultAbort"
+				c.args[0], c.argSet[0] = 8, true
+				c.note("bugcheck 0x7F parameter 1 = 8 (EXCEPTION_DOUBLE_FAULT) is inferred from nt!KiDoubleFaultAbort " +
+					"on the stack (the bugcheck header is not in the text)")
+				return
+			}
+		}
 	}
 }
 

@@ -1077,3 +1077,45 @@ func TestTextImageModule(t *testing.T) {
 		}
 	}
 }
+
+// textSharedFrames is how many frames each shared/windbg text gave when it
+// was last measured: parsing must not lose any (more is fine; raise the
+// number after checking the new frames by eye).
+var textSharedFrames = map[string]int{
+	"ddi-docs_issue254_0x7E_FltGetFileNameInformationUnsafe.txt":      0,
+	"dokany_issue1172_1310_DokanDeleteFcb_oplock_FLTMGR.txt":          19,
+	"dokany_issue176_0x3B_fltmgr_FltpDoInstanceSetupNotification.txt": 0,
+	"dokany_issue230_0x3B_fltmgr_FltpFastIoDeviceControl.txt":         1,
+	"dokany_issue272_0x7F_double_fault.txt":                           0,
+	"dokany_issue761_0x50_360FsFlt.txt":                               0,
+	"hyperplatform_issue89_0x1E.txt":                                  10,
+	"npcap_issue245_0x133_dpc_watchdog.txt":                           10,
+	"npcap_issue819_0xD1.txt":                                         0,
+	"openzfs_issue520_spl_panic_list_remove.txt":                      8,
+	"slavaim_windows-notes__FltCreateFile.txt":                        15,
+	"sysinternals_issue223_0xD4_sysmon_psav3cld.txt":                  0,
+	"windivert_issue129_0x1E_webfilter.txt":                           9,
+	"windivert_issue280_0x1E_FwppInjectComplete.txt":                  9,
+	"winfsp_issue392_0x50_rclone_Server2008.txt":                      0,
+	"winfsp_issue492_0x1E_McAfee.txt":                                 0,
+	"winfsp_issue587_bmsfile2drv_fltmgr_kc.txt":                       25,
+}
+
+func TestParseTextSharedFrameCounts(t *testing.T) {
+	for _, f := range textSharedWindbg(t) {
+		cs := textParseOK(t, f.name, f.text)
+		n := 0
+		for _, c := range cs {
+			n += len(c.Frames)
+		}
+		want, ok := textSharedFrames[f.name]
+		switch {
+		case !ok:
+			t.Errorf("%s: %d frames; a new file: add it to textSharedFrames", f.name, n)
+		case n < want:
+			t.Errorf("%s: %d frames, was %d", f.name, n, want)
+		case n > want:
+			t.Logf("%s: %d frames, more than the %d recorded", f.name, n, want)
+		}
+	}
+}

@@ -82,6 +82,9 @@ func crashTitle(c *dumpcorr.Crash) string {
 	} else if name := dumpcorr.BugCheckName(c.BugCheck); name != "" {
 		s += " " + name
 	}
+	if c.BugCheckInferredFrom != "" {
+		s += " (inferred from " + c.BugCheckInferredFrom + ")"
+	}
 	return s
 }
 
@@ -105,19 +108,22 @@ type jsonDriverRef struct {
 }
 
 type jsonCrash struct {
-	Source       string          `json:"source"`
-	Bugcheck     *string         `json:"bugcheck"`
-	BugcheckName *string         `json:"bugcheck_name"`
-	Args         []string        `json:"args"`
-	Bucket       *string         `json:"failure_bucket_id"`
-	FramesFrom   *string         `json:"frames_from"`
-	Frames       []jsonFrame     `json:"frames"`
-	Signatures   []string        `json:"signatures"`
-	Details      []jsonSignature `json:"signature_details"`
-	Matches      []jsonMatch     `json:"matches"`
-	Pool         []jsonPoolMatch `json:"pool"`
-	Modules      []jsonModule    `json:"modules"`
-	Notes        []string        `json:"notes,omitempty"`
+	Source       string  `json:"source"`
+	Bugcheck     *string `json:"bugcheck"`
+	BugcheckName *string `json:"bugcheck_name"`
+	// BugcheckInferredFrom names the frame the bugcheck was inferred from
+	// when the text does not state it; null when stated.
+	BugcheckInferredFrom *string         `json:"bugcheck_inferred_from"`
+	Args                 []string        `json:"args"`
+	Bucket               *string         `json:"failure_bucket_id"`
+	FramesFrom           *string         `json:"frames_from"`
+	Frames               []jsonFrame     `json:"frames"`
+	Signatures           []string        `json:"signatures"`
+	Details              []jsonSignature `json:"signature_details"`
+	Matches              []jsonMatch     `json:"matches"`
+	Pool                 []jsonPoolMatch `json:"pool"`
+	Modules              []jsonModule    `json:"modules"`
+	Notes                []string        `json:"notes,omitempty"`
 }
 
 type jsonFrame struct {
@@ -223,6 +229,7 @@ func crashJSON(cr *dumpcorr.Correlation, drivers map[string]*rules.Result) jsonC
 			name = dumpcorr.BugCheckName(c.BugCheck)
 		}
 		j.BugcheckName = nullable(name)
+		j.BugcheckInferredFrom = nullable(c.BugCheckInferredFrom)
 	}
 	for _, a := range c.Args {
 		j.Args = append(j.Args, hex(a))

@@ -1,0 +1,95 @@
+package dumpcorr
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// Stack text as people paste it, in the formats WinDbg and other tools print
+// and that arrive without the rest of the session. Each text is ours,
+// modelled on what WinDbg prints.
+func TestParseTextPastedFormats(t *testing.T) {
+	for _, tc := range []struct {
+		name, text string
+		frames     []string // module!symbol+offset, innermost first
+		bugcheck   uint32   // 0: none
+		inferred   string
+	}{
+		{
+			name: "kf: the Memory column before Child-SP, blank in the first row",
+			text: `0: kd> kf
+ #   Memory  Child-SP          RetAddr               Call Site
+00           fffff800` + "`" + `0ea2fe88 fffff800` + "`" + `0c21d9e9     nt!KeBugCheckEx
+01         8 fffff800` + "`" + `0ea2fe90 fffff800` + "`" + `0c2180c5     nt!KiBugCheckDispatch+0x69
+02       140 fffff800` + "`" + `0ea2ffd0 fffff800` + "`" + `0c1fc2ee     nt!KiDoubleFaultAbort+0x2c5
+03        50 ffffb30c` + "`" + `7a1c6050 fffff806` + "`" + `1a2b1234     nt!MmAccessFault+0x1f5
+04       1b0 ffffb30c` + "`" + `7a1c6200 fffff806` + "`" + `1a2b5678     mydrv!PreRead+0x44
+05        70 ffffb30c` + "`" + `7a1c6270 fffff806` + "`" + `1a0c7e5d     mydrv!ProcessXid+0x1b
+`,
+			frames:   []string{"nt!KeBugCheckEx+0x0", "nt!KiBugCheckDispatch+0x69", "nt!KiDoubleFaultAbort+0x2c5", "nt!MmAccessFault+0x1f5", "mydrv!PreRead+0x44", "mydrv!ProcessXid+0x1b"},
+			bugcheck: 0x7F, inferred: "nt!KiDoubleFaultAbort",
+		},
+		{
+			name: "a bare list of frames, as copied from a mail, CRLF",
+			text: "The machine died with:\r\n\r\nnt!KiPageFault+0x2ee\r\nnt!MmAccessFault+0x1f5\r\nmydrv!ProcessXid+0x1b\r\nmydrv!PreRead+0x44\r\nFLTMGR!FltpPerformPreCallbacksWorker+0x36d\r\n\r\nAny idea?\r\n",
+			frames: []string{"nt!KiPageFault+0x2ee", "nt!MmAccessFault+0x1f5", "mydrv!ProcessXid+0x1b", "mydrv!PreRead+0x44", "FLTMGR!FltpPerformPreCallbacksWorker+0x36d"},
+		},
+		{
+			name:   "a numbered list with unsymbolised frames",
+			text:   "0 nt!KeBugCheckEx\n1 mydrv+0x1a2b\n2 mydrv+0x1040\n3 FLTMGR!FltpPassThroughInternal+0xca\n",
+			frames: []string{"nt!KeBugCheckEx+0x0", "mydrv!+0x1a2b", "mydrv!+0x1040", "FLTMGR!FltpPassThroughInternal+0xca"},
+		},
+		{
+			name: "Visual Studio's call stack window",
+			text: "mydrv.sys!ProcessXid(_FLT_CALLBACK_DATA * Data=0xffffb30c7a1c6300) Line 31\tC\n" +
+				"mydrv.sys!PreRead(_FLT_CALLBACK_DATA * Data=0xffffb30c7a1c6300, const _FLT_RELATED_OBJECTS * FltObjects=0x0, void * * CompletionContext=0x0) Line 44\tC\n" +
+				"FLTMGR.SYS!FltpPerformPreCallbacksWorker()\tUnknown\n",
+			frames: []string{"mydrv!ProcessXid+0x0", "mydrv!PreRead+0x0", "FLTMGR!FltpPerformPreCallbacksWorker+0x0"},
+		},
+		{
+			name: "a double fault pasted as a bare list: the bugcheck is inferred",
+			text: "nt!KiDoubleFaultAbort+0x2c5\nnt!KiPageFault+0x2ee\nmydrv!PreRead+0x44\n",
+			frames:   []string{"nt!KiDoubleFaultAbort+0x2c5", "nt!KiPageFault+0x2ee", "mydrv!PreRead+0x44"},
+			bugcheck: 0x7F, inferred: "nt!KiDoubleFaultAbort",
+		},
+		{
+			name: "prose naming routines is not a stack",
+			text: "The fault is in nt!KiPageFault as usual.\nSee mydrv!PreRead for the caller.\nmydrv!PreRead+0x44\n\nthanks\n",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cs, err := ParseText("paste.txt", []byte(tc.text))
+			if len(tc.frames) == 0 {
+				if err == nil || len(cs) > 0 && len(cs[0].Frames) > 0 {
+					t.Errorf("prose read as crash evidence: %+v, %v", cs, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			var c Crash
+			if len(cs) > 0 {
+				c = cs[0]
+			}
+			for _, f := range c.Frames {
+				got = append(got, fmt.Sprintf("%s!%s+%#x", f.Module, f.Symbol, f.Offset))
+			}
+			if strings.Join(got, " ") != strings.Join(tc.frames, " ") {
+				t.Errorf("frames\n  %v\nwant\n  %v", got, tc.frames)
+			}
+			if tc.bugcheck == 0 {
+				if c.HasBugCheck {
+					t.Errorf("bugcheck %#x, want none", c.BugCheck)
+				}
+				return
+			}
+			if !c.HasBugCheck || c.BugCheck != tc.bugcheck || c.BugCheckInferredFrom != tc.inferred || len(c.Args) == 0 || c.Args[0] != 8 {
+				t.Errorf("bugcheck %v %#x args %v inferred from %q; want %#x arg1 8 from %q",
+					c.HasBugCheck, c.BugCheck, c.Args, c.BugCheckInferredFrom, tc.bugcheck, tc.inferred)
+			}
+		})
+	}
+}
