@@ -140,6 +140,35 @@ func TestPoolAttribution(t *testing.T) {
 	if got := cor.Pool[0].Message(); got != want {
 		t.Errorf("message %q, want %q", got, want)
 	}
+	// By tag: one line for the tag, its two sites in LeakSome counted.
+	if len(cor.PoolTags) != 1 || len(cor.PoolTags[0].Allocators) != 1 {
+		t.Fatalf("pool by tag %+v, want tag Leak with one allocator", cor.PoolTags)
+	}
+	want = "tag Leak: 4.99 GB in 119 allocations, allocated by mf_rdata.gcc.sys!LeakSome (2 sites)"
+	if got := cor.PoolTags[0].Message(); got != want {
+		t.Errorf("message %q, want %q", got, want)
+	}
+
+	// With the crash's module list: whether the allocating driver is loaded.
+	lm := "0: kd> lm\nstart             end                 module name\n" +
+		"fffff800`0c000000 fffff800`0d046000   nt         (pdb symbols)\n"
+	for _, tc := range []struct {
+		modules, want string
+	}{
+		{lm + "fffff806`1a2b0000 fffff806`1a2c0000   mf_rdata_gcc   (deferred)\n",
+			"tag Leak: 4.99 GB in 119 allocations, allocated by mf_rdata.gcc.sys!LeakSome (2 sites)"},
+		{lm, "tag Leak: 4.99 GB in 119 allocations, allocated by mf_rdata.gcc.sys!LeakSome (2 sites, not loaded in this crash); " +
+			"no module loaded in the crash allocates it"},
+	} {
+		cs, err := ParseText("poolused.txt", []byte(tc.modules+text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cor := Correlate(&cs[0], []*rules.Result{drv})
+		if len(cor.PoolTags) != 1 || cor.PoolTags[0].Message() != tc.want {
+			t.Errorf("pool by tag %+v, want the message %q", cor.PoolTags, tc.want)
+		}
+	}
 }
 
 // TestContextPoolAttribution: a context's tag, which no allocation call

@@ -20,7 +20,10 @@ type Correlation struct {
 	// driver function it lies in.
 	Resolved map[int]FrameRef
 	Matches  []Match     // best first
-	Pool     []PoolMatch // !poolused rows whose tag a driver allocates
+	Pool     []PoolMatch // !poolused rows whose tag a driver allocates, one per allocation site
+	// PoolTags is Pool by tag: each !poolused row once, with the functions
+	// that allocate with its tag (PoolTagsOf).
+	PoolTags []PoolAttribution
 }
 
 // FrameRef places a crash frame in an analysed driver.
@@ -107,7 +110,105 @@ func Correlate(c *Crash, drivers []*rules.Result) Correlation {
 		out.Pool = append(out.Pool, matchPool(c.PoolUsage, d)...)
 	}
 	sort.SliceStable(out.Matches, func(i, j int) bool { return out.Matches[i].Score > out.Matches[j].Score })
+	out.PoolTags = PoolTagsOf(out.Pool, c.Modules)
 	return out
+}
+
+// PoolAttribution is one !poolused tag and the driver code that allocates
+// with it.
+type PoolAttribution struct {
+	Use PoolUse
+	// Allocators are the functions allocating with the tag: those of
+	// drivers loaded in the crash first, then by driver and address.
+	Allocators []PoolAllocator
+	// Modules says whether the crash lists its loaded modules: only then
+	// does Loaded mean anything.
+	Modules bool
+}
+
+// PoolAllocator is one function that allocates with a tag.
+type PoolAllocator struct {
+	File   string // the driver's path
+	Func   *cfg.Func
+	Sites  int  // its calls that allocate with the tag
+	Loaded bool // the driver is in the crash's module list
+}
+
+// PoolTagsOf groups per-site pool matches by tag and function, and marks
+// the drivers the crash's module list holds.
+func PoolTagsOf(matches []PoolMatch, modules []Module) []PoolAttribution {
+	loaded := map[string]bool{}
+	for _, m := range modules {
+		loaded[strings.ToLower(m.Name)] = true
+	}
+	var out []PoolAttribution
+	at := map[string]int{}
+	for _, m := range matches {
+		i, ok := at[m.Use.Tag]
+		if !ok {
+			i = len(out)
+			at[m.Use.Tag] = i
+			out = append(out, PoolAttribution{Use: m.Use, Modules: len(modules) > 0})
+		}
+		a := &out[i]
+		found := false
+		for k := range a.Allocators {
+			if al := &a.Allocators[k]; al.File == m.File && al.Func == m.Tag.Func {
+				al.Sites++
+				found = true
+			}
+		}
+		if !found {
+			a.Allocators = append(a.Allocators, PoolAllocator{File: m.File, Func: m.Tag.Func, Sites: 1,
+				Loaded: loaded[strings.ToLower(ModuleName(m.File))]})
+		}
+	}
+	for i := range out {
+		al := out[i].Allocators
+		sort.SliceStable(al, func(x, y int) bool {
+			if al[x].Loaded != al[y].Loaded {
+				return al[x].Loaded
+			}
+			if al[x].File != al[y].File {
+				return al[x].File < al[y].File
+			}
+			return al[x].Func.Entry < al[y].Func.Entry
+		})
+	}
+	return out
+}
+
+// Message is the one-line attribution of a tag: "tag Leak: 4.99 GB in 119
+// allocations, allocated by myfault.sys!LeakSome (2 sites), other.sys!Alloc
+// (not loaded)".
+func (a PoolAttribution) Message() string {
+	allocs, bytes := a.Use.NonPagedAllocs+a.Use.PagedAllocs, a.Use.NonPagedBytes+a.Use.PagedBytes
+	var by []string
+	anyLoaded := false
+	for _, al := range a.Allocators {
+		fn := fmt.Sprintf("sub_%x", al.Func.Entry)
+		if al.Func.Name != "" {
+			fn = al.Func.Name
+		}
+		var notes []string
+		if al.Sites > 1 {
+			notes = append(notes, fmt.Sprintf("%d sites", al.Sites))
+		}
+		if a.Modules && !al.Loaded {
+			notes = append(notes, "not loaded in this crash")
+		}
+		anyLoaded = anyLoaded || al.Loaded
+		w := filepath.Base(al.File) + "!" + fn
+		if len(notes) > 0 {
+			w += " (" + strings.Join(notes, ", ") + ")"
+		}
+		by = append(by, w)
+	}
+	msg := fmt.Sprintf("tag %s: %s in %d allocations, allocated by %s", a.Use.Tag, byteSize(bytes), allocs, strings.Join(by, ", "))
+	if a.Modules && !anyLoaded {
+		msg += "; no module loaded in the crash allocates it"
+	}
+	return msg
 }
 
 // resolveFrames places the crash frames that lie in driver d, by module

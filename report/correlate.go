@@ -122,8 +122,10 @@ type jsonCrash struct {
 	Details              []jsonSignature `json:"signature_details"`
 	Matches              []jsonMatch     `json:"matches"`
 	Pool                 []jsonPoolMatch `json:"pool"`
-	Modules              []jsonModule    `json:"modules"`
-	Notes                []string        `json:"notes,omitempty"`
+	// PoolTags is pool by tag: each !poolused row once, with its allocators.
+	PoolTags []jsonPoolTagUse `json:"pool_tags"`
+	Modules  []jsonModule     `json:"modules"`
+	Notes    []string         `json:"notes,omitempty"`
 }
 
 type jsonFrame struct {
@@ -163,6 +165,22 @@ type jsonPoolMatch struct {
 	SiteRVA  string  `json:"site_rva"`
 	Function jsonRef `json:"function"`
 	Message  string  `json:"message"`
+}
+
+type jsonPoolTagUse struct {
+	Tag        string              `json:"tag"`
+	Allocs     uint64              `json:"allocs"`
+	Bytes      uint64              `json:"bytes"`
+	Allocators []jsonPoolAllocator `json:"allocators"`
+	Message    string              `json:"message"`
+}
+
+type jsonPoolAllocator struct {
+	File     string  `json:"file"`
+	Function jsonRef `json:"function"`
+	Sites    int     `json:"sites"`
+	// Loaded is null when the crash has no module list.
+	Loaded *bool `json:"loaded"`
 }
 
 type jsonModule struct {
@@ -219,7 +237,7 @@ func correlationJSON(c *Correlation, opt Options) jsonCorrelation {
 func crashJSON(cr *dumpcorr.Correlation, drivers map[string]*rules.Result) jsonCrash {
 	c := cr.Crash
 	j := jsonCrash{Source: c.Source, Args: []string{}, Frames: []jsonFrame{}, Signatures: []string{},
-		Details: []jsonSignature{}, Matches: []jsonMatch{}, Pool: []jsonPoolMatch{}, Modules: []jsonModule{},
+		Details: []jsonSignature{}, Matches: []jsonMatch{}, Pool: []jsonPoolMatch{}, PoolTags: []jsonPoolTagUse{}, Modules: []jsonModule{},
 		Notes: c.Notes, FramesFrom: nullable(c.FramesFrom), Bucket: nullable(c.BucketID)}
 	if c.HasBugCheck {
 		code := bugcheckHex(c.BugCheck)
@@ -259,6 +277,19 @@ func crashJSON(cr *dumpcorr.Correlation, drivers map[string]*rules.Result) jsonC
 			Bytes: p.Use.NonPagedBytes + p.Use.PagedBytes, File: p.File, API: p.Tag.API.Name,
 			SiteRVA: hex(uint64(p.Tag.Site)), Function: refOf(p.Tag.Func.Entry, p.Tag.Func.Name),
 			Message: p.Message()})
+	}
+	for _, p := range cr.PoolTags {
+		jt := jsonPoolTagUse{Tag: p.Use.Tag, Allocs: p.Use.NonPagedAllocs + p.Use.PagedAllocs,
+			Bytes: p.Use.NonPagedBytes + p.Use.PagedBytes, Allocators: []jsonPoolAllocator{}, Message: p.Message()}
+		for _, a := range p.Allocators {
+			ja := jsonPoolAllocator{File: a.File, Function: refOf(a.Func.Entry, a.Func.Name), Sites: a.Sites}
+			if p.Modules {
+				loaded := a.Loaded
+				ja.Loaded = &loaded
+			}
+			jt.Allocators = append(jt.Allocators, ja)
+		}
+		j.PoolTags = append(j.PoolTags, jt)
 	}
 	for _, m := range c.Modules {
 		j.Modules = append(j.Modules, jsonModule{Name: m.Name, Image: nullable(m.Image), Base: hex(m.Base), Size: hex(m.Size)})
@@ -304,7 +335,7 @@ func correlationTable(w io.Writer, c *Correlation, opt Options) error {
 			o.para("  ", "    ", head, map[int]string{2: severityColor(f.Severity)})
 			o.text("    ", "      ", fmt.Sprintf("frames %s; %s (score %d)", intList(m.Frames), m.Why, m.Score))
 		}
-		for _, p := range cr.Pool {
+		for _, p := range cr.PoolTags {
 			o.text("  ", "    ", "pool "+p.Message())
 		}
 		for _, n := range cr.Crash.Notes {
@@ -393,7 +424,7 @@ func correlationMarkdown(c *Correlation, opt Options) string {
 			fmt.Fprintf(&b, "- %s **%s** in %s: %s. Frames %s: %s.\n", severityIcon(f.Severity), f.Rule.ID,
 				codeSpan(filepath.Base(m.File)), mdText(clip(matchText(m), maxMDText)), intList(m.Frames), mdText(clip(m.Why, maxMDText)))
 		}
-		for _, p := range cr.Pool {
+		for _, p := range cr.PoolTags {
 			fmt.Fprintf(&b, "- Pool: %s\n", mdText(p.Message()))
 		}
 	}
