@@ -1075,10 +1075,51 @@ func (s *textScanner) bareList() bool {
 	return false
 }
 
+// textOpenParams reports a call site whose parameter list goes on over the
+// next lines, as kP prints it: "mydrv!PreRead(" and then one parameter a line.
+func textOpenParams(l string) bool {
+	bang := strings.IndexByte(l, '!')
+	return bang > 0 && strings.Count(l[bang:], "(") > strings.Count(l[bang:], ")")
+}
+
+// textMaxParamLines bounds the lines one kP parameter list is read over.
+const textMaxParamLines = 64
+
+// joinParams appends to a kP row the lines that close its parameter list.
+// A list the text cuts short loses its parameters: "mydrv!PreRead", without
+// offset.
+func (s *textScanner) joinParams(l string) string {
+	joined := l
+	for i := 0; i < textMaxParamLines && s.pos < len(s.src) && textOpenParams(joined); i++ {
+		save, saveNo := s.pos, s.lineNo
+		next := s.next()
+		if next == "" && s.pos < len(s.src) {
+			continue
+		}
+		if _, isPrompt := textParseHeader(next); isPrompt || textMatch(textPrompt, next, ">") != nil || textIsFrameNumber(strings.Fields(next + " x")[0]) && !strings.HasPrefix(next, "0x") {
+			s.pos, s.lineNo = save, saveNo // the next row: the list was cut
+			break
+		}
+		joined += " " + next
+	}
+	if textOpenParams(joined) {
+		bang := strings.IndexByte(l, '!')
+		return l[:bang+strings.IndexByte(l[bang:], '(')]
+	}
+	return joined
+}
+
 // stackRow takes the line as a stack row if it is one here.
 func (s *textScanner) stackRow(l string) bool {
 	if s.cmd == textCmdOther || s.cmd == textCmdModules || s.cmd == textCmdPool || s.inModules || s.inPool {
 		return false
+	}
+	// kP: a row whose parameter list goes on over the next lines (the
+	// line up to its module must be a row's start, so prose is not joined).
+	if textOpenParams(l) {
+		if _, ok := textParseRow(l[:strings.IndexByte(l, '!')]+"!f", s.shape, s.table != nil); ok || s.table != nil {
+			l = s.joinParams(l)
+		}
 	}
 	r, ok := textParseRow(l, s.shape, s.table != nil)
 	bare := false

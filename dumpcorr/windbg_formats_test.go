@@ -15,6 +15,7 @@ func TestParseTextPastedFormats(t *testing.T) {
 		frames     []string // module!symbol+offset, innermost first
 		bugcheck   uint32   // 0: none
 		inferred   string
+		source     string // frame 1's source line, where the text gives it
 	}{
 		{
 			name: "kf: the Memory column before Child-SP, blank in the first row",
@@ -31,8 +32,26 @@ func TestParseTextPastedFormats(t *testing.T) {
 			bugcheck: 0x7F, inferred: "nt!KiDoubleFaultAbort",
 		},
 		{
-			name: "a bare list of frames, as copied from a mail, CRLF",
-			text: "The machine died with:\r\n\r\nnt!KiPageFault+0x2ee\r\nnt!MmAccessFault+0x1f5\r\nmydrv!ProcessXid+0x1b\r\nmydrv!PreRead+0x44\r\nFLTMGR!FltpPerformPreCallbacksWorker+0x36d\r\n\r\nAny idea?\r\n",
+			name: "kP: each parameter on a line of its own",
+			text: "0: kd> kP\n # Child-SP          RetAddr               Call Site\n" +
+				"00 ffffb30c`7a1c61d8 fffff806`1a2b5678     mydrv!ProcessXid(\n" +
+				"\t\t\tstruct _FLT_CALLBACK_DATA * Data = 0xffffb30c`7a1c6300)+0x1b [c:\\src\\mydrv\\read.c @ 31]\n" +
+				"01 ffffb30c`7a1c61e0 fffff806`1a0c7e5d     mydrv!PreRead(\n" +
+				"\t\t\tstruct _FLT_CALLBACK_DATA * Data = 0xffffb30c`7a1c6300, \n" +
+				"\t\t\tstruct _FLT_RELATED_OBJECTS * FltObjects = 0xffffb30c`7a1c6400, \n" +
+				"\t\t\tvoid ** CompletionContext = 0xffffb30c`7a1c6410)+0x44 [c:\\src\\mydrv\\read.c @ 44]\n" +
+				"02 ffffb30c`7a1c6270 fffff806`1a0c7a2c     FLTMGR!FltpPerformPreCallbacksWorker+0x36d\n" +
+				// cut inside the parameters: the frame keeps its function
+				"03 ffffb30c`7a1c6380 fffff806`1a0c6b1a     mydrv!Helper(\n" +
+				"\t\t\tvoid * Context = 0x00000000`00000000, \n" +
+				"04 ffffb30c`7a1c6400 fffff806`1a0c6c00     FLTMGR!FltpPassThroughInternal+0xca\n",
+			frames: []string{"mydrv!ProcessXid+0x1b", "mydrv!PreRead+0x44", "FLTMGR!FltpPerformPreCallbacksWorker+0x36d",
+				"mydrv!Helper+0x0", "FLTMGR!FltpPassThroughInternal+0xca"},
+			source: "c:\\src\\mydrv\\read.c @ 44",
+		},
+		{
+			name:   "a bare list of frames, as copied from a mail, CRLF",
+			text:   "The machine died with:\r\n\r\nnt!KiPageFault+0x2ee\r\nnt!MmAccessFault+0x1f5\r\nmydrv!ProcessXid+0x1b\r\nmydrv!PreRead+0x44\r\nFLTMGR!FltpPerformPreCallbacksWorker+0x36d\r\n\r\nAny idea?\r\n",
 			frames: []string{"nt!KiPageFault+0x2ee", "nt!MmAccessFault+0x1f5", "mydrv!ProcessXid+0x1b", "mydrv!PreRead+0x44", "FLTMGR!FltpPerformPreCallbacksWorker+0x36d"},
 		},
 		{
@@ -48,8 +67,8 @@ func TestParseTextPastedFormats(t *testing.T) {
 			frames: []string{"mydrv!ProcessXid+0x0", "mydrv!PreRead+0x0", "FLTMGR!FltpPerformPreCallbacksWorker+0x0"},
 		},
 		{
-			name: "a double fault pasted as a bare list: the bugcheck is inferred",
-			text: "nt!KiDoubleFaultAbort+0x2c5\nnt!KiPageFault+0x2ee\nmydrv!PreRead+0x44\n",
+			name:     "a double fault pasted as a bare list: the bugcheck is inferred",
+			text:     "nt!KiDoubleFaultAbort+0x2c5\nnt!KiPageFault+0x2ee\nmydrv!PreRead+0x44\n",
 			frames:   []string{"nt!KiDoubleFaultAbort+0x2c5", "nt!KiPageFault+0x2ee", "mydrv!PreRead+0x44"},
 			bugcheck: 0x7F, inferred: "nt!KiDoubleFaultAbort",
 		},
@@ -79,6 +98,9 @@ func TestParseTextPastedFormats(t *testing.T) {
 			}
 			if strings.Join(got, " ") != strings.Join(tc.frames, " ") {
 				t.Errorf("frames\n  %v\nwant\n  %v", got, tc.frames)
+			}
+			if tc.source != "" && (len(c.Frames) < 2 || c.Frames[1].SourceLine != tc.source) {
+				t.Errorf("frame 1's source line %q, want %q", c.Frames[1].SourceLine, tc.source)
 			}
 			if tc.bugcheck == 0 {
 				if c.HasBugCheck {
