@@ -51,6 +51,9 @@ type Crash struct {
 	ImageName   string // IMAGE_NAME
 	BucketID    string // FAILURE_BUCKET_ID
 	ProcessName string // PROCESS_NAME
+	// FaultingModule is the module of FAULTING_IP (or FAULTING_MODULE),
+	// which a stack of unsymbolised kernel frames may not show.
+	FaultingModule string
 
 	// Notes are things the parser could not use but a reader should know,
 	// e.g. "text cut before STACK_TEXT ended".
@@ -115,4 +118,25 @@ var kernelModules = map[string]string{
 	"ntoskrnl.exe": "nt", "ntkrnlmp.exe": "nt", "ntkrnlpa.exe": "nt", "ntkrpamp.exe": "nt",
 	"hal.dll": "hal", "halacpi.dll": "hal", "halmacpi.dll": "hal", "halaacpi.dll": "hal",
 	"halapic.dll": "hal", "halmps.dll": "hal",
+}
+
+// Culprit is the module a crash points at, for grouping crashes whose
+// bucket is unknown: the one !analyze names (MODULE_NAME), else the
+// innermost frame outside the kernel's own modules, else the faulting
+// module the text names (FAULTING_IP, FAULTING_MODULE) when the frames are
+// the kernel's alone (a STACK_TEXT of unsymbolised nt+0x... frames). ""
+// when none is known.
+func (c *Crash) Culprit() string {
+	if c.ModuleName != "" && !systemModules[strings.ToLower(c.ModuleName)] {
+		return c.ModuleName
+	}
+	for _, f := range c.Frames {
+		if f.Module != "" && !systemModules[strings.ToLower(f.Module)] {
+			return f.Module
+		}
+	}
+	if c.FaultingModule != "" && !systemModules[strings.ToLower(c.FaultingModule)] {
+		return c.FaultingModule
+	}
+	return ""
 }

@@ -66,6 +66,9 @@ func groupKey(c *Correlation) (string, *Match) {
 	case c.Crash.HasBugCheck:
 		parts = append(parts, fmt.Sprintf("bugcheck %#x", c.Crash.BugCheck))
 	}
+	if m := c.Crash.Culprit(); m != "" && c.Crash.BucketID == "" {
+		parts = append(parts, "in "+m)
+	}
 	if len(parts) == 0 {
 		return "unrecognised", nil
 	}

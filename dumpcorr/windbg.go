@@ -855,6 +855,7 @@ type textScanner struct {
 	rip, rsp   uint64
 	ctxOK      bool     // rip and rsp of the last register dump
 	expectSite bool     // FAULTING_IP: the location is on the next line
+	faultingIP bool     // the location expected is FAULTING_IP's (not FOLLOWUP_IP's)
 	loc        textSite // a location waiting for its address line
 	hasLoc     bool
 	inModules  bool   // inside an lm listing
@@ -1227,6 +1228,9 @@ func (s *textScanner) pendingLocation(l string) bool {
 		if site, ok := textParseSite(l, false); ok && !site.raw {
 			s.loc, s.hasLoc = site, true
 			s.g.module(textSiteModule(site))
+			if s.faultingIP {
+				s.g.field("FAULTING_IP_MODULE", site.module)
+			}
 			return true
 		}
 	}
@@ -1275,17 +1279,22 @@ func (s *textScanner) field(name, value string) bool {
 	case "SYMBOL_NAME", "MODULE_NAME", "IMAGE_NAME", "PROCESS_NAME", "DEBUG_FLR_IMAGE_TIMESTAMP":
 		s.g.field(name, value)
 	case "FAULTING_IP", "FOLLOWUP_IP":
+		s.faultingIP = name == "FAULTING_IP"
 		if value == "" {
 			s.expectSite = true
 		} else if site, ok := textParseSite(value, false); ok && !site.raw {
 			s.loc, s.hasLoc = site, true
 			s.g.module(textSiteModule(site))
+			if s.faultingIP {
+				s.g.field("FAULTING_IP_MODULE", site.module)
+			}
 		}
 	case "FAULTING_MODULE":
 		base, rest := textNextToken(value)
 		name, _ := textNextToken(rest)
 		if b, ok := textHex(base); ok && textModuleOK(name) {
 			s.g.module(Module{Name: name, Base: b})
+			s.g.field("FAULTING_MODULE", name)
 		}
 	default:
 		return false
@@ -1980,6 +1989,10 @@ func (c *textCrash) build(source string) Crash {
 	cr.ModuleName = c.fields["MODULE_NAME"]
 	cr.ImageName = c.fields["IMAGE_NAME"]
 	cr.ProcessName = c.fields["PROCESS_NAME"]
+	cr.FaultingModule = c.fields["FAULTING_IP_MODULE"]
+	if cr.FaultingModule == "" {
+		cr.FaultingModule = c.fields["FAULTING_MODULE"]
+	}
 	cr.BucketID = c.fields["FAILURE_BUCKET_ID"]
 	if cr.BucketID == "" {
 		cr.BucketID = c.fields["BUCKET_ID"]

@@ -115,3 +115,24 @@ func TestParseTextPastedFormats(t *testing.T) {
 		})
 	}
 }
+
+// A STACK_TEXT of unsymbolised kernel frames does not show the driver that
+// faulted; FAULTING_IP names it, and crashes group by it.
+func TestCulpritFromFaultingIP(t *testing.T) {
+	text := "FAULTING_IP: \nmydrv!PreRead+44\nfffff806`1a2b1234 488b01          mov     rax,qword ptr [rcx]\n\n" +
+		"STACK_TEXT:  \nffffb30c`7a1c6050 fffff800`0c1fc2ee : 00000000`00000050 : nt+0x70e00\n" +
+		"ffffb30c`7a1c6100 fffff800`0c0d2b35 : 00000000`00000000 : nt+0x5c2ee\n"
+	cs := textParseOK(t, "unsymbolised.txt", []byte(text))
+	if len(cs) != 1 || cs[0].FaultingModule != "mydrv" || cs[0].Culprit() != "mydrv" {
+		t.Fatalf("faulting module %q, culprit %q; want mydrv", cs[0].FaultingModule, cs[0].Culprit())
+	}
+	for _, f := range cs[0].Frames {
+		if f.Module == "mydrv" {
+			t.Fatalf("the test needs a stack without the driver: %+v", cs[0].Frames)
+		}
+	}
+	g := GroupCrashes([]Correlation{{Crash: &cs[0]}})
+	if len(g) != 1 || !strings.Contains(g[0].Key, "in mydrv") {
+		t.Errorf("group %+v, want it keyed by the faulting module", g)
+	}
+}
