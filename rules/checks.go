@@ -185,16 +185,24 @@ func (p *Pass) postNotAtDispatch(op Operation) bool {
 // postWhy says why op's post-operation callback may run at DISPATCH_LEVEL,
 // and what would keep it below: for MF3001 and MF3002's messages.
 func (p *Pass) postWhy(op Operation) string {
-	const guard = "no test of KeGetCurrentIrql() <= APC_LEVEL guards the call"
 	pre := p.Program.Func(op.Pre)
 	if pre == nil {
-		return "the operation has no pre-operation callback, so FltMgr calls the post-operation callback from I/O completion, at up to DISPATCH_LEVEL; " + guard
+		return "the operation has no pre-operation callback, so FltMgr calls the post-operation callback from I/O completion, at up to DISPATCH_LEVEL"
 	}
 	name := stepName(Step{RVA: pre.Entry, Name: pre.Name})
 	if vals, complete, _ := p.returnValues(pre, op.Major); complete && mayBe(vals, preopSuccessWithCallback, 4) {
-		return fmt.Sprintf("its pre-operation callback %s returns FLT_PREOP_SUCCESS_WITH_CALLBACK, so the post-operation callback runs from I/O completion, at up to DISPATCH_LEVEL (FLT_PREOP_SYNCHRONIZE would run it at the pre-operation's IRQL); %s", name, guard)
+		return fmt.Sprintf("its pre-operation callback %s returns FLT_PREOP_SUCCESS_WITH_CALLBACK, so the post-operation callback runs from I/O completion, at up to DISPATCH_LEVEL (FLT_PREOP_SYNCHRONIZE would run it at the pre-operation's IRQL)", name)
 	}
-	return fmt.Sprintf("its pre-operation callback %s returns a status not known to be FLT_PREOP_SYNCHRONIZE, so the post-operation callback may run from I/O completion, at up to DISPATCH_LEVEL; %s", name, guard)
+	return fmt.Sprintf("its pre-operation callback %s returns a status not known to be FLT_PREOP_SYNCHRONIZE, so the post-operation callback may run from I/O completion, at up to DISPATCH_LEVEL", name)
+}
+
+// irqlGuard says that no test of the IRQL the routine needs was seen
+// before its call.
+func irqlGuard(l IRQL) string {
+	if l == Passive {
+		return "no test that KeGetCurrentIrql() == PASSIVE_LEVEL guards the call"
+	}
+	return "no test that KeGetCurrentIrql() <= APC_LEVEL guards the call"
 }
 
 // dedupePostOps merges findings that differ only in the major of the
@@ -230,8 +238,8 @@ func runMF3001(p *Pass, r *Rule) []Finding {
 		cb2 := cb
 		post = append(post, Finding{
 			Rule: r, Severity: r.Severity, Callback: &cb2, Site: f.Entry, Path: path, Sink: "PAGE:" + stepName(path[len(path)-1]),
-			Message: fmt.Sprintf("%s post-operation callback reaches %s in pageable section %s via %s; %s",
-				cb.Major, stepName(path[len(path)-1]), sec.Name, pathString(path), p.postReasons[cb]),
+			Message: fmt.Sprintf("%s post-operation callback reaches %s in pageable section %s via %s; %s; %s",
+				cb.Major, stepName(path[len(path)-1]), sec.Name, pathString(path), p.postReasons[cb], irqlGuard(APC)),
 			Fingerprint: fingerprint(r.ID, cb.Major, p.pathKey(path)),
 		})
 	})
@@ -255,8 +263,8 @@ func runMF3002(p *Pass, r *Rule) []Finding {
 				cb2 := cb
 				out = append(out, Finding{
 					Rule: r, Severity: r.Severity, Callback: &cb2, Site: c.Site, Path: full, Sink: ce.Import.String(),
-					Message: fmt.Sprintf("%s post-operation callback calls %s (%s) via %s; %s",
-						cb.Major, ce.Import.Name, irqlWhy(api, c), pathString(full), p.postReasons[cb]),
+					Message: fmt.Sprintf("%s post-operation callback calls %s (%s) via %s; %s; %s",
+						cb.Major, ce.Import.Name, irqlWhy(api, c), pathString(full), p.postReasons[cb], irqlGuard(api.IRQL)),
 					Fingerprint: fingerprint(r.ID, cb.Major, ce.Import.String(), p.pathKey(full)),
 				})
 			}

@@ -80,26 +80,46 @@ func group(in []Finding) []Finding {
 }
 
 // summarise makes a finding of several traces say so: the first trace's
-// description with the other sinks it reaches, anchored at the last
-// function all the paths share, where one change removes them all.
+// description with the other sinks it reaches, anchored where one change
+// removes them all.
+//
+// The traces are ordered as the code would reach them: by the calls along
+// their paths, the callback's first call first. The anchor is the last call
+// every trace makes (into the function where they part, whose start is then
+// the place for the one guard); when they part in the callback itself, its
+// entry.
 func summarise(f *Finding) {
 	ts := f.Traces
-	sort.SliceStable(ts, func(i, j int) bool { return ts[i].Site < ts[j].Site })
-	shared := len(ts[0].Path)
-	least := ts[0].Fingerprint
+	sort.SliceStable(ts, func(i, j int) bool { return traceBefore(ts[i], ts[j]) })
+	first := ts[0]
+	// shared is how many steps every trace takes alike: the same function
+	// making the same call.
+	shared := len(first.Path)
+	least := first.Fingerprint
+	sites := map[uint32]bool{first.Site: true}
 	for _, t := range ts[1:] {
 		n := 0
-		for n < shared && n < len(t.Path) && t.Path[n].RVA == ts[0].Path[n].RVA {
+		for n < shared && n < len(t.Path) && t.Path[n] == first.Path[n] {
 			n++
 		}
 		shared = n
 		least = min(least, t.Fingerprint)
+		sites[t.Site] = true
 	}
-	first := ts[0]
+	// meet: the traces all enter one function after the shared steps (and
+	// part inside it), which the message names.
+	meet := shared < len(first.Path)
+	for _, t := range ts[1:] {
+		meet = meet && shared < len(t.Path) && t.Path[shared].RVA == first.Path[shared].RVA
+	}
 	f.Sink, f.Path = first.Sink, first.Path
-	f.Site = first.Site
-	if shared > 0 && shared <= len(first.Path) {
+	switch {
+	case shared > 0:
 		f.Site = first.Path[shared-1].Call
+	case len(first.Path) > 0:
+		f.Site = first.Path[0].RVA
+	default:
+		f.Site = first.Site
 	}
 	f.Fingerprint = fingerprint("group", least)
 	var others []string
@@ -110,17 +130,41 @@ func summarise(f *Finding) {
 			others = append(others, l)
 		}
 	}
-	f.Message = first.Message
-	switch {
-	case len(others) > 0:
-		f.Message += fmt.Sprintf("; also reaches %s (%d paths in all", strings.Join(others, ", "), len(ts))
-	default:
-		f.Message += fmt.Sprintf(" (%d paths in all", len(ts))
+	count := plural(len(sites), "call site")
+	if len(ts) != len(sites) {
+		count += fmt.Sprintf(" on %d paths", len(ts))
 	}
-	if shared > 1 { // past the first function, which the message names
-		f.Message += fmt.Sprintf(", all through %s", stepName(first.Path[shared-1]))
+	f.Message = first.Message
+	if len(others) > 0 {
+		f.Message += fmt.Sprintf("; also reaches %s (%s in all", strings.Join(others, ", "), count)
+	} else {
+		f.Message += fmt.Sprintf(" (%s in all", count)
+	}
+	if meet && shared > 0 {
+		f.Message += fmt.Sprintf(", all through %s", stepName(first.Path[shared]))
 	}
 	f.Message += ")"
+}
+
+// traceBefore orders traces as the code reaches them: by the calls along
+// their paths, then by the sink's call.
+func traceBefore(a, b Trace) bool {
+	for i := 0; i < len(a.Path) && i < len(b.Path); i++ {
+		if a.Path[i].Call != b.Path[i].Call {
+			return a.Path[i].Call < b.Path[i].Call
+		}
+	}
+	if len(a.Path) != len(b.Path) {
+		return len(a.Path) < len(b.Path)
+	}
+	return a.Site < b.Site
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // sinkLabel names a trace's sink for a message: the routine without its

@@ -41,12 +41,13 @@ func TestGroupOneFindingPerCause(t *testing.T) {
 	if len(g.Traces) != 3 {
 		t.Fatalf("the read callback's finding has %d traces, want 3", len(g.Traces))
 	}
-	// Both sinks are reached from 0x2000: the finding points at its call
-	// of the first sink, in the function where one change removes all.
-	if g.Site != 0x2050 || g.Sink != "ntoskrnl.exe!PsLookupProcessByProcessId" {
-		t.Errorf("site %#x sink %s, want 0x2050 PsLookupProcessByProcessId", g.Site, g.Sink)
+	// Both sinks are reached from 0x2000, called from 0x1010: the finding
+	// points at that call, the last every path makes, where one change
+	// (at it, or at the start of the function it calls) removes all.
+	if g.Site != 0x1010 || g.Sink != "ntoskrnl.exe!PsLookupProcessByProcessId" {
+		t.Errorf("site %#x sink %s, want 0x1010 PsLookupProcessByProcessId", g.Site, g.Sink)
 	}
-	if !strings.Contains(g.Message, "; also reaches ZwQueryInformationFile (3 paths in all, all through fx)") {
+	if !strings.Contains(g.Message, "; also reaches ZwQueryInformationFile (2 call sites on 3 paths in all, all through fx)") {
 		t.Errorf("message does not summarise the other sinks: %s", g.Message)
 	}
 	if want := fingerprint("group", "fp-a"); g.Fingerprint != want {
@@ -64,12 +65,22 @@ func TestGroupOneFindingPerCause(t *testing.T) {
 func TestGroupAnchorsWherePathsPart(t *testing.T) {
 	r := &Rule{ID: "MF3002", Grouped: true}
 	cb := &CallbackRef{Major: "IRP_MJ_CREATE", Kind: "post", RVA: 0x1000}
+	// One call through a pointer reaches two functions: the anchor is that
+	// call, and no one function is "all through".
 	out := group([]Finding{
 		pathFinding(r, cb, "ntoskrnl.exe!A", 0x2050, "1", 0x1000, 0x2000),
 		pathFinding(r, cb, "ntoskrnl.exe!B", 0x3050, "2", 0x1000, 0x3000),
 	})
-	if len(out) != 1 || out[0].Site != 0x1010 {
-		t.Fatalf("want one finding at the callback's call where the paths part (0x1010), got %d at %#x", len(out), out[0].Site)
+	if len(out) != 1 || out[0].Site != 0x1010 || strings.Contains(out[0].Message, "all through") {
+		t.Fatalf("want one finding at the callback's call where the paths part (0x1010), got %d at %#x: %s", len(out), out[0].Site, out[0].Message)
+	}
+	// Two calls in the callback itself: they part at once, and the anchor
+	// is the callback's entry.
+	b := pathFinding(r, cb, "ntoskrnl.exe!B", 0x3050, "2", 0x1000, 0x3000)
+	b.Path[0].Call = 0x1020
+	out = group([]Finding{pathFinding(r, cb, "ntoskrnl.exe!A", 0x2050, "1", 0x1000, 0x2000), b})
+	if len(out) != 1 || out[0].Site != 0x1000 || out[0].Sink != "ntoskrnl.exe!A" {
+		t.Fatalf("want one finding at the callback's entry (0x1000) headed by the first call's sink, got %d at %#x %s", len(out), out[0].Site, out[0].Sink)
 	}
 }
 

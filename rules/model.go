@@ -61,6 +61,18 @@ func (r *Registration) fault(format string, args ...any) {
 	r.Problems = append(r.Problems, Problem{Text: fmt.Sprintf(format, args...), Fatal: true})
 }
 
+// endless notes a table read past its end: Fatal for a table in the image,
+// whose bytes are what FltMgr reads; a note for one the driver builds at
+// run time (on the stack), where a store the analysis does not model (a
+// statically linked memset) may hold the terminator.
+func (r *Registration) endless(table *ir.Expr, format string, args ...any) {
+	if table != nil && table.Op == ir.OpAddr {
+		r.fault(format, args...)
+		return
+	}
+	r.problem(format, args...)
+}
+
 // Operation is one FLT_OPERATION_REGISTRATION entry.
 type Operation struct {
 	Major     uint8
@@ -218,7 +230,7 @@ func isPointer(e *ir.Expr) bool { return e != nil && (e.Op == ir.OpAddr || e.Op 
 func (r *Registration) readOperations(img *loader.Image, snap *cfg.Snapshot, ops *ir.Expr, pointer func(*ir.Expr, int64, string) (uint32, bool)) {
 	for i := 0; ; i++ {
 		if i == maxOperations {
-			r.fault("operation array has no IRP_MJ_OPERATION_END within %d entries", maxOperations)
+			r.endless(ops, "operation array has no IRP_MJ_OPERATION_END within %d entries", maxOperations)
 			return
 		}
 		off := int64(i * operationRegistrationLen)
@@ -238,7 +250,7 @@ func (r *Registration) readOperations(img *loader.Image, snap *cfg.Snapshot, ops
 		// end (one real driver's array runs into its FLT_REGISTRATION).
 		if !validMajor(uint8(major)) || !okPre || !okPost ||
 			(pre != 0 && !img.Executable(pre)) || (post != 0 && !img.Executable(post)) {
-			r.fault("operation array has no IRP_MJ_OPERATION_END (0x80): entry %d is not a valid operation", i)
+			r.endless(ops, "operation array has no IRP_MJ_OPERATION_END (0x80): entry %d is not a valid operation", i)
 			return
 		}
 		switch res := snap.Read(ops, off+0x18, 8); {
@@ -275,7 +287,7 @@ func (r *Registration) readContexts(snap *cfg.Snapshot, ctx *ir.Expr) {
 		r.Contexts = append(r.Contexts, ContextRegistration{Type: uint16(typ), Flags: uint16(flags), Size: uint64(size),
 			PoolTag: uint32(tag), OwnAllocator: !isZero(snap.Read(ctx, off+0x20, 8))})
 	}
-	r.fault("context registration array has no FLT_CONTEXT_END (0xffff) within %d entries", maxContexts)
+	r.endless(ctx, "context registration array has no FLT_CONTEXT_END (0xffff) within %d entries", maxContexts)
 }
 
 // isZero reports the constant 0.
