@@ -261,12 +261,22 @@ func runMF3002(p *Pass, r *Rule) []Finding {
 				full := append([]Step(nil), path...)
 				full[len(full)-1].Call = c.Site
 				cb2 := cb
-				out = append(out, Finding{
+				fd := Finding{
 					Rule: r, Severity: r.Severity, Callback: &cb2, Site: c.Site, Path: full, Sink: ce.Import.String(),
 					Message: fmt.Sprintf("%s post-operation callback calls %s (%s) via %s; %s; %s",
 						cb.Major, ce.Import.Name, irqlWhy(api, c), pathString(full), p.postReasons[cb], irqlGuard(api.IRQL)),
 					Fingerprint: fingerprint(r.ID, cb.Major, ce.Import.String(), p.pathKey(full)),
-				})
+				}
+				// Called with the IRQL raised in its own function (a fast
+				// mutex or spin lock held): too high whatever IRQL the
+				// callback runs at, a cause of its own that deferring the
+				// work does not remove.
+				if level, raised := c.IRQL.IsConst(); raised && level <= 15 && IRQL(level) > api.IRQL {
+					fd.cause = "raised"
+					fd.Message += fmt.Sprintf("; besides, %s makes the call at IRQL %d (a lock is held or the IRQL was raised there)",
+						stepName(full[len(full)-1]), level)
+				}
+				out = append(out, fd)
 			}
 		}
 	})

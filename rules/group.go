@@ -15,7 +15,9 @@ import (
 // The cause is the rule and the registered callback (majors and kinds
 // apart: each is a registration of its own, with its own flags), or, for a
 // finding outside any callback, the rule and the function its path starts
-// in (the function holding the spin lock). Findings of image-wide rules and
+// in (the function holding the spin lock). A rule may tell causes of one
+// callback apart (Finding.cause: MF3002's calls made under a lock the
+// callee holds, which deferring the work would not fix). Findings of image-wide rules and
 // of rules whose sites each need their own change (KD5002, each allocation
 // its pool type) are not grouped.
 //
@@ -45,7 +47,7 @@ func groupKey(f *Finding) string {
 		return ""
 	}
 	if cb := f.Callback; cb != nil {
-		return fmt.Sprintf("%s|%s|%s|%x", f.Rule.ID, cb.Major, cb.Kind, cb.RVA)
+		return fmt.Sprintf("%s|%s|%s|%x|%s", f.Rule.ID, cb.Major, cb.Kind, cb.RVA, f.cause)
 	}
 	if len(f.Path) > 0 {
 		return fmt.Sprintf("%s|fn|%x", f.Rule.ID, f.Path[0].RVA)

@@ -129,6 +129,9 @@ type Finding struct {
 	// of its traces: it stays in JSON and SARIF (marked), but does not
 	// count for --fail-on.
 	Suppressed *Suppression
+	// cause, when set, tells this path's cause from the others of its
+	// callback (see group).
+	cause string
 }
 
 // Suppression says why a finding is accepted.
