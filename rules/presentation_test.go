@@ -100,3 +100,37 @@ func TestPostOperationFindingsSayWhy(t *testing.T) {
 		t.Errorf("forms seen %v: the fixtures should show a pre-operation callback asking for the post and an operation without one", forms)
 	}
 }
+
+// A call made under a spin lock its own function holds is too high at any
+// IRQL the post-operation callback runs at: a finding of its own, apart from
+// the callback's other MF3002 paths, which deferring the work would fix.
+func TestMF3002UnderLockIsItsOwnCause(t *testing.T) {
+	n := 0
+	for _, fx := range fixtures(t) {
+		if fx.name != "mf_postirql" {
+			continue
+		}
+		var dir []Finding
+		for _, f := range analyse(t, fx).Findings {
+			if f.Rule.ID == "MF3002" && f.Callback != nil && fx.label(f.Callback.RVA) == "PostDirCtrlP" {
+				dir = append(dir, f)
+			}
+		}
+		if len(dir) != 2 {
+			t.Errorf("%s: %d MF3002 findings for PostDirCtrlP, want 2 (FltSendMessage; FltGetStreamContext under the lock)", fx.bin, len(dir))
+			continue
+		}
+		for _, f := range dir {
+			under := strings.HasSuffix(f.Sink, "!FltGetStreamContext")
+			last := f.Path[len(f.Path)-1]
+			said := strings.Contains(f.Message, "besides, "+stepName(last)+" makes the call at IRQL 2")
+			if under != said || under && fx.label(last.RVA) != "PeekUnderLock" || len(f.Traces) != 1 {
+				t.Errorf("%s: %s: %s", fx.bin, f.Sink, f.Message)
+			}
+		}
+		n++
+	}
+	if n == 0 {
+		t.Fatal("no mf_postirql image: nothing checked")
+	}
+}

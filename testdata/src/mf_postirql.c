@@ -27,6 +27,8 @@
  *                 execution goes on): FltGetStreamContext                MF3002
  *   PostDirCtrlP  if (KeGetCurrentIrql() > DISPATCH_LEVEL) return ...;
  *                 DISPATCH_LEVEL gets past it: FltSendMessage            MF3002
+ *                 and PeekUnderLock: FltGetStreamContext under a spin
+ *                 lock, too high at any IRQL: a cause of its own       MF3002
  *   PostCreateP   post-create runs at PASSIVE_LEVEL: FltAllocateContext,
  *                 FltSetStreamContext, FltReleaseContext                 -
  *
@@ -92,6 +94,7 @@ volatile LONG_PTR gLastOwner;
 volatile ULONG gLastName;
 volatile LONG gCompletions;
 volatile NTSTATUS gLastStatus;
+KSPIN_LOCK gPeekLock;
 
 /* ---- helpers ---- */
 
@@ -344,6 +347,18 @@ PostQueryInfoP(PFLT_CALLBACK_DATA Data, PCFLT_RELATED_OBJECTS FltObjects, PVOID 
     return FLT_POSTOP_FINISHED_PROCESSING;
 }
 
+/* A context lookup under a spin lock: DISPATCH_LEVEL whatever the caller's
+   IRQL, where FltGetStreamContext needs <= APC_LEVEL. */
+FIXTURE_NOINLINE VOID PeekUnderLock(PFLT_CALLBACK_DATA Data)
+{
+    PFLT_CONTEXT context;
+    KIRQL old = KeAcquireSpinLockRaiseToDpc(&gPeekLock);
+
+    if (NT_SUCCESS(FltGetStreamContext(Data->Iopb->TargetInstance, Data->Iopb->TargetFileObject, &context)))
+        FltReleaseContext(context);
+    KeReleaseSpinLock(&gPeekLock, old);
+}
+
 FIXTURE_NOINLINE FLT_POSTOP_CALLBACK_STATUS FLTAPI
 PostDirCtrlP(PFLT_CALLBACK_DATA Data, PCFLT_RELATED_OBJECTS FltObjects, PVOID CompletionContext,
              FLT_POST_OPERATION_FLAGS Flags)
@@ -354,6 +369,7 @@ PostDirCtrlP(PFLT_CALLBACK_DATA Data, PCFLT_RELATED_OBJECTS FltObjects, PVOID Co
     if (KeGetCurrentIrql() > DISPATCH_LEVEL)
         return FLT_POSTOP_FINISHED_PROCESSING;
     gLastStatus = NotifyService(Data);
+    PeekUnderLock(Data);
     return FLT_POSTOP_FINISHED_PROCESSING;
 }
 
