@@ -42,6 +42,13 @@ func GroupCrashes(cs []Correlation) []Group {
 	return groups
 }
 
+// GroupKey is the explanation a crash is grouped under (Group.Key); JSONL
+// records carry it so that crashes correlated apart can be grouped later.
+func GroupKey(c *Correlation) string {
+	k, _ := groupKey(c)
+	return k
+}
+
 func groupKey(c *Correlation) (string, *Match) {
 	if len(c.Matches) > 0 {
 		m := &c.Matches[0]

@@ -1,9 +1,12 @@
 package report
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/drvhazard/drvhazard/dumpcorr"
@@ -126,6 +129,11 @@ type jsonCrash struct {
 	PoolTags []jsonPoolTagUse `json:"pool_tags"`
 	Modules  []jsonModule     `json:"modules"`
 	Notes    []string         `json:"notes,omitempty"`
+	// Culprit is the module the crash points at (Crash.Culprit); Group
+	// the explanation it is grouped under, so that JSON Lines correlated
+	// apart can be grouped later (ReadGroups).
+	Culprit *string `json:"culprit"`
+	Group   string  `json:"group"`
 }
 
 type jsonFrame struct {
@@ -238,7 +246,8 @@ func crashJSON(cr *dumpcorr.Correlation, drivers map[string]*rules.Result) jsonC
 	c := cr.Crash
 	j := jsonCrash{Source: c.Source, Args: []string{}, Frames: []jsonFrame{}, Signatures: []string{},
 		Details: []jsonSignature{}, Matches: []jsonMatch{}, Pool: []jsonPoolMatch{}, PoolTags: []jsonPoolTagUse{}, Modules: []jsonModule{},
-		Notes: c.Notes, FramesFrom: nullable(c.FramesFrom), Bucket: nullable(c.BucketID)}
+		Notes: c.Notes, FramesFrom: nullable(c.FramesFrom), Bucket: nullable(c.BucketID),
+		Culprit: nullable(c.Culprit()), Group: dumpcorr.GroupKey(cr)}
 	if c.HasBugCheck {
 		code := bugcheckHex(c.BugCheck)
 		j.Bugcheck = &code
@@ -436,4 +445,94 @@ func correlationMarkdown(c *Correlation, opt Options) string {
 	}
 	b.WriteString(mdFooter(opt))
 	return b.String()
+}
+
+// CrashLines writes correlations as JSON Lines, one crash a line as soon as
+// it is correlated (the shape of the JSON output's crashes[]), so that a
+// fleet's crashes stream through in flat memory and can be grouped later
+// (ReadGroups).
+type CrashLines struct {
+	w       io.Writer
+	drivers map[string]*rules.Result
+}
+
+// NewCrashLines writes to w the crashes correlated against drivers.
+func NewCrashLines(w io.Writer, drivers []*rules.Result) *CrashLines {
+	m := map[string]*rules.Result{}
+	for _, d := range drivers {
+		m[d.Path] = d
+	}
+	return &CrashLines{w: w, drivers: m}
+}
+
+// Write writes one crash.
+func (l *CrashLines) Write(cr *dumpcorr.Correlation) error {
+	return l.line(crashJSON(cr, l.drivers))
+}
+
+// Error writes the record of an input that could not be read.
+func (l *CrashLines) Error(source string, err error) error {
+	return l.line(jsonInputError{Source: source, Error: err.Error()})
+}
+
+func (l *CrashLines) line(v any) error {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // "<stdin>", "<Unloaded_x.sys>" as written
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := l.w.Write(b.Bytes())
+	return err
+}
+
+// maxGroupExamples bounds the sources kept per group when grouping JSONL:
+// counts are exact, memory flat in the number of crashes.
+const maxGroupExamples = 5
+
+// GroupSummary is one group of crashes read back from JSON Lines.
+type GroupSummary struct {
+	Key      string
+	Count    int
+	Examples []string // the first sources, at most maxGroupExamples
+}
+
+// ReadGroups groups the crash records of JSON Lines (CrashLines' output,
+// several files' concatenated), largest group first; records of inputs
+// that failed are counted apart.
+func ReadGroups(r io.Reader) (groups []GroupSummary, failed int, err error) {
+	dec := json.NewDecoder(r)
+	at := map[string]int{}
+	for n := 1; ; n++ {
+		var rec struct {
+			Source string  `json:"source"`
+			Group  *string `json:"group"`
+			Error  *string `json:"error"`
+		}
+		if err := dec.Decode(&rec); err == io.EOF {
+			break
+		} else if err != nil {
+			return nil, 0, fmt.Errorf("record %d: %v", n, err)
+		}
+		switch {
+		case rec.Error != nil:
+			failed++
+			continue
+		case rec.Group == nil:
+			return nil, 0, fmt.Errorf("record %d (%s): no \"group\": not a drvhazard correlate --format jsonl record", n, rec.Source)
+		}
+		i, ok := at[*rec.Group]
+		if !ok {
+			i = len(groups)
+			at[*rec.Group] = i
+			groups = append(groups, GroupSummary{Key: *rec.Group})
+		}
+		g := &groups[i]
+		g.Count++
+		if len(g.Examples) < maxGroupExamples {
+			g.Examples = append(g.Examples, rec.Source)
+		}
+	}
+	sort.SliceStable(groups, func(i, j int) bool { return groups[i].Count > groups[j].Count })
+	return groups, failed, nil
 }

@@ -42,6 +42,15 @@ fltmgr-file-system, paging-io-failure, irql-fault.
 --format sarif writes the drivers' findings as 'scan' does, each carrying
 the stacks of the crashes that match it (result.stacks).
 
+At fleet scale: --format jsonl writes one JSON line per crash as soon as it
+is read (the shape of the JSON output's crashes[], with the group it falls
+in), keeping memory flat however many crashes stream through; "-" reads
+crash file paths from standard input, one a line (or, when its first line
+is not a file, a crash text); a driver given under several names is
+analysed once. --group reads such JSON Lines back (files, or - for standard
+input) and counts the crashes of each group, so that many machines can
+correlate and one can group.
+
 Exit status: 0 every crash input was read, 2 usage errors, crash files or
 drivers that could not be read.
 
@@ -49,6 +58,8 @@ Examples:
   drvhazard correlate crash.txt --driver build/mydrv.sys
   drvhazard correlate --format json MEMORY.DMP --driver mydrv.sys
   drvhazard correlate crashes/ --driver drivers/
+  find crashes -name '*.txt' | drvhazard correlate --format jsonl - --driver drivers/ > part1.jsonl
+  drvhazard correlate --group part1.jsonl part2.jsonl
 
 Flags:
 `
@@ -70,8 +81,9 @@ const maxCrashText = 64 << 20
 
 func runCorrelate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("correlate", flag.ContinueOnError)
-	format := &formatValue{report.Table}
-	fs.Var(format, "format", "output format: "+formatNames())
+	format := &correlateFormat{formatValue: formatValue{report.Table}}
+	fs.Var(format, "format", "output format: "+formatNames()+"|jsonl (one JSON line per crash, as it is read)")
+	groupLines := fs.Bool("group", false, "the operands are JSON Lines of --format jsonl runs (- for standard input): print their groups")
 	var drivers listValue
 	fs.Var(&drivers, "driver", "`FILE.sys` or DIR of drivers to match crashes against; repeatable")
 	include := &includeValue{globs: defaultCrashInclude}
@@ -85,10 +97,28 @@ func runCorrelate(args []string, stdout, stderr io.Writer) int {
 	if done {
 		return code
 	}
+	if *groupLines {
+		return runGroups(operands, format.f, stdout, stderr)
+	}
 	budgets := budget()
 	if err := checkBudgets(budgets); err != nil {
 		fmt.Fprintf(stderr, "drvhazard correlate: %v\n", err)
 		return exitError
+	}
+	// "-": crash paths, one a line, or a crash text on standard input.
+	var stdinText []byte
+	for i := 0; i < len(operands); i++ {
+		if operands[i] != "-" {
+			continue
+		}
+		paths, text, err := stdinCrashes()
+		if err != nil {
+			fmt.Fprintf(stderr, "drvhazard correlate: %v\n", err)
+			return exitError
+		}
+		stdinText = text
+		operands = append(append(operands[:i:i], paths...), operands[i+1:]...)
+		i += len(paths) - 1
 	}
 	// debugStack prints the stack of an internal error under --debug.
 	debugStack := func(err error) {
@@ -108,7 +138,20 @@ func runCorrelate(args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	var results []*rules.Result
+	var driverDups map[string]string // a driver path -> the earlier path of the same build
 	if len(drivers) > 0 {
+		// Each build once, however many paths name it.
+		files, failed := collect(drivers, newMatcher([]string{defaultInclude}))
+		paths := make([]string, 0, len(files)+len(failed))
+		for _, f := range files {
+			paths = append(paths, f.path)
+		}
+		for _, r := range failed {
+			paths = append(paths, r.Path)
+		}
+		unique, dups := uniqueDrivers(paths)
+		driverDups = dups
+		drivers = unique
 		// The results are kept whole: matching needs their call graphs.
 		keep := func(r *rules.Result) *rules.Result { return r }
 		err = scan(drivers, scanOptions{include: newMatcher([]string{defaultInclude}), jobs: runtime.NumCPU(), analysis: opt,
@@ -128,61 +171,108 @@ func runCorrelate(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
+	// A build given under several names answers to each (frames name
+	// drivers by module name), analysed once.
+	for _, r := range results {
+		for p, first := range driverDups {
+			if r.Path == first {
+				alias := *r
+				alias.Path = p
+				results = append(results, &alias)
+			}
+		}
+	}
+
 	c := &report.Correlation{Drivers: results}
+	var lines *report.CrashLines
+	if format.lines {
+		lines = report.NewCrashLines(stdout, results)
+	}
+	// fail records an input that could not be read: in the report, or
+	// at once as a line of its own.
+	fail := func(source string, err error) {
+		c.Failed = append(c.Failed, report.InputError{Source: source, Err: err})
+		if lines != nil {
+			lines.Error(source, err)
+		}
+	}
 	files, failed := collect(operands, newMatcher(include.globs))
 	for _, r := range failed {
-		c.Failed = append(c.Failed, report.InputError{Source: r.Path, Err: r.Err})
+		fail(r.Path, r.Err)
 	}
 	images := moduleImages(results)
-	for _, f := range files {
+	// correlate reads the crashes of one input and matches them; with
+	// --format jsonl each is written at once and not kept, so memory
+	// stays flat in the number of crashes.
+	correlate := func(source string, read func() ([]dumpcorr.Crash, error)) {
 		// A panic reading or matching one crash file costs that file only.
-		type read struct {
+		type outcome struct {
 			matched []dumpcorr.Correlation
 			err     error
 		}
-		res, err := guard(f.path, func() read {
+		res, err := guard(source, func() outcome {
 			if testHook != nil {
-				testHook("crash", f.path)
+				testHook("crash", source)
 			}
-			crashes, err := readCrashes(f.path, images)
+			crashes, err := read()
 			if err != nil {
 				// The report names the file: drop the parsers' own prefix.
-				return read{err: errors.New(strings.TrimPrefix(err.Error(), f.path+": "))}
+				return outcome{err: errors.New(strings.TrimPrefix(err.Error(), source+": "))}
 			}
 			var out []dumpcorr.Correlation
 			for i := range crashes {
 				out = append(out, dumpcorr.Correlate(&crashes[i], results))
 			}
-			return read{matched: out}
+			return outcome{matched: out}
 		})
 		if err != nil {
 			debugStack(err)
 			res.err = err
 		}
 		if res.err != nil {
-			c.Failed = append(c.Failed, report.InputError{Source: f.path, Err: res.err})
-			continue
+			fail(source, res.err)
+			return
 		}
-		c.Crashes = append(c.Crashes, res.matched...)
+		if lines == nil {
+			c.Crashes = append(c.Crashes, res.matched...)
+			return
+		}
+		for i := range res.matched {
+			if err := lines.Write(&res.matched[i]); err != nil {
+				fail(source, fmt.Errorf("writing output: %v", err))
+				return
+			}
+		}
 	}
-	c.Groups = dumpcorr.GroupCrashes(c.Crashes)
-
-	ropt := report.Options{ToolVersion: toolVersion(), SourceRoot: *sourceRoot, Color: useColor(stdout, os.Getenv)}
-	if err := report.WriteCorrelation(stdout, format.f, c, ropt); err != nil {
-		fmt.Fprintf(stderr, "drvhazard correlate: writing output: %v\n", err)
-		return exitError
+	if stdinText != nil {
+		correlate(stdinSource, func() ([]dumpcorr.Crash, error) { return dumpcorr.ParseText(stdinSource, stdinText) })
+	}
+	for _, f := range files {
+		correlate(f.path, func() ([]dumpcorr.Crash, error) { return readCrashes(f.path, images) })
+	}
+	// With --format jsonl every crash has been written already.
+	if lines == nil {
+		c.Groups = dumpcorr.GroupCrashes(c.Crashes)
+		ropt := report.Options{ToolVersion: toolVersion(), SourceRoot: *sourceRoot, Color: useColor(stdout, os.Getenv)}
+		if err := report.WriteCorrelation(stdout, format.f, c, ropt); err != nil {
+			fmt.Fprintf(stderr, "drvhazard correlate: writing output: %v\n", err)
+			return exitError
+		}
 	}
 	for _, e := range c.Failed {
 		fmt.Fprintf(stderr, "drvhazard: %s: %v\n", e.Source, e.Err)
 		code = exitError
 	}
-	if len(files)+len(failed) == 0 {
+	if len(files)+len(failed) == 0 && stdinText == nil {
 		fmt.Fprintf(stderr, "drvhazard correlate: no files matching %s found in %s\n",
 			strings.Join(include.globs, " or "), strings.Join(operands, ", "))
 		code = exitError
 	}
 	return code
 }
+
+// stdinSource names a crash text read from standard input.
+const stdinSource = "<stdin>"
 
 // moduleImages are the analysed drivers a dump's frames can be unwound in.
 func moduleImages(results []*rules.Result) []dumpcorr.ModuleImage {
