@@ -113,7 +113,7 @@ var (
 	// Windows path component ("d:\_build").
 	textUnescaper = strings.NewReplacer("\\`", "`", "\\_", "_", "\\*", "*", "\\#", "#", "\\<", "<", "\\>", ">",
 		"\\[", "[", "\\]", "]", "\\!", "!", "\\|", "|", "\\~", "~")
-	textEntities = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&", "&quot;", `"`, "&#39;", "'",
+	textEntities = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&", "&quot;", `"`, "&#39;", "'", "&#96;", "`", "&#x60;", "`",
 		"&nbsp;", " ")
 	textSpaces = strings.NewReplacer("\t", " ", "\u00a0", " ", "\r", "")
 	// textListPrefix is a numbered-list prefix ("  6. Leak 119 ...") that
@@ -162,6 +162,9 @@ func textCleanLine(l string, escaped bool) string {
 	if strings.Contains(l, "**") {
 		l = textDropBold(l)
 	}
+	if strings.IndexByte(l, '<') >= 0 {
+		l = textDropDML(l)
+	}
 	return textStripMarkers(strings.TrimSpace(l))
 }
 
@@ -185,6 +188,20 @@ func textDropBold(l string) string {
 		i = j
 	}
 	return b.String()
+}
+
+// textDMLTag matches the markup of WinDbg's DML output (kM, and what a DML
+// view leaves in copied text): <link cmd="...">, <exec ...>, <col ...>,
+// <b>, <i>, <u> and their ends. Other angle brackets (<Unloaded_x.sys>,
+// C++ templates) are text.
+var textDMLTag = regexp.MustCompile(`</?(?:link|exec|col|b|i|u)(?:\s[^<>]*)?>`)
+
+// textDropDML removes DML markup, keeping what it wraps.
+func textDropDML(l string) string {
+	if !strings.Contains(l, "</") && !strings.Contains(l, "<link") && !strings.Contains(l, "<exec") && !strings.Contains(l, "<col") {
+		return l
+	}
+	return textDMLTag.ReplaceAllString(l, "")
 }
 
 // textStripMarkers removes markdown block markers from the start of a
