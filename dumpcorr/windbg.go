@@ -308,6 +308,18 @@ func textIsHexDigit(c byte) bool {
 
 // textSite is a call site as WinDbg prints it: mod!Func+0x51, mod+0x1a2b,
 // mod!Func, a raw address, each possibly with a " [file @ line]" suffix.
+// String is the site as WinDbg prints it: "mydrv!PreRead+0x44".
+func (s textSite) String() string {
+	t := s.module
+	if s.symbol != "" {
+		t += "!" + s.symbol
+	}
+	if s.hasOffset {
+		t += fmt.Sprintf("+%#x", s.offset)
+	}
+	return t
+}
+
 type textSite struct {
 	module, symbol string
 	offset         uint64
@@ -1247,6 +1259,7 @@ func (s *textScanner) pendingLocation(l string) bool {
 			s.g.module(textSiteModule(site))
 			if s.faultingIP {
 				s.g.field("FAULTING_IP_MODULE", site.module)
+				s.g.field("FAULTING_IP", site.String())
 			}
 			return true
 		}
@@ -1304,6 +1317,7 @@ func (s *textScanner) field(name, value string) bool {
 			s.g.module(textSiteModule(site))
 			if s.faultingIP {
 				s.g.field("FAULTING_IP_MODULE", site.module)
+				s.g.field("FAULTING_IP", site.String())
 			}
 		}
 	case "FAULTING_MODULE":
@@ -1987,6 +2001,7 @@ func (c *textCrash) build(source string) Crash {
 		cr.FramesFrom = "text"
 		c.noteStack(t, cr.Frames)
 	}
+	c.faultingFrame(&cr)
 	c.inferBugCheck()
 	if c.codeFrom != textFromNone {
 		cr.HasBugCheck, cr.BugCheck = true, c.code
@@ -2024,6 +2039,40 @@ func (c *textCrash) build(source string) Crash {
 		cr.Notes = append(cr.Notes, fmt.Sprintf("%d more notes left out", c.dropped))
 	}
 	return cr
+}
+
+// faultingFrame makes FAULTING_IP the innermost frame when the stack does
+// not show it (a STACK_TEXT of unsymbolised kernel frames, a stack cut
+// above the fault): matching then sees the driver's faulting instruction.
+// Only for a listing without frame numbers, whose indices are positions;
+// otherwise a note says so.
+func (c *textCrash) faultingFrame(cr *Crash) {
+	fip := c.fields["FAULTING_IP"]
+	if fip == "" || len(cr.Frames) == 0 {
+		return
+	}
+	site, ok := textParseSite(fip, false)
+	if !ok {
+		return
+	}
+	for _, f := range cr.Frames {
+		if strings.EqualFold(f.Module, site.module) && f.Symbol == site.symbol && f.Offset == site.offset {
+			return
+		}
+	}
+	if t := c.primary(); t != nil && len(t.rows) > 0 && t.rows[0].num >= 0 {
+		c.note("FAULTING_IP %s is not among the frames", fip)
+		return
+	}
+	f := Frame{Module: site.module, Symbol: site.symbol, Offset: site.offset}
+	if addr, ok := c.locs[site.key()]; ok {
+		f.Address, f.HasAddress = addr, true
+	}
+	cr.Frames = append([]Frame{f}, cr.Frames...)
+	for i := range cr.Frames {
+		cr.Frames[i].Index = i
+	}
+	c.note("FAULTING_IP %s is not on the stack as pasted: it is taken as the innermost frame", fip)
 }
 
 // primary chooses the listing that becomes Frames: !analyze's STACK_TEXT

@@ -117,7 +117,8 @@ func TestParseTextPastedFormats(t *testing.T) {
 }
 
 // A STACK_TEXT of unsymbolised kernel frames does not show the driver that
-// faulted; FAULTING_IP names it, and crashes group by it.
+// faulted; FAULTING_IP names it: it becomes the innermost frame, and
+// crashes group by it.
 func TestCulpritFromFaultingIP(t *testing.T) {
 	text := "FAULTING_IP: \nmydrv!PreRead+44\nfffff806`1a2b1234 488b01          mov     rax,qword ptr [rcx]\n\n" +
 		"STACK_TEXT:  \nffffb30c`7a1c6050 fffff800`0c1fc2ee : 00000000`00000050 : nt+0x70e00\n" +
@@ -126,13 +127,19 @@ func TestCulpritFromFaultingIP(t *testing.T) {
 	if len(cs) != 1 || cs[0].FaultingModule != "mydrv" || cs[0].Culprit() != "mydrv" {
 		t.Fatalf("faulting module %q, culprit %q; want mydrv", cs[0].FaultingModule, cs[0].Culprit())
 	}
-	for _, f := range cs[0].Frames {
-		if f.Module == "mydrv" {
-			t.Fatalf("the test needs a stack without the driver: %+v", cs[0].Frames)
-		}
+	fr := cs[0].Frames
+	if len(fr) != 3 || fr[0].Module != "mydrv" || fr[0].Symbol != "PreRead" || fr[0].Offset != 0x44 ||
+		!fr[0].HasAddress || fr[0].Address != 0xfffff8061a2b1234 || fr[1].Index != 1 {
+		t.Fatalf("frames %+v, want FAULTING_IP (with its address) innermost before the two nt frames", fr)
 	}
 	g := GroupCrashes([]Correlation{{Crash: &cs[0]}})
 	if len(g) != 1 || !strings.Contains(g[0].Key, "in mydrv") {
 		t.Errorf("group %+v, want it keyed by the faulting module", g)
+	}
+	// A numbered listing keeps its numbers: a note instead.
+	numbered := strings.Replace(strings.Replace(text, "\nffffb30c`7a1c6050", "\n00 ffffb30c`7a1c6050", 1), "\nffffb30c`7a1c6100", "\n01 ffffb30c`7a1c6100", 1)
+	cs = textParseOK(t, "numbered.txt", []byte(numbered))
+	if len(cs[0].Frames) != 2 || !strings.Contains(strings.Join(cs[0].Notes, "\n"), "FAULTING_IP mydrv!PreRead+0x44 is not among the frames") {
+		t.Errorf("numbered: frames %+v notes %v", cs[0].Frames, cs[0].Notes)
 	}
 }
