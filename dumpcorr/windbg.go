@@ -2168,22 +2168,31 @@ func (c *textCrash) inferBugCheck() {
 	}
 	for _, t := range c.tables {
 		for _, r := range t.rows {
-			if !strings.EqualFold(r.site.module, "nt") || r.site.symbol != "KeBugCheckEx" || len(r.args) < 2 {
+			// KeBugCheckEx's arguments are the code and the first
+			// parameters; KeBugCheck2 and KiBugCheckDispatch (which the
+			// page-fault and exception paths call) take them in the same
+			// registers, but their home slots may hold stale values: a
+			// code there counts only when it is a bugcheck WinDbg names.
+			if !strings.EqualFold(r.site.module, "nt") || len(r.args) < 2 {
+				continue
+			}
+			exact := r.site.symbol == "KeBugCheckEx"
+			if !exact && r.site.symbol != "KeBugCheck2" && r.site.symbol != "KiBugCheckDispatch" {
 				continue
 			}
 			code := r.args[0]
-			if code == 0 || code > 0xFFFFFFFF {
+			if code == 0 || code > 0xFFFFFFFF || !exact && BugCheckName(uint32(code)) == "" {
 				continue
 			}
 			switch {
 			case c.codeFrom < textFromFrame:
 				c.code, c.codeFrom = uint32(code), textFromFrame
-				c.note("bugcheck 0x%X and its first %d parameters are read from the nt!KeBugCheckEx row's "+
-					"arguments (the bugcheck header is not in the text)", code, min(len(r.args)-1, 4))
+				c.note("bugcheck 0x%X and its first %d parameters are read from the nt!%s row's "+
+					"arguments (the bugcheck header is not in the text)", code, min(len(r.args)-1, 4), r.site.symbol)
 			case textBase(c.code) != textBase(uint32(code)):
 				continue
 			default:
-				c.note("bugcheck parameters are read from the nt!KeBugCheckEx row's arguments")
+				c.note("bugcheck parameters are read from the nt!%s row's arguments", r.site.symbol)
 			}
 			for i, v := range r.args[1:min(len(r.args), 5)] {
 				if !c.argSet[i] {

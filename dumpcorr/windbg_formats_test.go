@@ -143,3 +143,23 @@ func TestCulpritFromFaultingIP(t *testing.T) {
 		t.Errorf("numbered: frames %+v notes %v", cs[0].Frames, cs[0].Notes)
 	}
 }
+
+// A kv listing cut above nt!KeBugCheckEx still has the bugcheck in the
+// arguments of nt!KiBugCheckDispatch (the page-fault path's call); a value
+// there that is no bugcheck WinDbg names is a stale home slot.
+func TestBugCheckFromKiBugCheckDispatch(t *testing.T) {
+	row := func(code string) string {
+		return "0: kd> kv\n # Child-SP          RetAddr           : Args to Child                                                           : Call Site\n" +
+			"00 fffff800`0ea2fe90 fffff800`0c2180c5 : " + code + " ffffc50f`6a8b7000 00000000`00000002 00000000`00000000 : nt!KiBugCheckDispatch+0x69\n" +
+			"01 fffff800`0ea2ffd0 fffff806`1a2b1234 : 00000000`00000000 00000000`00000000 00000000`00000000 00000000`00000000 : nt!KiPageFault+0x469\n" +
+			"02 ffffb30c`7a1c6200 fffff806`1a2b5678 : 00000000`00000000 00000000`00000000 00000000`00000000 00000000`00000000 : mydrv!PreRead+0x44\n"
+	}
+	cs := textParseOK(t, "kv.txt", []byte(row("00000000`000000d1")))
+	if c := cs[0]; !c.HasBugCheck || c.BugCheck != 0xD1 || len(c.Args) < 1 || c.Args[0] != 0xffffc50f6a8b7000 {
+		t.Errorf("bugcheck %v %#x args %x, want 0xD1 from the KiBugCheckDispatch row", c.HasBugCheck, c.BugCheck, c.Args)
+	}
+	cs = textParseOK(t, "stale.txt", []byte(row("00000000`00001234")))
+	if c := cs[0]; c.HasBugCheck {
+		t.Errorf("a stale home slot read as bugcheck %#x", c.BugCheck)
+	}
+}
