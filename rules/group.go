@@ -16,19 +16,18 @@ import (
 // apart: each is a registration of its own, with its own flags), or, for a
 // finding outside any callback, the rule and the function its path starts
 // in (the function holding the spin lock). A rule may tell causes of one
-// callback apart (Finding.cause: MF3002's calls made under a lock the
-// callee holds, which deferring the work would not fix). Findings of image-wide rules and
-// of rules whose sites each need their own change (KD5002, each allocation
-// its pool type) are not grouped.
+// callback apart (Finding.cause: MF3002's calls made under a lock their own
+// function holds, which deferring the work would not fix). Findings of
+// image-wide rules and of rules whose sites each need their own change
+// (KD5002: each allocation its pool type) are not grouped.
 //
 // Fingerprints: a finding of one trace keeps the fingerprint it had before
-// findings were grouped, the trace's; a finding of several takes a
-// fingerprint of its own, made from its traces' least fingerprint, so that
-// it stays while traces come and go, whichever sorts first stays. Each
-// trace keeps its fingerprint, and a baseline accepts a finding only when
-// it holds every trace's: a baseline written before grouping (one
-// fingerprint a path) still accepts exactly the paths it listed, and a
-// finding that reaches a new sink comes back.
+// findings were grouped, its trace's. A finding of several takes one made
+// from its traces' least fingerprint, so it keeps it as long as that trace
+// stays, whatever other traces come and go. Each trace keeps its own, and a
+// baseline accepts a finding only when it holds every trace's: a baseline
+// written before grouping (one fingerprint a path) still accepts exactly the
+// paths it listed, and a finding that reaches a new sink comes back.
 
 // Trace is one path of a finding's cause to one sink.
 type Trace struct {
