@@ -49,6 +49,9 @@ func stdinCrashes() (paths []string, text []byte, err error) {
 		}
 		paths = append(paths, l)
 	}
+	if err := sc.Err(); err != nil {
+		return nil, nil, fmt.Errorf("standard input: a list of crash files with a line of %d KiB or more: %v", 64, err)
+	}
 	if first {
 		return nil, nil, fmt.Errorf("standard input is empty: give crash file paths, one a line, or a crash text")
 	}
