@@ -1036,6 +1036,7 @@ var irqlRoutines = map[string]bool{
 	"KfLowerIrql": true, "KeReleaseSpinLock": true, "ExReleaseSpinLockExclusive": true,
 	"ExReleaseSpinLockShared": true, "KeReleaseInterruptSpinLock": true, "KeReleaseSpinLockForDpc": true,
 	"KeReleaseInStackQueuedSpinLock": true, "KeReleaseInStackQueuedSpinLockForDpc": true,
+	"ExAcquireFastMutex": true, "ExReleaseFastMutex": true,
 }
 
 func init() {
@@ -1127,12 +1128,29 @@ func (ps *pass) irqlEffect(in *inst, name string, args []*ir.Expr, st *symState)
 		base, off := b.Base(a)
 		v, _ := st.mem.load(b, base, off, 1)
 		st.irql = v
+	case "ExAcquireFastMutex":
+		// A fast mutex raises to APC_LEVEL; FAST_MUTEX.OldIrql (offset
+		// 0x30 on x64) keeps the IRQL it was acquired at.
+		ps.store(st, b.Bin(ir.OpAdd, args[0], b.Const(fastMutexOldIrql, 8)), 1, st.irql)
+		st.irql = b.Const(apcLevel, 1)
+	case "ExReleaseFastMutex":
+		a := b.Bin(ir.OpAdd, args[0], b.Const(fastMutexOldIrql, 8))
+		base, off := b.Base(a)
+		v, _ := st.mem.load(b, base, off, 1)
+		st.irql = v
 	}
 	if st.irql == nil {
 		st.irql = ps.opaque(in, ps.irqlLoc(), 1)
 	}
 	return nil
 }
+
+// apcLevel is APC_LEVEL; fastMutexOldIrql the offset of FAST_MUTEX.OldIrql
+// (Count, Owner, Contention, Event, OldIrql: 0x30 on x64).
+const (
+	apcLevel         = 1
+	fastMutexOldIrql = 0x30
+)
 
 // dispatchLevel is DISPATCH_LEVEL.
 const dispatchLevel = 2

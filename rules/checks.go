@@ -266,9 +266,10 @@ func runMF3002(p *Pass, r *Rule) []Finding {
 					Message: fmt.Sprintf("%s post-operation callback calls %s (%s) via %s; %s; %s",
 						cb.Major, ce.Import.Name, irqlWhy(api, c), pathString(full), p.postReasons[cb], irqlGuard(api.IRQL)),
 					Fingerprint: fingerprint(r.ID, cb.Major, ce.Import.String(), p.pathKey(full)),
+					guard:       irqlGuard(api.IRQL),
 				}
 				// Called with the IRQL raised in its own function (a fast
-				// mutex or spin lock held): too high whatever IRQL the
+				// mutex or spin lock held there): too high whatever IRQL the
 				// callback runs at, a cause of its own that deferring the
 				// work does not remove.
 				if level, raised := c.IRQL.IsConst(); raised && level <= 15 && IRQL(level) > api.IRQL {

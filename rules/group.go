@@ -38,6 +38,7 @@ type Trace struct {
 	// Fingerprint is the path's own (see group).
 	Fingerprint string
 	Suppressed  *Suppression
+	guard       string // Finding.guard
 }
 
 // groupKey is the cause of a finding; "" for a finding that stays alone.
@@ -60,7 +61,7 @@ func group(in []Finding) []Finding {
 	var out []Finding
 	at := map[string]int{}
 	for _, f := range in {
-		t := Trace{Sink: f.Sink, Site: f.Site, Path: f.Path, Message: f.Message, Fingerprint: f.Fingerprint}
+		t := Trace{Sink: f.Sink, Site: f.Site, Path: f.Path, Message: f.Message, Fingerprint: f.Fingerprint, guard: f.guard}
 		k := groupKey(&f)
 		if i, ok := at[k]; ok && k != "" {
 			out[i].Traces = append(out[i].Traces, t)
@@ -136,6 +137,13 @@ func summarise(f *Finding) {
 		count += fmt.Sprintf(" on %d paths", len(ts))
 	}
 	f.Message = first.Message
+	// The IRQL test a group lacks is the strictest any of its calls needs.
+	for _, t := range ts[1:] {
+		if strict := irqlGuard(Passive); t.guard == strict && first.guard != "" && first.guard != strict {
+			f.Message = strings.Replace(f.Message, first.guard, strict, 1)
+			break
+		}
+	}
 	if len(others) > 0 {
 		f.Message += fmt.Sprintf("; also reaches %s (%s in all", strings.Join(others, ", "), count)
 	} else {

@@ -138,3 +138,18 @@ func TestFixturesOneFindingPerCallback(t *testing.T) {
 		t.Fatal("no findings on the fixtures: nothing checked")
 	}
 }
+
+// A group names the strictest IRQL test its calls need: one call that
+// must run at PASSIVE_LEVEL makes the whole group's "== PASSIVE_LEVEL".
+func TestGroupNamesStrictestGuard(t *testing.T) {
+	r := &Rule{ID: "MF3002", Grouped: true}
+	cb := &CallbackRef{Major: "IRP_MJ_READ", Kind: "post", RVA: 0x1000}
+	a := pathFinding(r, cb, "FLTMGR.SYS!FltGetStreamContext", 0x2050, "1", 0x1000, 0x2000)
+	a.guard, a.Message = irqlGuard(APC), "calls FltGetStreamContext; "+irqlGuard(APC)
+	b := pathFinding(r, cb, "ntoskrnl.exe!ZwClose", 0x2060, "2", 0x1000, 0x2000)
+	b.guard, b.Message = irqlGuard(Passive), "calls ZwClose; "+irqlGuard(Passive)
+	out := group([]Finding{a, b})
+	if len(out) != 1 || !strings.Contains(out[0].Message, irqlGuard(Passive)) || strings.Contains(out[0].Message, irqlGuard(APC)) {
+		t.Errorf("%s", out[0].Message)
+	}
+}

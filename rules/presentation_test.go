@@ -134,3 +134,34 @@ func TestMF3002UnderLockIsItsOwnCause(t *testing.T) {
 		t.Fatal("no mf_postirql image: nothing checked")
 	}
 }
+
+// A fast mutex raises to APC_LEVEL: a PASSIVE_LEVEL routine called under
+// it is wrong at any IRQL the callback runs at, a cause of its own.
+func TestMF3002UnderFastMutexIsItsOwnCause(t *testing.T) {
+	n := 0
+	for _, fx := range fixtures(t) {
+		if fx.name != "mf_catalog" {
+			continue
+		}
+		found := false
+		for _, f := range analyse(t, fx).Findings {
+			if f.Rule.ID != "MF3002" || !strings.HasSuffix(f.Sink, "!RtlCompareUnicodeString") {
+				continue
+			}
+			found = true
+			last := f.Path[len(f.Path)-1]
+			if len(f.Traces) != 1 || fx.label(last.RVA) != "CompareUnderLock" ||
+				!strings.Contains(f.Message, "besides, "+stepName(last)+" makes the call at IRQL 1") ||
+				!strings.Contains(f.Message, "no test that KeGetCurrentIrql() == PASSIVE_LEVEL guards the call") {
+				t.Errorf("%s: %d traces: %s", fx.bin, len(f.Traces), f.Message)
+			}
+		}
+		if !found {
+			t.Errorf("%s: no MF3002 finding for RtlCompareUnicodeString under the fast mutex", fx.bin)
+		}
+		n++
+	}
+	if n == 0 {
+		t.Fatal("no mf_catalog image: nothing checked")
+	}
+}

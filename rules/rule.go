@@ -132,6 +132,9 @@ type Finding struct {
 	// cause, when set, tells this path's cause from the others of its
 	// callback (see group).
 	cause string
+	// guard is the IRQL test the message says is missing (irqlGuard), so
+	// that a group names the strictest its paths need.
+	guard string
 }
 
 // Suppression says why a finding is accepted.

@@ -19,6 +19,9 @@
  *   IRP_MJ_READ PostReadC (may run at DISPATCH_LEVEL):
  *     ExAcquireFastMutex                     <= APC_LEVEL     MF3002
  *     ExReleaseFastMutex: at APC_LEVEL, where the acquire left it  -
+ *     CompareUnderLock: RtlCompareUnicodeString (PASSIVE_LEVEL) while the
+ *       fast mutex holds APC_LEVEL, whatever the callback's IRQL: a cause
+ *       of its own                                              MF3002
  *     FltQueryInformationFile                PASSIVE_LEVEL    MF3002
  *     KeSetEvent, ExFreePool                 <= DISPATCH_LEVEL  -
  *     DbgPrintEx(.., "... %ws", ...)         a Unicode format          MF3002
@@ -46,6 +49,16 @@ FIXTURE_NOINLINE VOID CountRead(PFLT_CALLBACK_DATA Data)
 {
     ExAcquireFastMutex(&gStatsLock);
     gReadBytes += Data->Iopb->Parameters.Read.Length;
+    ExReleaseFastMutex(&gStatsLock);
+}
+
+/* A name compare under the statistics mutex: APC_LEVEL whatever the
+   caller's IRQL, where RtlCompareUnicodeString needs PASSIVE_LEVEL. */
+FIXTURE_NOINLINE VOID CompareUnderLock(VOID)
+{
+    ExAcquireFastMutex(&gStatsLock);
+    if (RtlCompareUnicodeString(&gLastName, &gProtectedName, TRUE) == 0)
+        gCompared = gCompared + 1;
     ExReleaseFastMutex(&gStatsLock);
 }
 
@@ -114,6 +127,7 @@ PostReadC(PFLT_CALLBACK_DATA Data, PCFLT_RELATED_OBJECTS FltObjects, PVOID Compl
     (void)CompletionContext;
     (void)Flags;
     CountRead(Data);
+    CompareUnderLock();
     QuerySize(FltObjects);
     FinishRead();
     DbgPrintEx(0, 3, "mf_catalog: %ws read\n", L"PostReadC");
