@@ -70,7 +70,8 @@ func (r *Registration) endless(table *ir.Expr, format string, args ...any) {
 		r.fault(format, args...)
 		return
 	}
-	r.problem(format, args...)
+	r.problem(format+", as far as the analysis can read the table the driver builds (a store it does not model, "+
+		"such as a statically linked memset, may complete it)", args...)
 }
 
 // Operation is one FLT_OPERATION_REGISTRATION entry.
