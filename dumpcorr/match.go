@@ -58,10 +58,7 @@ type PoolMatch struct {
 // Message is the one-line attribution: "tag Leak: 4.99 GB in 119
 // allocations, allocated by myfault.sys!LeakSome".
 func (m PoolMatch) Message() string {
-	fn := fmt.Sprintf("sub_%x", m.Tag.Func.Entry)
-	if m.Tag.Func.Name != "" {
-		fn = m.Tag.Func.Name
-	}
+	fn := m.Tag.Func.DisplayName()
 	allocs, bytes := m.Use.NonPagedAllocs+m.Use.PagedAllocs, m.Use.NonPagedBytes+m.Use.PagedBytes
 	return fmt.Sprintf("tag %s: %s in %d allocations, allocated by %s!%s", m.Use.Tag, byteSize(bytes), allocs,
 		filepath.Base(m.File), fn)
@@ -186,10 +183,7 @@ func (a PoolAttribution) Message() string {
 	var by []string
 	anyLoaded := false
 	for _, al := range a.Allocators {
-		fn := fmt.Sprintf("sub_%x", al.Func.Entry)
-		if al.Func.Name != "" {
-			fn = al.Func.Name
-		}
+		fn := al.Func.DisplayName()
 		var notes []string
 		if al.Sites > 1 {
 			notes = append(notes, fmt.Sprintf("%d sites", al.Sites))

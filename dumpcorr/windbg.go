@@ -1115,6 +1115,13 @@ func textOpenParams(l string) bool {
 // textMaxParamLines bounds the lines one kP parameter list is read over.
 const textMaxParamLines = 64
 
+// textStartsRow reports a line that begins with a frame number: the next
+// row, not a parameter of this one.
+func textStartsRow(l string) bool {
+	tok, _ := textNextToken(l)
+	return textIsFrameNumber(tok) && !strings.HasPrefix(tok, "0x")
+}
+
 // joinParams appends to a kP row the lines that close its parameter list.
 // A list the text cuts short loses its parameters: "mydrv!PreRead", without
 // offset.
@@ -1126,7 +1133,7 @@ func (s *textScanner) joinParams(l string) string {
 		if next == "" && s.pos < len(s.src) {
 			continue
 		}
-		if _, isPrompt := textParseHeader(next); isPrompt || textMatch(textPrompt, next, ">") != nil || textIsFrameNumber(strings.Fields(next + " x")[0]) && !strings.HasPrefix(next, "0x") {
+		if _, isPrompt := textParseHeader(next); isPrompt || textMatch(textPrompt, next, ">") != nil || textStartsRow(next) {
 			s.pos, s.lineNo = save, saveNo // the next row: the list was cut
 			break
 		}

@@ -138,7 +138,7 @@ func runCorrelate(args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	var results []*rules.Result
-	var driverDups map[string]string // a driver path -> the earlier path of the same build
+	var driverDups []driverAlias // driver paths whose build an earlier path has
 	if len(drivers) > 0 {
 		// Each build once, however many paths name it.
 		files, failed := collect(drivers, newMatcher([]string{defaultInclude}))
@@ -173,13 +173,15 @@ func runCorrelate(args []string, stdout, stderr io.Writer) int {
 
 	// A build given under several names answers to each (frames name
 	// drivers by module name), analysed once.
+	byPath := map[string]*rules.Result{}
 	for _, r := range results {
-		for p, first := range driverDups {
-			if r.Path == first {
-				alias := *r
-				alias.Path = p
-				results = append(results, &alias)
-			}
+		byPath[r.Path] = r
+	}
+	for _, d := range driverDups {
+		if r := byPath[d.first]; r != nil {
+			alias := *r
+			alias.Path = d.path
+			results = append(results, &alias)
 		}
 	}
 

@@ -58,11 +58,13 @@ func stdinCrashes() (paths []string, text []byte, err error) {
 	return paths, nil, nil
 }
 
+// driverAlias is a driver file with the same contents as an earlier one.
+type driverAlias struct{ path, first string }
+
 // uniqueDrivers drops the driver files whose contents an earlier one has
 // (the same build under several names): each is analysed once.
-func uniqueDrivers(paths []string) (unique []string, dups map[string]string) {
+func uniqueDrivers(paths []string) (unique []string, dups []driverAlias) {
 	seen := map[string]string{}
-	dups = map[string]string{}
 	for _, p := range paths {
 		f, err := os.Open(p)
 		if err != nil {
@@ -78,7 +80,7 @@ func uniqueDrivers(paths []string) (unique []string, dups map[string]string) {
 		}
 		sum := hex.EncodeToString(h.Sum(nil))
 		if first, ok := seen[sum]; ok {
-			dups[p] = first
+			dups = append(dups, driverAlias{p, first})
 			continue
 		}
 		seen[sum] = p
