@@ -181,7 +181,7 @@ func (c *Catalogue) Lookup(imp *loader.Import) *API {
 			return a
 		}
 	}
-	_, a := lookupDocumented(imp)
+	a := lookupDocumented(imp)
 	return a
 }
 

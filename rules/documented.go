@@ -67,7 +67,10 @@ func documented() (map[string]*Documented, error) {
 		out[row[0]] = &Documented{Name: row[0], Module: row[1], Level: row[2], Text: row[3], Page: row[4], Paged: row[5]}
 	}
 	for _, row := range tsvRows(ddiOverrides) {
-		if _, ok := irqlOf(row[1]); len(row) != 3 || !ok {
+		if len(row) != 3 {
+			return nil, fmt.Errorf("ddi_overrides.tsv: want routine, level (passive|apc|dispatch|any), reason: %q", strings.Join(row, "\t"))
+		}
+		if _, ok := irqlOf(row[1]); !ok {
 			return nil, fmt.Errorf("ddi_overrides.tsv: want routine, level (passive|apc|dispatch|any), reason: %q", strings.Join(row, "\t"))
 		}
 		d := &Documented{Name: row[0], Module: "*", Level: row[1], Text: "override: " + row[2]}
@@ -179,14 +182,14 @@ func (e *docEntry) api() *API {
 	return e.a
 }
 
-// lookupDocumented finds the documented routine an import is, and the
-// catalogue entry it stands for (nil when no hazard class).
-func lookupDocumented(imp *loader.Import) (*Documented, *API) {
+// lookupDocumented is the catalogue entry the documented routine an import
+// is stands for (nil when it is none, or of no hazard class).
+func lookupDocumented(imp *loader.Import) *API {
 	e := docs()[imp.Name]
 	if e == nil || !e.doc.matches(imp) {
-		return nil, nil
+		return nil
 	}
-	return e.doc, e.api()
+	return e.api()
 }
 
 // An APIInfo is one row of the catalogue as a user sees it (drvhazard

@@ -66,3 +66,15 @@ func TestDocumentedTables(t *testing.T) {
 		t.Errorf("%d documented routines, want the reference's (over 1,000)", len(d))
 	}
 }
+
+// A malformed override row is an error naming the table, not a panic.
+func TestDocumentedOverrideRowErrors(t *testing.T) {
+	saved := ddiOverrides
+	defer func() { ddiOverrides = saved }()
+	for _, row := range []string{"KeWaitForSingleObject\n", "KeWaitForSingleObject\tlow\tbecause\n"} {
+		ddiOverrides = row
+		if _, err := documented(); err == nil || !strings.Contains(err.Error(), "ddi_overrides.tsv") {
+			t.Errorf("row %q: %v", row, err)
+		}
+	}
+}

@@ -138,23 +138,11 @@ func (p *Pass) pagePaths() map[*cfg.Func][]Step {
 func (p *Pass) callbackOwners() map[*cfg.Func]CallbackRef {
 	out := map[*cfg.Func]CallbackRef{}
 	p.eachCallback(func(_ Operation, ref CallbackRef, start *cfg.Func) {
-		queue := []*cfg.Func{start}
-		seen := map[*cfg.Func]bool{start: true}
-		for len(queue) > 0 {
-			f := queue[0]
-			queue = queue[1:]
+		p.walkCalls(start, func(f *cfg.Func, _ func() []Step) {
 			if _, ok := out[f]; !ok {
 				out[f] = ref
 			}
-			for _, c := range f.Calls {
-				for _, ce := range c.Callees {
-					if g := p.Program.Func(ce.Func); ce.Import == nil && g != nil && !seen[g] {
-						seen[g] = true
-						queue = append(queue, g)
-					}
-				}
-			}
-		}
+		})
 	})
 	return out
 }

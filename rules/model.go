@@ -50,15 +50,14 @@ type Problem struct {
 	Fatal bool
 }
 
-func (p Problem) String() string { return p.Text }
-
 // problem notes a problem of the registration; fault one that is Fatal.
 func (r *Registration) problem(format string, args ...any) {
 	r.Problems = append(r.Problems, Problem{Text: fmt.Sprintf(format, args...)})
 }
 
 func (r *Registration) fault(format string, args ...any) {
-	r.Problems = append(r.Problems, Problem{Text: fmt.Sprintf(format, args...), Fatal: true})
+	r.problem(format, args...)
+	r.Problems[len(r.Problems)-1].Fatal = true
 }
 
 // endless notes a table read past its end: Fatal for a table in the image,
