@@ -417,11 +417,11 @@ func newAnalysis() *analysis {
 // reset empties the scratch analysis for the function at entry, keeping
 // the memory of its slice and maps.
 func (a *analysis) reset(entry uint32) {
+	a.index.reset(entry, a.insts)
 	a.insts = a.insts[:0]
 	a.invalid = a.invalid[:0]
 	a.maxEnd = 0
 	a.maxDepth = 0
-	a.index.reset(entry)
 	clear(a.leaders)
 	clear(a.term)
 	clear(a.succ)

@@ -9,18 +9,19 @@ type instIndex struct {
 	lo    uint32
 	dense []int32 // index+1 for rva lo+i; 0 when absent
 	far   map[uint32]int
-	set   []uint32 // the rvas in dense, to clear them
 }
 
 // indexWindow is the span of the dense table, in bytes of code.
 const indexWindow = 1 << 16
 
-// reset empties the index for a function whose code starts at lo.
-func (x *instIndex) reset(lo uint32) {
-	for _, rva := range x.set {
-		x.dense[rva-x.lo] = 0
+// reset empties the index of the instructions it holds, insts, for a
+// function whose code starts at lo.
+func (x *instIndex) reset(lo uint32, insts []inst) {
+	for i := range insts {
+		if d := insts[i].rva - x.lo; d < uint32(len(x.dense)) {
+			x.dense[d] = 0
+		}
 	}
-	x.set = x.set[:0]
 	clear(x.far)
 	x.lo = lo
 }
@@ -43,9 +44,6 @@ func (x *instIndex) put(rva uint32, i int) {
 	if d := rva - x.lo; d < indexWindow {
 		if x.dense == nil {
 			x.dense = make([]int32, indexWindow)
-		}
-		if x.dense[d] == 0 {
-			x.set = append(x.set, rva)
 		}
 		x.dense[d] = int32(i + 1)
 		return

@@ -1050,28 +1050,47 @@ func init() {
 // lowers the IRQL. Only such a callee is lifted for its ExitIRQL when its
 // caller is.
 func (p *Program) changesIRQL(f *Func) bool {
-	if v, ok := p.irqlChanging[f]; ok {
-		return v
-	}
 	if p.irqlChanging == nil {
-		p.irqlChanging = map[*Func]bool{}
+		p.irqlChanging = p.irqlChangers()
 	}
-	p.irqlChanging[f] = false // in progress: a recursive call adds nothing
-	v := f.writesCR8
-	for _, c := range f.Calls {
-		for _, ce := range c.Callees {
-			if v {
-				break
+	return p.irqlChanging[f]
+}
+
+// irqlChangers is every function changesIRQL holds true for, found at once:
+// those that change the IRQL themselves, then, up the call graph, every
+// caller of one. (Deciding one function at a time with recursion cut short
+// left a function in a call cycle marked false for good.)
+func (p *Program) irqlChangers() map[*Func]bool {
+	out := map[*Func]bool{}
+	callers := map[*Func][]*Func{}
+	var work []*Func
+	for _, f := range p.Funcs {
+		direct := f.writesCR8
+		for _, c := range f.Calls {
+			for _, ce := range c.Callees {
+				if ce.Import != nil {
+					direct = direct || irqlRoutines[ce.Import.Name]
+				} else if g := p.Func(ce.Func); g != nil {
+					callers[g] = append(callers[g], f)
+				}
 			}
-			if ce.Import != nil {
-				v = irqlRoutines[ce.Import.Name]
-			} else if g := p.Func(ce.Func); g != nil {
-				v = p.changesIRQL(g)
+		}
+		if direct {
+			out[f] = true
+			work = append(work, f)
+		}
+	}
+	for len(work) > 0 {
+		g := work[len(work)-1]
+		work = work[:len(work)-1]
+		for _, f := range callers[g] {
+			if !out[f] {
+				out[f] = true
+				work = append(work, f)
 			}
 		}
 	}
-	p.irqlChanging[f] = v
-	return v
+	return out
 }
 
 // RaisesIRQL reports whether f itself raises the IRQL: it writes CR8

@@ -20,7 +20,8 @@ type Program struct {
 
 	// lifter runs the symbolic pass for Lift.
 	lifter pass
-	// clobbered memoizes clobbers, irqlChanging changesIRQL.
+	// clobbered memoizes clobbers; irqlChanging holds the functions
+	// changesIRQL is true of (irqlChangers), made on first use.
 	clobbered    map[*Func]uint16
 	irqlChanging map[*Func]bool
 

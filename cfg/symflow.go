@@ -642,9 +642,6 @@ func (fl *symFlow) returns() []Return {
 	return out
 }
 
-// valuesThrough returns rax after the blocks of chain (each the only way on
-// from the one before), starting from the output of chain[0]; where that
-// depends on a phi of chain[0], once from each of its predecessors.
 // reachedPreds counts the reached predecessors of block i.
 func (fl *symFlow) reachedPreds(i int) int {
 	n := 0
@@ -656,6 +653,9 @@ func (fl *symFlow) reachedPreds(i int) int {
 	return n
 }
 
+// valuesThrough returns rax after the blocks of chain (each the only way on
+// from the one before), starting from the output of chain[0]; where that
+// depends on a phi of chain[0], once from each of its predecessors.
 func (fl *symFlow) valuesThrough(chain []int, depth int) []*ir.Expr {
 	run := func(st symState, blocks []int) *ir.Expr {
 		for _, b := range blocks {
