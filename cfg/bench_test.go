@@ -1,9 +1,10 @@
-package cfg
+package cfg_test
 
 import (
 	"os"
 	"testing"
 
+	"github.com/drvhazard/drvhazard/lift"
 	"github.com/drvhazard/drvhazard/loader"
 )
 
@@ -18,7 +19,7 @@ func BenchmarkBuild(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				Build(img)
+				lift.Build(img)
 			}
 		})
 	}
@@ -42,7 +43,7 @@ func BenchmarkLoadAndBuild(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		Build(img)
+		lift.Build(img)
 	}
 }
 

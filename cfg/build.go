@@ -8,7 +8,6 @@ import (
 	"math/bits"
 	"sort"
 
-	"github.com/drvhazard/drvhazard/ir"
 	"github.com/drvhazard/drvhazard/loader"
 )
 
@@ -24,7 +23,7 @@ func IsNoReturn(imp *loader.Import) bool { return imp != nil && noReturnImports[
 
 // builder holds the state of one Build.
 type builder struct {
-	pass
+	values Values
 	img    *loader.Image
 	prog   *Program
 	work   []*Func
@@ -36,18 +35,14 @@ type builder struct {
 	// fragments maps a function's .pdata Begin to the chained entries
 	// (split-off parts) whose chain ends at it.
 	fragments map[uint32][]loader.RuntimeFunction
-	// lateTables holds the targets of jump tables the symbolic pass found,
+	// lateTables holds the targets of jump tables the value analysis found,
 	// by jmp site; noReturnSites the calls it found not to return.
 	lateTables    map[uint32][]uint32
 	noReturnSites map[uint32]bool
-	// globalRefs holds the writable addresses each function names
-	// (writableRefs), for resolveGlobalCalls.
-	globalRefs map[*Func][]globalRef
-	// flowScratch is the memory of the symbolic pass, reused for every
-	// function.
-	flowScratch symFlow
-	scratch     *analysis // reused by every analysis: no per-function maps
-	entries     entrySet
+	// thunks caches ThunkImport by target: every direct call asks it.
+	thunks  map[uint32]*loader.Import
+	scratch *analysis // reused by every analysis: no per-function maps
+	entries entrySet
 
 	// What the build has grown to, against its limits; err stops it.
 	ctx          context.Context
@@ -86,37 +81,29 @@ func (e *LimitError) Error() string {
 	return fmt.Sprintf("the control-flow graph grew past its limit of %d %s", e.Max, what)
 }
 
-// Build disassembles img and returns its program. It never fails: what it
-// cannot decode is recorded in Program.Notes and the rest goes on.
-func Build(img *loader.Image) *Program {
-	p, _ := BuildWithin(context.Background(), img, Limits{})
-	return p
-}
-
-// BuildWithin is Build with limits: it stops with a *LimitError when the
-// program grows past one of lim, or with ctx.Err() when ctx is done, and
-// then returns no program.
-func BuildWithin(ctx context.Context, img *loader.Image, lim Limits) (*Program, error) {
+// BuildWithin disassembles img and returns its program, vals resolving
+// what needs values (package lift's Build is the usual way in). What it
+// cannot decode is recorded in Program.Notes and the rest goes on. It
+// stops with a *LimitError when the program grows past one of lim (a zero
+// field is no limit), or with ctx.Err() when ctx is done, and then returns
+// no program.
+func BuildWithin(ctx context.Context, img *loader.Image, lim Limits, vals Values) (*Program, error) {
 	b := &builder{
 		ctx:           ctx,
 		limits:        lim,
-		pass:          newPass(img, ir.NewBuilder()),
+		values:        vals,
 		img:           img,
-		prog:          &Program{Image: img, byEntry: map[uint32]*Func{}},
+		prog:          &Program{Image: img, IR: vals.IR(), byEntry: map[uint32]*Func{}},
 		queued:        map[*Func]bool{},
 		maxEnd:        map[*Func]uint32{},
 		rejected:      map[uint32]bool{},
 		fragments:     chainedFragments(img),
 		lateTables:    map[uint32][]uint32{},
 		noReturnSites: map[uint32]bool{},
-		globalRefs:    map[*Func][]globalRef{},
+		thunks:        map[uint32]*loader.Import{},
 		scratch:       newAnalysis(),
 		entries:       newEntrySet(img),
 	}
-	// One Builder for the whole program: the expressions of every function
-	// and what the rules make of them are interned together.
-	b.prog.IR = b.b
-	b.prog.lifter = b.pass
 	b.seed()
 	b.drain()
 	// Thunks nothing calls are found last, and only where no decoded block
@@ -128,11 +115,20 @@ func BuildWithin(ctx context.Context, img *loader.Image, lim Limits) (*Program, 
 		return nil, b.err
 	}
 	b.finish()
-	b.prog.resolveGlobalCalls(b.globalRefs, func() bool { return ctx.Err() != nil })
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	return b.prog, nil
+}
+
+// thunkImport is ThunkImport, remembered.
+func (b *builder) thunkImport(rva uint32) *loader.Import {
+	imp, ok := b.thunks[rva]
+	if !ok {
+		imp = ThunkImport(b.img, rva)
+		b.thunks[rva] = imp
+	}
+	return imp
 }
 
 func (b *builder) drain() {

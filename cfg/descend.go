@@ -8,18 +8,9 @@ import (
 	"golang.org/x/arch/x86/x86asm"
 )
 
-// inst is one decoded instruction of the function being analysed.
-type inst struct {
-	x86asm.Inst
-	rva  uint32
-	prev uint32 // RVA of the instruction that falls through into this one, 0 if none
-}
-
-func (in *inst) next() uint32 { return in.rva + uint32(in.Len) }
-
 // analysis is what one pass over a function produced.
 type analysis struct {
-	insts   []inst          // sorted by rva
+	insts   []Inst          // sorted by rva
 	index   instIndex       // rva -> index in insts
 	leaders map[uint32]bool // block starts
 	// per-instruction facts decided by the descent
@@ -39,15 +30,15 @@ type analysis struct {
 	runs [][2]int
 	// order and sorted are scratch space for sortInsts.
 	order  []uint64
-	sorted []inst
+	sorted []Inst
 }
 
 // midInstruction reports whether t falls inside (not at the start of) an
 // instruction decoded in this function: an address computed for a jump
 // into an unrolled sequence, never a function.
 func (a *analysis) midInstruction(t uint32) bool {
-	i := sort.Search(len(a.insts), func(i int) bool { return a.insts[i].rva > t })
-	return i > 0 && a.insts[i-1].rva < t && t < a.insts[i-1].next()
+	i := sort.Search(len(a.insts), func(i int) bool { return a.insts[i].RVA > t })
+	return i > 0 && a.insts[i-1].RVA < t && t < a.insts[i-1].Next()
 }
 
 // sortInsts puts the instructions in address order. Sorting the RVAs and
@@ -58,7 +49,7 @@ func (a *analysis) sortInsts() {
 	// instructions without asking the index.
 	a.order = a.order[:0]
 	for i := range a.insts {
-		a.order = append(a.order, uint64(a.insts[i].rva)<<32|uint64(i))
+		a.order = append(a.order, uint64(a.insts[i].RVA)<<32|uint64(i))
 	}
 	if slices.IsSorted(a.order) {
 		return
@@ -70,7 +61,7 @@ func (a *analysis) sortInsts() {
 	}
 	a.insts, a.sorted = a.sorted, a.insts
 	for i := range a.insts {
-		a.index.put(a.insts[i].rva, i)
+		a.index.put(a.insts[i].RVA, i)
 	}
 }
 
@@ -169,7 +160,7 @@ func (b *builder) analyse(f *Func) {
 			}
 			// A fragment may lie in another section: decode from the bytes
 			// of the section that holds pc, and only if it holds code.
-			in, err := x86asm.Decode(b.code(pc), 64)
+			in, err := x86asm.Decode(Code(b.img, pc), 64)
 			if err != nil || in.Op == 0 { // x86asm reports some undecodable bytes as Op 0
 				a.invalid = append(a.invalid, pc)
 				if prev != 0 {
@@ -178,25 +169,25 @@ func (b *builder) analyse(f *Func) {
 					// The block starts with bad bytes: keep a one-byte
 					// placeholder so the block exists.
 					a.index.put(pc, len(a.insts))
-					a.insts = append(a.insts, inst{Inst: x86asm.Inst{Len: 1}, rva: pc})
+					a.insts = append(a.insts, Inst{Inst: x86asm.Inst{Len: 1}, RVA: pc})
 					a.term[pc] = TermInvalid
 				}
 				break
 			}
 			b.instructions++
 			a.index.put(pc, len(a.insts))
-			a.insts = append(a.insts, inst{Inst: in, rva: pc, prev: prev})
+			a.insts = append(a.insts, Inst{Inst: in, RVA: pc, prev: prev})
 			cur := &a.insts[len(a.insts)-1]
-			if e := cur.next(); e > a.maxEnd {
+			if e := cur.Next(); e > a.maxEnd {
 				a.maxEnd = e
 			}
-			next := cur.next()
+			next := cur.Next()
 			stop := true
 			switch {
 			case in.Op == x86asm.RET || in.Op == x86asm.IRETQ:
 				a.term[pc] = TermRet
 			case in.Op == x86asm.JMP:
-				if t, ok := relTarget(cur); ok {
+				if t, ok := RelTarget(cur); ok {
 					if leaves(t) {
 						a.term[pc] = TermTail
 						a.tails[pc] = []uint32{t}
@@ -231,9 +222,9 @@ func (b *builder) analyse(f *Func) {
 					// jmp [IAT], jmp reg: resolved by the forward pass.
 					a.term[pc] = TermTail
 				}
-			case isJcc(in.Op):
+			case IsJcc(in.Op):
 				stop = false
-				if t, ok := relTarget(cur); ok {
+				if t, ok := RelTarget(cur); ok {
 					a.term[pc] = TermCond
 					if leaves(t) {
 						a.tails[pc] = []uint32{t}
@@ -268,7 +259,8 @@ func (b *builder) analyse(f *Func) {
 			// (__chkstk, ___chkstk_ms), which keeps every register but r10
 			// and r11.
 			if chk >= 0 && prev != 0 && cur.Op == x86asm.SUB && cur.Args[0] == x86asm.RSP && cur.Args[1] == x86asm.RAX {
-				b.probes[prev] = true
+				i, _ := a.index.get(prev)
+				a.insts[i].Probe = true
 			}
 			depth, chk = stackDepth(cur, depth, chk)
 			if depth > 0 && uint32(depth) > a.maxDepth && depth <= maxFrame {
@@ -301,23 +293,10 @@ func (b *builder) analyse(f *Func) {
 	b.maxEnd[f] = a.maxEnd
 	b.buildBlocks(f, a)
 	f.FrameSize = a.maxDepth
-	f.writesCR8, f.writes = false, 0
-	for i := range a.insts {
-		in := &a.insts[i]
-		if in.Op == x86asm.MOV && in.Args[0] == x86asm.CR8 {
-			f.writesCR8 = true
-		}
-		if in.Op != x86asm.CALL {
-			f.writes |= writtenRegs(in)
-		}
-	}
-	if refs := b.writableRefs(a); len(refs) > 0 || b.globalRefs[f] != nil {
-		b.globalRefs[f] = refs
-	}
 	// What an earlier lift said of f is about blocks this analysis has
 	// replaced: forget it, and lift again when asked.
-	f.lifted, f.Result, f.ExitIRQL, f.Returns, f.Phis = false, nil, nil, nil, nil
-	f.stores, f.objStores = nil, nil
+	f.Result, f.ExitIRQL, f.Returns, f.Phis = nil, nil, nil, nil
+	b.values.Decoded(f, a.insts)
 	if b.needsValues(a) {
 		b.flow(f, a)
 	} else {
@@ -435,12 +414,12 @@ func (a *analysis) reset(entry uint32) {
 // function) is an unconditional terminator, followed only by nop or int3
 // padding up to t; with no padding at all, t must be 16-byte aligned.
 func (b *builder) boundaryAt(a *analysis, t uint32) bool {
-	i := sort.Search(len(a.insts), func(i int) bool { return a.insts[i].rva >= t })
+	i := sort.Search(len(a.insts), func(i int) bool { return a.insts[i].RVA >= t })
 	if i == 0 {
 		return false
 	}
 	before := &a.insts[i-1]
-	end := before.next()
+	end := before.Next()
 	if end > t {
 		return false
 	}
@@ -453,7 +432,7 @@ func (b *builder) boundaryAt(a *analysis, t uint32) bool {
 		return t%16 == 0
 	}
 	for pc := end; pc < t; {
-		in, err := x86asm.Decode(b.code(pc), 64)
+		in, err := x86asm.Decode(Code(b.img, pc), 64)
 		if err != nil || (in.Op != x86asm.NOP && !isInt3(&in)) {
 			return false
 		}
@@ -465,24 +444,6 @@ func (b *builder) boundaryAt(a *analysis, t uint32) bool {
 	return true
 }
 
-// code returns the file-backed bytes from rva to the end of the section
-// that holds it, or nil when that section is not executable: every byte the
-// builder decodes comes from here, so an address computed from hostile
-// input (a jump into data, a fragment in another section, past the raw
-// data) decodes nothing instead of slicing the wrong section.
-func (ps *pass) code(rva uint32) []byte {
-	s := ps.img.Section(rva)
-	if s == nil || !s.Executable() {
-		return nil
-	}
-	data := ps.img.Data(s)
-	off := rva - s.RVA
-	if off >= uint32(len(data)) {
-		return nil
-	}
-	return data[off:]
-}
-
 // maxFrame bounds the frame size the descent believes: a larger sub rsp is
 // not a real driver's.
 const maxFrame = 1 << 24
@@ -491,7 +452,7 @@ const maxFrame = 1 << 24
 // value, or -1 once something the descent does not model writes rsp. chk is
 // eax as a mov eax,N before a call left it, for the stack probe
 // (mov eax,N ; call __chkstk ; sub rsp,rax); -1 when unknown.
-func stackDepth(in *inst, depth, chk int64) (int64, int64) {
+func stackDepth(in *Inst, depth, chk int64) (int64, int64) {
 	next := int64(-1)
 	if in.Op == x86asm.MOV {
 		if r, ok := in.Args[0].(x86asm.Reg); ok && (r == x86asm.EAX || r == x86asm.RAX) {
@@ -515,7 +476,7 @@ func stackDepth(in *inst, depth, chk int64) (int64, int64) {
 		return depth, next
 	}
 	dst, ok := in.Args[0].(x86asm.Reg)
-	if !ok || dst != x86asm.RSP || !writesArg0(in.Op) {
+	if !ok || dst != x86asm.RSP || !WritesArg0(in.Op) {
 		return depth, next
 	}
 	switch src := in.Args[1].(type) {
@@ -539,11 +500,11 @@ func stackDepth(in *inst, depth, chk int64) (int64, int64) {
 
 // callNoReturn reports whether the call never returns: a call to a no-return
 // import or to a function already known not to return.
-func (b *builder) callNoReturn(in *inst) bool {
-	if b.noReturnSites[in.rva] {
+func (b *builder) callNoReturn(in *Inst) bool {
+	if b.noReturnSites[in.RVA] {
 		return true
 	}
-	if t, ok := relTarget(in); ok {
+	if t, ok := RelTarget(in); ok {
 		if tf := b.prog.byEntry[t]; tf != nil {
 			if tf.NoReturn {
 				return true
@@ -557,38 +518,11 @@ func (b *builder) callNoReturn(in *inst) bool {
 		}
 		return false
 	}
-	if slot, ok := ripSlot(in); ok {
+	if slot, ok := RIPSlot(in); ok {
 		imp, ok := b.img.ImportAt(slot)
 		return ok && IsNoReturn(imp)
 	}
 	return false
-}
-
-// thunkImport returns the import when the code at rva is jmp [rip+IAT].
-func (ps *pass) thunkImport(rva uint32) *loader.Import {
-	if imp, ok := ps.thunks[rva]; ok {
-		return imp
-	}
-	imp := ps.decodeThunk(rva)
-	ps.thunks[rva] = imp
-	return imp
-}
-
-func (ps *pass) decodeThunk(rva uint32) *loader.Import {
-	code := ps.code(rva)
-	if len(code) < 6 {
-		return nil
-	}
-	in, err := x86asm.Decode(code, 64)
-	if err != nil || in.Op != x86asm.JMP {
-		return nil
-	}
-	slot, ok := ripSlot(&inst{Inst: in, rva: rva})
-	if !ok {
-		return nil
-	}
-	imp, _ := ps.img.ImportAt(slot)
-	return imp
 }
 
 // buildBlocks cuts the decoded instructions into basic blocks.
@@ -603,8 +537,8 @@ func (b *builder) buildBlocks(f *Func, a *analysis) {
 	// start at its end, the code at its end is entered by falling through
 	// and starts a block.
 	for i := range a.insts {
-		end := a.insts[i].next()
-		if i+1 < len(a.insts) && a.insts[i+1].rva != end {
+		end := a.insts[i].Next()
+		if i+1 < len(a.insts) && a.insts[i+1].RVA != end {
 			if a.index.has(end) {
 				a.leaders[end] = true
 			}
@@ -628,18 +562,18 @@ func (b *builder) buildBlocks(f *Func, a *analysis) {
 	for i := range a.insts {
 		in := &a.insts[i]
 		f.Size += uint32(in.Len)
-		if cur == nil || a.leaders[in.rva] || cur.End != in.rva {
+		if cur == nil || a.leaders[in.RVA] || cur.End != in.RVA {
 			end()
-			cur = &Block{Start: in.rva}
+			cur = &Block{Start: in.RVA}
 			f.Blocks = append(f.Blocks, cur)
 			a.runs = append(a.runs, [2]int{i, i})
 		}
-		cur.End = in.next()
+		cur.End = in.Next()
 		cur.Insts++
 		a.runs[len(a.runs)-1][1] = i + 1
-		if t, ok := a.term[in.rva]; ok {
+		if t, ok := a.term[in.RVA]; ok {
 			cur.Term = t
-			cur.Succs = a.succ[in.rva]
+			cur.Succs = a.succ[in.RVA]
 			cur = nil
 		}
 	}
@@ -659,45 +593,4 @@ func (b *builder) buildBlocks(f *Func, a *analysis) {
 		}
 		blk.Succs = kept
 	}
-}
-
-// relTarget returns the target of a rel8/rel32 branch or call.
-func relTarget(in *inst) (uint32, bool) {
-	if len(in.Args) == 0 {
-		return 0, false
-	}
-	r, ok := in.Args[0].(x86asm.Rel)
-	if !ok {
-		return 0, false
-	}
-	return uint32(int64(in.next()) + int64(r)), true
-}
-
-// ripSlot returns the RVA of a [rip+disp] memory operand in Args[0] or,
-// for two-operand instructions, Args[1].
-func ripSlot(in *inst) (uint32, bool) {
-	for _, arg := range in.Args[:2] {
-		if m, ok := arg.(x86asm.Mem); ok && m.Base == x86asm.RIP && m.Index == 0 {
-			return uint32(int64(in.next()) + disp(m)), true
-		}
-	}
-	return 0, false
-}
-
-// isInt3 reports int3 (cc), which x86asm decodes as INT 3.
-func isInt3(in *x86asm.Inst) bool { return in.Op == x86asm.INT && isImm(in.Args[0], 3) }
-
-func isImm(a x86asm.Arg, v int64) bool {
-	i, ok := a.(x86asm.Imm)
-	return ok && int64(i) == v
-}
-
-func isJcc(op x86asm.Op) bool {
-	switch op {
-	case x86asm.JA, x86asm.JAE, x86asm.JB, x86asm.JBE, x86asm.JE, x86asm.JNE, x86asm.JG, x86asm.JGE,
-		x86asm.JL, x86asm.JLE, x86asm.JO, x86asm.JNO, x86asm.JP, x86asm.JNP, x86asm.JS, x86asm.JNS,
-		x86asm.JRCXZ, x86asm.JECXZ, x86asm.LOOP, x86asm.LOOPE, x86asm.LOOPNE:
-		return true
-	}
-	return false
 }

@@ -16,9 +16,9 @@ const indexWindow = 1 << 16
 
 // reset empties the index of the instructions it holds, insts, for a
 // function whose code starts at lo.
-func (x *instIndex) reset(lo uint32, insts []inst) {
+func (x *instIndex) reset(lo uint32, insts []Inst) {
 	for i := range insts {
-		if d := insts[i].rva - x.lo; d < uint32(len(x.dense)) {
+		if d := insts[i].RVA - x.lo; d < uint32(len(x.dense)) {
 			x.dense[d] = 0
 		}
 	}

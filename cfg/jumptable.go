@@ -6,6 +6,7 @@ import (
 	"golang.org/x/arch/x86/x86asm"
 
 	"github.com/drvhazard/drvhazard/ir"
+	"github.com/drvhazard/drvhazard/loader"
 )
 
 // Jump-table forms recognised at jmp reg (all seen in real drivers):
@@ -44,8 +45,8 @@ const (
 
 // jumpTable resolves jmp reg / jmp [mem] at in through a jump table and
 // returns the targets, or false when the form is not recognised.
-func (b *builder) jumpTable(a *analysis, in *inst, entry, limit uint32) ([]uint32, bool) {
-	if targets, ok := b.lateTables[in.rva]; ok {
+func (b *builder) jumpTable(a *analysis, in *Inst, entry, limit uint32) ([]uint32, bool) {
+	if targets, ok := b.lateTables[in.RVA]; ok {
 		return targets, true
 	}
 	var s sym
@@ -76,7 +77,7 @@ func (b *builder) jumpTable(a *analysis, in *inst, entry, limit uint32) ([]uint3
 // readTable reads the targets of a jump table: size-byte entries at
 // tableRVA, offsets from baseRVA (4 bytes, sign-extended when sext) or
 // relocated pointers (8 bytes).
-func (b *builder) readTable(a *analysis, in *inst, tableRVA, baseRVA int64, size int, sext bool, entry, limit uint32) ([]uint32, bool) {
+func (b *builder) readTable(a *analysis, in *Inst, tableRVA, baseRVA int64, size int, sext bool, entry, limit uint32) ([]uint32, bool) {
 	if size != 4 && size != 8 || tableRVA < 0 || tableRVA > 0xffffffff {
 		return nil, false
 	}
@@ -124,7 +125,7 @@ func (b *builder) readTable(a *analysis, in *inst, tableRVA, baseRVA int64, size
 
 // tableBound finds cmp idx,N followed by ja/jae (or jbe/jb into the table)
 // on the fall-through chain before the jump.
-func (b *builder) tableBound(a *analysis, from *inst) (int, bool) {
+func (b *builder) tableBound(a *analysis, from *Inst) (int, bool) {
 	pc := from.prev
 	sawBranch := x86asm.Op(0)
 	for i := 0; i < backtrackLimit && pc != 0; i++ {
@@ -158,7 +159,7 @@ func (b *builder) tableBound(a *analysis, from *inst) (int, bool) {
 // backResolve finds what reg holds just after the instruction at pc by
 // walking the fall-through chain backwards.
 func (b *builder) backResolve(a *analysis, pc uint32, reg x86asm.Reg, depth int) sym {
-	want := regIndex(reg)
+	want := RegIndex(reg)
 	if want < 0 || depth > 4 {
 		return sym{}
 	}
@@ -168,11 +169,11 @@ func (b *builder) backResolve(a *analysis, pc uint32, reg x86asm.Reg, depth int)
 			return sym{}
 		}
 		in := &a.insts[idx]
-		if dst, ok := in.Args[0].(x86asm.Reg); ok && regIndex(dst) == want && writesArg0(in.Op) {
+		if dst, ok := in.Args[0].(x86asm.Reg); ok && RegIndex(dst) == want && WritesArg0(in.Op) {
 			switch in.Op {
 			case x86asm.LEA:
 				if m, ok := in.Args[1].(x86asm.Mem); ok && m.Base == x86asm.RIP && m.Index == 0 {
-					return sym{kind: symAddr, rva: int64(in.next()) + disp(m)}
+					return sym{kind: symAddr, rva: int64(in.Next()) + Disp(m)}
 				}
 				return sym{}
 			case x86asm.MOV, x86asm.MOVSXD, x86asm.MOVSX, x86asm.MOVZX:
@@ -210,7 +211,7 @@ func (b *builder) memSym(a *analysis, pc uint32, m x86asm.Mem, size int, sext bo
 	case m.Base == 0:
 		// [index*8 + disp32]: disp is a VA in the low 2 GB, not usable in a
 		// relocatable image but seen in old code.
-		va := uint64(disp(m))
+		va := uint64(Disp(m))
 		rva, ok := b.img.RVA(va)
 		if !ok {
 			return sym{}
@@ -225,10 +226,10 @@ func (b *builder) memSym(a *analysis, pc uint32, m x86asm.Mem, size int, sext bo
 		}
 		base = bs.rva
 	}
-	return sym{kind: symLoad, rva: base + disp(m), size: size, sext: sext}
+	return sym{kind: symLoad, rva: base + Disp(m), size: size, sext: sext}
 }
 
-// The symbolic pass sees a jump table by what the jmp's target means, in
+// The value analysis sees a jump table by what the jmp's target means, in
 // every form above and the two-level one (a byte table mapping the index to
 // an entry of the offset table), with the bound from the conditions of the
 // edges that lead to the jmp. It gives each jump-table edge the index
@@ -282,24 +283,32 @@ func matchSwitch(t *ir.Expr) (switchSpec, bool) {
 	return s, true
 }
 
-// maxSwitchCases bounds the index values an edge condition lists.
-const maxSwitchCases = 256
+// SwitchTargets reads the jump table a jmp to target selects from, in
+// block bi of f (dom is f's dominator tree, the conditions on f's edges
+// known): the index it is indexed by, and its targets index by index, for
+// indexes below the bound the edges into bi establish (with none, up to the
+// first entry that leaves f's region, which ends at limit).
+func SwitchTargets(img *loader.Image, f *Func, dom *DomTree, bi int, target *ir.Expr, limit uint32) (index *ir.Expr, targets []uint32, ok bool) {
+	s, ok := matchSwitch(target)
+	if !ok {
+		return nil, nil, false
+	}
+	return s.index, switchEntries(img, f, dom, bi, s, limit), true
+}
 
 // switchEntries reads the targets a jump table selects, index by index,
 // for indexes below the bound the edges into block bi establish (or, with
 // none, up to the first entry that leaves the function).
-func (ps *pass) switchEntries(fl *symFlow, bi int, s switchSpec, limit uint32) []uint32 {
-	n, bounded := fl.indexBound(bi, s.index)
+func switchEntries(img *loader.Image, f *Func, dom *DomTree, bi int, s switchSpec, limit uint32) []uint32 {
+	n, bounded := indexBound(f, dom, bi, s.index)
 	if !bounded {
 		n = maxUnboundTableEntries
 	}
-	b := ps
-	entry := fl.f.Entry
 	var out []uint32
 	for i := 0; i < n; i++ {
 		k := int64(i)
 		if s.bytes != 0 {
-			raw := b.img.Bytes(uint32(s.bytes+k), 1)
+			raw := img.Bytes(uint32(s.bytes+k), 1)
 			if len(raw) < 1 {
 				break
 			}
@@ -308,13 +317,13 @@ func (ps *pass) switchEntries(fl *symFlow, bi int, s switchSpec, limit uint32) [
 		at := uint32(s.table + k*int64(s.size))
 		var t int64
 		if s.size == 8 {
-			p, ok := b.img.PointerAt(at)
+			p, ok := img.PointerAt(at)
 			if !ok {
 				break
 			}
 			t = int64(p)
 		} else {
-			v, ok := b.img.Uint32(at)
+			v, ok := img.Uint32(at)
 			if !ok {
 				break
 			}
@@ -324,10 +333,10 @@ func (ps *pass) switchEntries(fl *symFlow, bi int, s switchSpec, limit uint32) [
 				t = s.base + int64(v)
 			}
 		}
-		if t < 0 || t > 0xffffffff || !b.img.Executable(uint32(t)) {
+		if t < 0 || t > 0xffffffff || !img.Executable(uint32(t)) {
 			break
 		}
-		if !bounded && (uint32(t) < entry || uint32(t) >= limit) {
+		if !bounded && (uint32(t) < f.Entry || uint32(t) >= limit) {
 			break
 		}
 		out = append(out, uint32(t))
@@ -337,12 +346,12 @@ func (ps *pass) switchEntries(fl *symFlow, bi int, s switchSpec, limit uint32) [
 
 // indexBound finds n such that idx < n on every path into block bi: a
 // condition idx <=u N or idx <u N on an edge that dominates it.
-func (fl *symFlow) indexBound(bi int, idx *ir.Expr) (int, bool) {
+func indexBound(f *Func, dom *DomTree, bi int, idx *ir.Expr) (int, bool) {
 	want := core(idx)
-	for d, below := fl.dom.IDom(bi), bi; d >= 0; d, below = fl.dom.IDom(d), d {
-		for _, e := range fl.f.Blocks[d].Succs {
-			j, ok := fl.dom.Index(e.To)
-			if !ok || e.Cond == nil || !(j == below || fl.dom.Dominates(j, below)) {
+	for d, below := dom.IDom(bi), bi; d >= 0; d, below = dom.IDom(d), d {
+		for _, e := range f.Blocks[d].Succs {
+			j, ok := dom.Index(e.To)
+			if !ok || e.Cond == nil || !(j == below || dom.Dominates(j, below)) {
 				continue
 			}
 			c := e.Cond
@@ -368,52 +377,16 @@ func core(e *ir.Expr) *ir.Expr {
 	return e
 }
 
-// switchConds gives each jump-table edge of block bi the condition that
-// takes it: the index values whose entries point at its target.
-func (ps *pass) switchConds(fl *symFlow, bi int, in *inst, st *symState, limit uint32) {
-	s, ok := matchSwitch(ps.callTarget(in, st))
-	if !ok {
-		return
-	}
-	targets := ps.switchEntries(fl, bi, s, limit)
-	cases := map[uint32][]int64{}
-	for i, t := range targets {
-		cases[t] = append(cases[t], int64(i))
-	}
-	blk := fl.f.Blocks[bi]
-	for k := range blk.Succs {
-		e := &blk.Succs[k]
-		if e.Kind != EdgeSwitch {
-			continue
-		}
-		if vals := cases[e.To]; len(vals) > 0 && len(vals) <= maxSwitchCases {
-			e.Cond = ps.anyOf(s.index, vals)
-		}
-	}
-}
-
-// anyOf is idx == v0 || idx == v1 ..., as a balanced tree.
-func (ps *pass) anyOf(idx *ir.Expr, vals []int64) *ir.Expr {
-	if len(vals) == 1 {
-		return ps.b.Cmp(ir.OpEq, idx, ps.b.Const(vals[0], int(idx.W)))
-	}
-	h := len(vals) / 2
-	return ps.b.Bin(ir.OpOr, ps.anyOf(idx, vals[:h]), ps.anyOf(idx, vals[h:]))
-}
-
 // lateTable resolves a jmp reg the descent could not follow (the table's
-// base was loaded far from the jmp) from what the symbolic pass knows of
+// base was loaded far from the jmp) from what the value analysis knows of
 // the target, and has the function decoded again with the table's targets.
-func (b *builder) lateTable(fl *symFlow, bi int, in *inst, st *symState, limit uint32) {
-	if _, done := b.lateTables[in.rva]; done {
+func (b *builder) lateTable(f *Func, bi int, in *Inst, s State, limit uint32) {
+	if _, done := b.lateTables[in.RVA]; done {
 		return
 	}
-	s, ok := matchSwitch(b.callTarget(in, st))
-	if !ok {
-		return
-	}
-	if targets := b.switchEntries(fl, bi, s, limit); len(targets) > 0 {
-		b.lateTables[in.rva] = targets
-		b.enqueue(fl.f)
+	_, targets, ok := SwitchTargets(b.img, f, Dominators(f), bi, s.Target(in), limit)
+	if ok && len(targets) > 0 {
+		b.lateTables[in.RVA] = targets
+		b.enqueue(f)
 	}
 }

@@ -1,38 +1,21 @@
-package cfg
+package cfg_test
 
 import (
-	"encoding/binary"
 	"strings"
 	"testing"
 
+	"github.com/drvhazard/drvhazard/cfg"
+	"github.com/drvhazard/drvhazard/internal/synth"
 	"github.com/drvhazard/drvhazard/ir"
+	"github.com/drvhazard/drvhazard/lift"
 )
 
 // Hand-assembled code for forms our two toolchains do not emit but real
 // drivers do (MSVC jump tables), and for exact checks of the forward pass.
 // Code starts at RVA 0x1000; data at RVA 0x100000; image base 0x140000000.
 
-func le32(v uint32) []byte { return binary.LittleEndian.AppendUint32(nil, v) }
-func le64(v uint64) []byte { return binary.LittleEndian.AppendUint64(nil, v) }
-
-// at pads code with int3 up to offset off.
-func at(code []byte, off int, more ...byte) []byte {
-	for len(code) < off {
-		code = append(code, 0xcc)
-	}
-	return append(code, more...)
-}
-
-func cat(parts ...[]byte) []byte {
-	var out []byte
-	for _, p := range parts {
-		out = append(out, p...)
-	}
-	return out
-}
-
-func callsOf(p *Program, entry uint32) map[uint32]*CallSite {
-	out := map[uint32]*CallSite{}
+func callsOf(p *lift.Program, entry uint32) map[uint32]*cfg.CallSite {
+	out := map[uint32]*cfg.CallSite{}
 	if f := p.Func(entry); f != nil {
 		for _, c := range f.Calls {
 			out[c.Site] = c
@@ -42,29 +25,29 @@ func callsOf(p *Program, entry uint32) map[uint32]*CallSite {
 }
 
 func TestMSVCJumpTable(t *testing.T) {
-	code := cat(
-		[]byte{0x83, 0xf9, 0x03},                   // 1000 cmp ecx,3
-		[]byte{0x77, 0x1f},                         // 1003 ja 1024
-		[]byte{0x48, 0x8d, 0x15}, le32(0xffffeff4), // 1005 lea rdx,[rip-0x100c] (__ImageBase)
-		[]byte{0x8b, 0x84, 0x8a}, le32(0x100000), // 100c mov eax,[rdx+rcx*4+0x100000]
-		[]byte{0x48, 0x01, 0xd0},               // 1013 add rax,rdx
-		[]byte{0xff, 0xe0},                     // 1016 jmp rax
-		[]byte{0xe8}, le32(0x13), []byte{0xc3}, // 1018 call 1030 ; ret
-		[]byte{0xe8}, le32(0x1d), []byte{0xc3}, // 101e call 1040 ; ret
+	code := synth.Cat(
+		[]byte{0x83, 0xf9, 0x03},                         // 1000 cmp ecx,3
+		[]byte{0x77, 0x1f},                               // 1003 ja 1024
+		[]byte{0x48, 0x8d, 0x15}, synth.LE32(0xffffeff4), // 1005 lea rdx,[rip-0x100c] (__ImageBase)
+		[]byte{0x8b, 0x84, 0x8a}, synth.LE32(0x100000), // 100c mov eax,[rdx+rcx*4+0x100000]
+		[]byte{0x48, 0x01, 0xd0},                     // 1013 add rax,rdx
+		[]byte{0xff, 0xe0},                           // 1016 jmp rax
+		[]byte{0xe8}, synth.LE32(0x13), []byte{0xc3}, // 1018 call 1030 ; ret
+		[]byte{0xe8}, synth.LE32(0x1d), []byte{0xc3}, // 101e call 1040 ; ret
 		[]byte{0xc3}, // 1024 ret (default)
 	)
-	code = at(code, 0x30, 0x31, 0xc0, 0xc3) // 1030
-	code = at(code, 0x40, 0xc3)             // 1040
-	table := cat(le32(0x1018), le32(0x101e), le32(0x1024), le32(0x1018), le32(0xdeadbeef))
+	code = synth.At(code, 0x30, 0x31, 0xc0, 0xc3) // 1030
+	code = synth.At(code, 0x40, 0xc3)             // 1040
+	table := synth.Cat(synth.LE32(0x1018), synth.LE32(0x101e), synth.LE32(0x1024), synth.LE32(0x1018), synth.LE32(0xdeadbeef))
 	p := buildCode(t, code, table, nil)
-	checkInvariants(t, p)
+	checkInvariants(t, p.Program)
 	f := p.Func(0x1000)
 	if f == nil {
 		t.Fatal("no function at the entry")
 	}
-	var sw *Block
+	var sw *cfg.Block
 	for _, b := range f.Blocks {
-		if b.Term == TermSwitch {
+		if b.Term == cfg.TermSwitch {
 			sw = b
 		}
 	}
@@ -90,36 +73,36 @@ func TestMSVCJumpTable(t *testing.T) {
 }
 
 func TestHandlerTable(t *testing.T) {
-	code := cat(
-		[]byte{0x48, 0x8d, 0x05}, le32(0x100000-0x1007), // 1000 lea rax,[rip+table]
+	code := synth.Cat(
+		[]byte{0x48, 0x8d, 0x05}, synth.LE32(0x100000-0x1007), // 1000 lea rax,[rip+table]
 		[]byte{0xff, 0x14, 0xc8}, // 1007 call [rax+rcx*8]
 		[]byte{0xc3},             // 100a ret
 	)
-	code = at(code, 0x10, 0xc3)             // 1010 handler 0
-	code = at(code, 0x20, 0x31, 0xc0, 0xc3) // 1020 handler 1
-	table := cat(le64(0x140001010), le64(0x140001020), le64(0))
+	code = synth.At(code, 0x10, 0xc3)             // 1010 handler 0
+	code = synth.At(code, 0x20, 0x31, 0xc0, 0xc3) // 1020 handler 1
+	table := synth.Cat(synth.LE64(0x140001010), synth.LE64(0x140001020), synth.LE64(0))
 	p := buildCode(t, code, table, []uint32{0, 8})
-	checkInvariants(t, p)
+	checkInvariants(t, p.Program)
 	c := callsOf(p, 0x1000)[0x1007]
-	if c == nil || c.Kind != CallTable || len(c.Callees) != 2 || c.Callees[0].Func != 0x1010 || c.Callees[1].Func != 0x1020 {
+	if c == nil || c.Kind != cfg.CallTable || len(c.Callees) != 2 || c.Callees[0].Func != 0x1010 || c.Callees[1].Func != 0x1020 {
 		t.Fatalf("call [rax+rcx*8] = %+v, want a table call to 0x1010 and 0x1020", c)
 	}
-	if f := p.Func(0x1010); f == nil || f.Source&FromDataPtr == 0 {
+	if f := p.Func(0x1010); f == nil || f.Source&cfg.FromDataPtr == 0 {
 		t.Errorf("handler 0x1010 not found as a data pointer: %+v", f)
 	}
 }
 
 func TestFrameAndTailCall(t *testing.T) {
-	code := cat(
+	code := synth.Cat(
 		[]byte{0x53},                   // 1000 push rbx
 		[]byte{0x48, 0x83, 0xec, 0x20}, // 1001 sub rsp,0x20
-		[]byte{0xe8}, le32(0x26),       // 1005 call 1030
+		[]byte{0xe8}, synth.LE32(0x26), // 1005 call 1030
 		[]byte{0x48, 0x83, 0xc4, 0x20}, // 100a add rsp,0x20
 		[]byte{0x5b},                   // 100e pop rbx
-		[]byte{0xe9}, le32(0x2c),       // 100f jmp 1040
+		[]byte{0xe9}, synth.LE32(0x2c), // 100f jmp 1040
 	)
-	code = at(code, 0x30, 0xc3)
-	code = at(code, 0x40, 0xc3)
+	code = synth.At(code, 0x30, 0xc3)
+	code = synth.At(code, 0x40, 0xc3)
 	p := buildCode(t, code, nil, nil)
 	f := p.Func(0x1000)
 	if f.FrameSize != 0x28 {
@@ -135,14 +118,14 @@ func TestFrameAndTailCall(t *testing.T) {
 }
 
 func TestChkstkFrame(t *testing.T) {
-	code := cat(
-		[]byte{0xb8}, le32(0x10028), // 1000 mov eax,0x10028
-		[]byte{0xe8}, le32(0x26), // 1005 call 1030 (__chkstk)
-		[]byte{0x48, 0x29, 0xc4},                // 100a sub rsp,rax
-		[]byte{0x48, 0x81, 0xc4}, le32(0x10028), // 100d add rsp,0x10028
+	code := synth.Cat(
+		[]byte{0xb8}, synth.LE32(0x10028), // 1000 mov eax,0x10028
+		[]byte{0xe8}, synth.LE32(0x26), // 1005 call 1030 (__chkstk)
+		[]byte{0x48, 0x29, 0xc4},                      // 100a sub rsp,rax
+		[]byte{0x48, 0x81, 0xc4}, synth.LE32(0x10028), // 100d add rsp,0x10028
 		[]byte{0xc3}, // 1014 ret
 	)
-	code = at(code, 0x30, 0xc3)
+	code = synth.At(code, 0x30, 0xc3)
 	p := buildCode(t, code, nil, nil)
 	if got := p.Func(0x1000).FrameSize; got != 0x10028 {
 		t.Errorf("frame size %#x, want 0x10028", got)
@@ -150,18 +133,18 @@ func TestChkstkFrame(t *testing.T) {
 }
 
 func TestCallArguments(t *testing.T) {
-	code := cat(
-		[]byte{0x48, 0x8d, 0x15}, le32(0x100000-0x1007), // 1000 lea rdx,[rip+0x100000]
-		[]byte{0x41, 0xb8}, le32(0x6b61654c), // 1007 mov r8d,'kaeL'
-		[]byte{0x31, 0xc9},                   // 100d xor ecx,ecx
-		[]byte{0x4c, 0x8d, 0x4c, 0x24, 0x08}, // 100f lea r9,[rsp+8]
-		[]byte{0xe8}, le32(0x1030-0x1019),    // 1014 call 1030
-		[]byte{0x48, 0x8d, 0x05}, le32(0x1040-0x1020), // 1019 lea rax,[rip+1040]
+	code := synth.Cat(
+		[]byte{0x48, 0x8d, 0x15}, synth.LE32(0x100000-0x1007), // 1000 lea rdx,[rip+0x100000]
+		[]byte{0x41, 0xb8}, synth.LE32(0x6b61654c), // 1007 mov r8d,'kaeL'
+		[]byte{0x31, 0xc9},                      // 100d xor ecx,ecx
+		[]byte{0x4c, 0x8d, 0x4c, 0x24, 0x08},    // 100f lea r9,[rsp+8]
+		[]byte{0xe8}, synth.LE32(0x1030-0x1019), // 1014 call 1030
+		[]byte{0x48, 0x8d, 0x05}, synth.LE32(0x1040-0x1020), // 1019 lea rax,[rip+1040]
 		[]byte{0xff, 0xd0}, // 1020 call rax
 		[]byte{0xc3},       // 1022 ret
 	)
-	code = at(code, 0x30, 0xc3)
-	code = at(code, 0x40, 0xc3)
+	code = synth.At(code, 0x30, 0xc3)
+	code = synth.At(code, 0x40, 0xc3)
 	p := buildCode(t, code, []byte{1, 2, 3, 4}, nil)
 	calls := callsOf(p, 0x1000)
 	c := calls[0x1014]
@@ -171,10 +154,10 @@ func TestCallArguments(t *testing.T) {
 	if got := exprs(c.Args[:4]); got != "0 rva:0x100000 0x6b61654c stack+0x8" {
 		t.Errorf("args %s, want 0 rva:0x100000 0x6b61654c stack+0x8", got)
 	}
-	if c := calls[0x1020]; c == nil || c.Kind != CallPointer || c.Callees[0].Func != 0x1040 {
+	if c := calls[0x1020]; c == nil || c.Kind != cfg.CallPointer || c.Callees[0].Func != 0x1040 {
 		t.Errorf("call rax = %+v, want a pointer call to 0x1040", c)
 	}
-	if f := p.Func(0x1040); f == nil || f.Source&FromJumpTarget == 0 {
+	if f := p.Func(0x1040); f == nil || f.Source&cfg.FromJumpTarget == 0 {
 		t.Errorf("0x1040 not discovered through the register call: %+v", f)
 	}
 	// The values after a call are forgotten: rcx is volatile.
@@ -189,7 +172,7 @@ func TestUndecodableBytesEndTheBlock(t *testing.T) {
 	code := []byte{0x48, 0x89, 0xc8, 0x0f, 0x78, 0xc8, 0xc3}
 	p := buildCode(t, code, nil, nil)
 	f := p.Func(0x1000)
-	if f == nil || len(f.Blocks) == 0 || f.Blocks[len(f.Blocks)-1].Term != TermInvalid {
+	if f == nil || len(f.Blocks) == 0 || f.Blocks[len(f.Blocks)-1].Term != cfg.TermInvalid {
 		t.Fatalf("function %+v, want one ending in an invalid block", f)
 	}
 	if len(p.Notes) != 1 {
@@ -197,68 +180,26 @@ func TestUndecodableBytesEndTheBlock(t *testing.T) {
 	}
 }
 
-// KeRaiseIrql(DISPATCH_LEVEL) and KeLowerIrql are mov cr8 on x64: the IRQL
-// at each call follows them.
-func TestIRQLWrites(t *testing.T) {
-	code := cat(
-		[]byte{0x44, 0x0f, 0x20, 0xc3},    // 1000 mov rbx,cr8 (KeGetCurrentIrql, saved)
-		[]byte{0xb8, 0x02, 0, 0, 0},       // 1004 mov eax,2
-		[]byte{0x44, 0x0f, 0x22, 0xc0},    // 1009 mov cr8,rax
-		[]byte{0xe8}, le32(0x1040-0x1012), // 100d call 1040
-		[]byte{0x44, 0x0f, 0x22, 0xc3},    // 1012 mov cr8,rbx (restore the saved IRQL)
-		[]byte{0xe8}, le32(0x1040-0x101b), // 1016 call 1040
-		[]byte{0xc3}, // 101b ret
-	)
-	code = at(code, 0x40, 0xc3)
-	p := buildCode(t, code, nil, nil)
-	p.Lift(p.Func(0x1000))
-	calls := callsOf(p, 0x1000)
-	if a, b := calls[0x100d], calls[0x1016]; a == nil || b == nil || a.IRQL.String() != "0x2" || b.IRQL.String() != "irql" {
-		t.Errorf("IRQL at the calls: %v and %v, want 0x2 (raised) then irql (the entry IRQL restored)", a.IRQL, b.IRQL)
-	}
-}
-
-// paging = (Data->Iopb->IrpFlags & 0x42) != 0, passed on as a byte.
-func TestPagingBoolean(t *testing.T) {
-	code := cat(
-		[]byte{0x48, 0x8b, 0x42, 0x10},    // 1000 mov rax,[rdx+0x10]   (Data in rdx)
-		[]byte{0x44, 0x8b, 0x00},          // 1004 mov r8d,[rax]
-		[]byte{0x41, 0xf6, 0xc0, 0x42},    // 1007 test r8b,0x42
-		[]byte{0x40, 0x0f, 0x95, 0xc5},    // 100b setne bpl
-		[]byte{0x40, 0x88, 0xea},          // 100f mov dl,bpl
-		[]byte{0xe8}, le32(0x1030-0x1017), // 1012 call 1030
-		[]byte{0xc3}, // 1017 ret
-	)
-	code = at(code, 0x30, 0xc3)
-	p := buildCode(t, code, nil, nil)
-	p.Lift(p.Func(0x1000))
-	c := p.Func(0x1000).Calls[0]
-	// A BOOLEAN argument: its low byte.
-	if got, want := p.IR.Trunc(c.Args[1], 1).String(), "ne(and(load(load(p1+0x10):8):1, 0x42), 0)"; got != want {
-		t.Errorf("dl at the call = %s, want %s (the paging test of arg1's IrpFlags)", got, want)
-	}
-}
-
 // A table of 24-byte rows {id, handler, other} whose first row is empty,
 // called through [table + row*8 + 8] with row = 3*index.
 func TestStructHandlerTable(t *testing.T) {
-	code := cat(
-		[]byte{0x48, 0x8d, 0x05}, le32(0x100000-0x1007), // 1000 lea rax,[rip+table]
+	code := synth.Cat(
+		[]byte{0x48, 0x8d, 0x05}, synth.LE32(0x100000-0x1007), // 1000 lea rax,[rip+table]
 		[]byte{0x4a, 0x8b, 0x44, 0xe8, 0x08}, // 1007 mov rax,[rax+r13*8+8]
 		[]byte{0xff, 0xd0},                   // 100c call rax
 		[]byte{0xc3},                         // 100e ret
 	)
-	code = at(code, 0x20, 0xc3) // 1020 handler 1
-	code = at(code, 0x30, 0xc3) // 1030 handler 2
-	table := cat(
-		le64(0), le64(0), le64(0), // row 0: empty
-		le64(1), le64(0x140001020), le64(0), // row 1
-		le64(2), le64(0x140001030), le64(0), // row 2
-		le64(0xffffffffffffffff), // not a table any more
+	code = synth.At(code, 0x20, 0xc3) // 1020 handler 1
+	code = synth.At(code, 0x30, 0xc3) // 1030 handler 2
+	table := synth.Cat(
+		synth.LE64(0), synth.LE64(0), synth.LE64(0), // row 0: empty
+		synth.LE64(1), synth.LE64(0x140001020), synth.LE64(0), // row 1
+		synth.LE64(2), synth.LE64(0x140001030), synth.LE64(0), // row 2
+		synth.LE64(0xffffffffffffffff), // not a table any more
 	)
 	p := buildCode(t, code, table, []uint32{32, 56})
 	c := callsOf(p, 0x1000)[0x100c]
-	if c == nil || c.Kind != CallTable || len(c.Callees) != 2 || c.Callees[0].Func != 0x1020 || c.Callees[1].Func != 0x1030 {
+	if c == nil || c.Kind != cfg.CallTable || len(c.Callees) != 2 || c.Callees[0].Func != 0x1020 || c.Callees[1].Func != 0x1030 {
 		t.Errorf("call through the row table = %+v, want a table call to 0x1020 and 0x1030", c)
 	}
 }

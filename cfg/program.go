@@ -1,12 +1,16 @@
 package cfg
 
 import (
+	"sort"
+
+	"golang.org/x/arch/x86/x86asm"
+
 	"github.com/drvhazard/drvhazard/ir"
 	"github.com/drvhazard/drvhazard/loader"
 )
 
 // Program is the control-flow and call graph of one image, computed once by
-// Build and shared read-only by every rule.
+// BuildWithin and shared read-only by every rule.
 type Program struct {
 	Image *loader.Image
 	Funcs []*Func // sorted by Entry
@@ -17,13 +21,6 @@ type Program struct {
 	// results); rules build theirs with it too, and only one goroutine may
 	// use it at a time.
 	IR *ir.Builder
-
-	// lifter runs the symbolic pass for Lift.
-	lifter pass
-	// clobbered memoizes clobbers; irqlChanging holds the functions
-	// changesIRQL is true of (irqlChangers), made on first use.
-	clobbered    map[*Func]uint16
-	irqlChanging map[*Func]bool
 
 	byEntry map[uint32]*Func
 }
@@ -59,6 +56,9 @@ type Func struct {
 	// Refs lists code addresses this function takes (lea, mov imm64 with a
 	// relocation), such as callbacks passed to a registration call.
 	Refs []Ref
+	// Result, ExitIRQL, Returns and Phis are the value analysis's (package
+	// lift), known once it has lifted the function.
+	//
 	// Result is the value the function returns (rax), over its parameters
 	// and entry IRQL where it depends on them: a helper's
 	// ne(and(load(load(p0+0x10):8):4, 0x2), 0) says "Data is paging I/O".
@@ -83,23 +83,6 @@ type Func struct {
 	NoReturn bool
 	// Size is the number of code bytes decoded in the function's blocks.
 	Size uint32
-
-	// stores are the function's 8-byte stores into writable image data,
-	// known once it is lifted (see resolveGlobalCalls).
-	stores []globalStore
-	// objStores are its stores of vtable addresses into objects (a
-	// constructor's), known once it is lifted (see resolveVirtualCalls).
-	objStores []objectStore
-	// writes holds the general registers the function's own instructions
-	// write, calls aside (bit r for register r; see Program.clobbers).
-	writes uint16
-	// writesCR8 is set when the function writes CR8 (KeRaiseIrql and
-	// KeLowerIrql inline).
-	writesCR8 bool
-	// lifted is set once the symbolic pass has run over the function:
-	// until then its edge conditions, its calls' Args, IRQL and Target, and
-	// Result, ExitIRQL and Returns are not known (see Program.Lift).
-	lifted bool
 }
 
 // DisplayName is Name, or "sub_<rva>" for output that needs some label.
@@ -274,4 +257,44 @@ func hex32(v uint32) string {
 		}
 	}
 	return string(b[i:])
+}
+
+// Decode decodes the instructions of a block again (a Program keeps only
+// the blocks, not the instructions, to stay small).
+func (p *Program) Decode(blk *Block) []Inst {
+	code := p.Image.Bytes(blk.Start, blk.End-blk.Start)
+	out := make([]Inst, 0, blk.Insts)
+	var prev uint32
+	for off := uint32(0); off < uint32(len(code)); {
+		in, err := x86asm.Decode(code[off:], 64)
+		if err != nil || in.Op == 0 {
+			break
+		}
+		rva := blk.Start + off
+		out = append(out, Inst{Inst: in, RVA: rva, prev: prev})
+		prev = rva
+		off += uint32(in.Len)
+	}
+	return out
+}
+
+// BlockAt returns the block of f that holds the instruction at rva, nil
+// when none does.
+func (f *Func) BlockAt(rva uint32) *Block {
+	i := sort.Search(len(f.Blocks), func(i int) bool { return f.Blocks[i].End > rva })
+	if i < len(f.Blocks) && f.Blocks[i].Start <= rva {
+		return f.Blocks[i]
+	}
+	return nil
+}
+
+// NewProgram makes the program of funcs, sorted by entry, as BuildWithin
+// would hold them: for tests that assemble a call graph by hand.
+func NewProgram(img *loader.Image, funcs []*Func) *Program {
+	p := &Program{Image: img, Funcs: funcs, IR: ir.NewBuilder(), byEntry: map[uint32]*Func{}}
+	sort.Slice(p.Funcs, func(i, j int) bool { return p.Funcs[i].Entry < p.Funcs[j].Entry })
+	for _, f := range funcs {
+		p.byEntry[f.Entry] = f
+	}
+	return p
 }

@@ -1,11 +1,13 @@
-package cfg
+package cfg_test
 
 import (
 	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/drvhazard/drvhazard/cfg"
 	"github.com/drvhazard/drvhazard/internal/fixture"
+	"github.com/drvhazard/drvhazard/lift"
 	"github.com/drvhazard/drvhazard/loader"
 )
 
@@ -14,22 +16,6 @@ import (
 // of every function's address is in testdata/bin/NAME.BUILD.syms. Every
 // image of the optimisation matrix is checked; the mismatches known today in
 // the builds other than O2 are listed in testdata/matrix.known.
-
-// readSyms maps function names to RVAs and returns every function RVA.
-func readSyms(t testing.TB, path string) (map[string]uint32, []uint32) {
-	t.Helper()
-	syms, err := fixture.ReadSyms(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	byName := map[string]uint32{}
-	var all []uint32
-	for _, s := range syms.List {
-		byName[s.Name] = s.RVA
-		all = append(all, s.RVA)
-	}
-	return byName, all
-}
 
 // discovery counts, for a build of the matrix, the linker's functions found.
 type discovery struct {
@@ -66,7 +52,7 @@ func TestGroundTruth(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p := Build(img)
+			p := lift.Build(img).Program
 			syms, err := fixture.ReadSyms(im.Syms)
 			if err != nil {
 				t.Fatal(err)
@@ -130,16 +116,16 @@ func TestGroundTruth(t *testing.T) {
 // against p, reports each edge not recovered to mismatch, and returns the
 // number of edges checked. A truth name stands for the function and for the
 // clones gcc made of it (Name.isra.0, Name.part.0, Name.cold).
-func checkTruth(t *testing.T, p *Program, lines []fixture.Line, syms *fixture.Symbols, mismatch func(kind, line string)) int {
+func checkTruth(t *testing.T, p *cfg.Program, lines []fixture.Line, syms *fixture.Symbols, mismatch func(kind, line string)) int {
 	t.Helper()
 	// funcs returns the discovered functions a truth name stands for.
-	funcs := func(l fixture.Line, name string) ([]*Func, bool) {
+	funcs := func(l fixture.Line, name string) ([]*cfg.Func, bool) {
 		rvas := syms.Lookup(name)
 		if len(rvas) == 0 {
 			t.Errorf("truth line %d: %q is not in the symbol file (if this build legitimately lacks it, tag the line)", l.N, name)
 			return nil, false
 		}
-		var out []*Func
+		var out []*cfg.Func
 		for _, rva := range rvas {
 			if f := p.Func(rva); f != nil {
 				out = append(out, f)
@@ -149,7 +135,7 @@ func checkTruth(t *testing.T, p *Program, lines []fixture.Line, syms *fixture.Sy
 	}
 	// reaches reports whether a call site reaches callee (a function
 	// name or module!import).
-	reaches := func(ce Callee, callee string) bool {
+	reaches := func(ce cfg.Callee, callee string) bool {
 		if strings.Contains(callee, "!") {
 			return ce.Import != nil && strings.EqualFold(ce.Import.String(), callee)
 		}
@@ -162,14 +148,14 @@ func checkTruth(t *testing.T, p *Program, lines []fixture.Line, syms *fixture.Sy
 	}
 	// hasEdge reports whether one of from has a call site of the wanted
 	// tailness reaching callee.
-	hasEdge := func(from []*Func, callee string, tail bool, noreturn bool) bool {
+	hasEdge := func(from []*cfg.Func, callee string, tail bool, noreturn bool) bool {
 		for _, f := range from {
 			for _, c := range f.Calls {
 				if c.Tail != tail {
 					continue
 				}
 				for _, ce := range c.Callees {
-					if reaches(ce, callee) && (!noreturn || blockAt(f, c.Site) != nil && blockAt(f, c.Site).Term == TermNoReturn) {
+					if reaches(ce, callee) && (!noreturn || f.BlockAt(c.Site) != nil && f.BlockAt(c.Site).Term == cfg.TermNoReturn) {
 						return true
 					}
 				}
@@ -222,7 +208,7 @@ func checkTruth(t *testing.T, p *Program, lines []fixture.Line, syms *fixture.Sy
 			edges++
 			found := false
 			for _, f := range to {
-				found = found || f.Source&FromDataPtr != 0
+				found = found || f.Source&cfg.FromDataPtr != 0
 			}
 			if !found {
 				t.Logf("truth line %d: %s not found as a pointer in data", l.N, l.Args[1])
@@ -233,7 +219,7 @@ func checkTruth(t *testing.T, p *Program, lines []fixture.Line, syms *fixture.Sy
 	return edges
 }
 
-func describeAll(p *Program, fs []*Func) string {
+func describeAll(p *cfg.Program, fs []*cfg.Func) string {
 	var parts []string
 	for _, f := range fs {
 		parts = append(parts, describeCalls(p, f))
@@ -241,7 +227,7 @@ func describeAll(p *Program, fs []*Func) string {
 	return strings.Join(parts, " ")
 }
 
-func describeCalls(p *Program, f *Func) string {
+func describeCalls(p *cfg.Program, f *cfg.Func) string {
 	var parts []string
 	for _, c := range f.Calls {
 		var names []string

@@ -3,7 +3,7 @@ package rules
 import (
 	"testing"
 
-	"github.com/drvhazard/drvhazard/cfg"
+	"github.com/drvhazard/drvhazard/lift"
 	"github.com/drvhazard/drvhazard/loader"
 )
 
@@ -21,7 +21,7 @@ func BenchmarkCFGOnly(b *testing.B) {
 	img := loadLarge(b)
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		cfg.Build(img)
+		lift.Build(img)
 	}
 }
 

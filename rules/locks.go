@@ -72,7 +72,7 @@ func (p *Pass) raisingIRQL() []*cfg.Func {
 				}
 			}
 		}
-		if f.RaisesIRQL() {
+		if p.Program.RaisesIRQL(f) {
 			work = append(work, f)
 		}
 	}

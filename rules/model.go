@@ -7,6 +7,7 @@ import (
 
 	"github.com/drvhazard/drvhazard/cfg"
 	"github.com/drvhazard/drvhazard/ir"
+	"github.com/drvhazard/drvhazard/lift"
 	"github.com/drvhazard/drvhazard/loader"
 )
 
@@ -116,10 +117,10 @@ const (
 )
 
 // BuildModel recovers the driver model from the program.
-func BuildModel(prog *cfg.Program) *Model {
+func BuildModel(prog *lift.Program) *Model {
 	m := &Model{Kind: DriverKind(prog.Image)}
-	evals := map[*cfg.Func]*cfg.Evaluation{}
-	evaluate := func(f *cfg.Func) *cfg.Evaluation {
+	evals := map[*cfg.Func]*lift.Evaluation{}
+	evaluate := func(f *cfg.Func) *lift.Evaluation {
 		if e, ok := evals[f]; ok {
 			return e
 		}
@@ -150,7 +151,7 @@ func isImport(imp *loader.Import, module, name string) bool {
 // readRegistration follows rdx of a FltRegisterFilter call to the
 // FLT_REGISTRATION and reads it, with the stores the caller made before the
 // call overlaid on the image's bytes.
-func readRegistration(prog *cfg.Program, f *cfg.Func, c *cfg.CallSite, e *cfg.Evaluation) *Registration {
+func readRegistration(prog *lift.Program, f *cfg.Func, c *cfg.CallSite, e *lift.Evaluation) *Registration {
 	img := prog.Image
 	r := &Registration{Caller: f, Site: c.Site, Where: "unknown", Callbacks: map[string]uint32{}}
 	snap := e.At(c.Site)
@@ -227,7 +228,7 @@ func readRegistration(prog *cfg.Program, f *cfg.Func, c *cfg.CallSite, e *cfg.Ev
 // isPointer reports an image or stack address.
 func isPointer(e *ir.Expr) bool { return e != nil && (e.Op == ir.OpAddr || e.Op == ir.OpStack) }
 
-func (r *Registration) readOperations(img *loader.Image, snap *cfg.Snapshot, ops *ir.Expr, pointer func(*ir.Expr, int64, string) (uint32, bool)) {
+func (r *Registration) readOperations(img *loader.Image, snap *lift.Snapshot, ops *ir.Expr, pointer func(*ir.Expr, int64, string) (uint32, bool)) {
 	for i := 0; ; i++ {
 		if i == maxOperations {
 			r.endless(ops, "operation array has no IRP_MJ_OPERATION_END within %d entries", maxOperations)
@@ -270,7 +271,7 @@ func (r *Registration) readOperations(img *loader.Image, snap *cfg.Snapshot, ops
 	}
 }
 
-func (r *Registration) readContexts(snap *cfg.Snapshot, ctx *ir.Expr) {
+func (r *Registration) readContexts(snap *lift.Snapshot, ctx *ir.Expr) {
 	for i := 0; i < maxContexts; i++ {
 		off := int64(i * contextRegistrationLen)
 		typ, ok := snap.Read(ctx, off, 2).IsConst()
@@ -388,7 +389,7 @@ func TagString(tag uint32) string {
 // FltAllocateContext whose context type (and size) name one of the
 // registered contexts: Filter Manager allocates it with that
 // registration's tag.
-func poolTags(prog *cfg.Program, cat *Catalogue, regs []*Registration) []PoolTag {
+func poolTags(prog *lift.Program, cat *Catalogue, regs []*Registration) []PoolTag {
 	var out []PoolTag
 	for _, f := range prog.Funcs {
 		if f.Thunk != nil {
@@ -437,7 +438,7 @@ func poolTags(prog *cfg.Program, cat *Catalogue, regs []*Registration) []PoolTag
 // alone while f is not lifted (the constants an allocation is given are
 // set just before it), lifting f only when read says the block did not
 // tell all (sure false) and the block is not all there is before the call.
-func atCall(prog *cfg.Program, f *cfg.Func, c *cfg.CallSite, read func(args []*ir.Expr) (t PoolTag, ok, sure bool)) (PoolTag, bool) {
+func atCall(prog *lift.Program, f *cfg.Func, c *cfg.CallSite, read func(args []*ir.Expr) (t PoolTag, ok, sure bool)) (PoolTag, bool) {
 	args, whole := prog.ArgsAt(f, c)
 	t, ok, sure := read(args)
 	if whole || sure {

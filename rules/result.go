@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/drvhazard/drvhazard/cfg"
+	"github.com/drvhazard/drvhazard/lift"
 	"github.com/drvhazard/drvhazard/loader"
 )
 
@@ -46,7 +47,7 @@ type Options struct {
 	// Baseline holds the fingerprints of an earlier run's findings: only
 	// new findings count.
 	Baseline map[string]bool
-	// Limits bound the control-flow graph (cfg.BuildWithin); the zero
+	// Limits bound the control-flow graph (lift.BuildWithin); the zero
 	// value means none.
 	Limits cfg.Limits
 }
@@ -60,7 +61,7 @@ func Analyze(path, sha string, img *loader.Image, opt Options) *Result {
 // or the CFG outgrows its limits, the Result carries the error (a
 // *cfg.LimitError, or ctx.Err()) and no findings.
 func AnalyzeContext(ctx context.Context, path, sha string, img *loader.Image, opt Options) *Result {
-	prog, err := cfg.BuildWithin(ctx, img, opt.Limits)
+	prog, err := lift.BuildWithin(ctx, img, opt.Limits)
 	if err != nil {
 		return &Result{Path: path, SHA256: sha, Err: fmt.Errorf("control-flow graph: %w", err)}
 	}
@@ -84,7 +85,7 @@ func AnalyzeContext(ctx context.Context, path, sha string, img *loader.Image, op
 		return &Result{Path: path, SHA256: sha, Err: fmt.Errorf("rules: %w", err)}
 	}
 	return &Result{
-		Path: path, SHA256: sha, Image: img, Program: prog, Kind: model.Kind, Model: model,
+		Path: path, SHA256: sha, Image: img, Program: prog.Program, Kind: model.Kind, Model: model,
 		Findings: findings, Unresolved: blind,
 	}
 }

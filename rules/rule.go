@@ -7,6 +7,7 @@ import (
 
 	"github.com/drvhazard/drvhazard/cfg"
 	"github.com/drvhazard/drvhazard/ir"
+	"github.com/drvhazard/drvhazard/lift"
 	"github.com/drvhazard/drvhazard/loader"
 )
 
@@ -57,7 +58,7 @@ type Rule struct {
 // Pass is what a rule sees of one file.
 type Pass struct {
 	Image     *loader.Image
-	Program   *cfg.Program
+	Program   *lift.Program
 	Model     *Model
 	Catalogue *Catalogue
 	// Budget is the stack budget of MF4001 in bytes.

@@ -1,10 +1,13 @@
-package cfg
+package lift
 
 import (
 	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/drvhazard/drvhazard/cfg"
+	"github.com/drvhazard/drvhazard/internal/fixture"
+	"github.com/drvhazard/drvhazard/internal/synth"
 	"github.com/drvhazard/drvhazard/ir"
 	"github.com/drvhazard/drvhazard/loader"
 )
@@ -22,7 +25,7 @@ func TestEvaluateStackRegistration(t *testing.T) {
 			p := Build(img)
 			syms := symsByName(t, name)
 			entry := p.Func(img.EntryRVA)
-			var site *CallSite
+			var site *cfg.CallSite
 			for _, c := range entry.Calls {
 				for _, ce := range c.Callees {
 					if ce.Import != nil && ce.Import.Name == "FltRegisterFilter" {
@@ -78,7 +81,14 @@ func TestEvaluateStackRegistration(t *testing.T) {
 func symsByName(t *testing.T, bin string) map[string]uint32 {
 	t.Helper()
 	name := bin[:len(bin)-len(".sys")]
-	m, _ := readSyms(t, "../testdata/bin/"+name+".syms")
+	syms, err := fixture.ReadSyms("../testdata/bin/" + name + ".syms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]uint32{}
+	for _, s := range syms.List {
+		m[s.Name] = s.RVA
+	}
 	return m
 }
 
@@ -115,7 +125,7 @@ func TestBranchCondOnParamField(t *testing.T) {
 // A structure zeroed with rep stosb, then partly filled, with one field
 // cleared by and qword [m],0: every field reads back.
 func TestEvaluateZeroedStruct(t *testing.T) {
-	code := cat(
+	code := synth.Cat(
 		[]byte{0x57, 0x48, 0x83, 0xec, 0x70},                   // 1000 push rdi ; sub rsp,0x70
 		[]byte{0x48, 0x8d, 0x7c, 0x24, 0x20},                   // 1005 lea rdi,[rsp+0x20]
 		[]byte{0x31, 0xc0},                                     // 100a xor eax,eax
@@ -125,10 +135,10 @@ func TestEvaluateZeroedStruct(t *testing.T) {
 		[]byte{0x48, 0xc7, 0x44, 0x24, 0x30, 0x11, 0, 0, 0},    // 101b mov qword [rsp+0x30],0x11
 		[]byte{0x48, 0x83, 0x64, 0x24, 0x30, 0x00},             // 1024 and qword [rsp+0x30],0
 		[]byte{0x48, 0x8d, 0x54, 0x24, 0x20},                   // 102a lea rdx,[rsp+0x20]
-		[]byte{0xe8}, le32(0x1050-0x1034),                      // 102f call 1050
+		[]byte{0xe8}, synth.LE32(0x1050-0x1034),                // 102f call 1050
 		[]byte{0x48, 0x83, 0xc4, 0x70, 0x5f, 0xc3}, // 1034 add rsp,0x70 ; pop rdi ; ret
 	)
-	code = at(code, 0x50, 0xc3)
+	code = synth.At(code, 0x50, 0xc3)
 	p := buildCode(t, code, nil, nil)
 	snap := p.Evaluate(p.Func(0x1000)).At(0x102f)
 	reg := snap.Arg(1)
@@ -173,7 +183,7 @@ func TestMemoryCells(t *testing.T) {
 // A Debug build spills Data->Iopb->MajorFunction to the stack and compares
 // the slot: the comparison is of the field.
 func TestEvaluateSpilledCompare(t *testing.T) {
-	code := cat(
+	code := synth.Cat(
 		[]byte{0x48, 0x83, 0xec, 0x38},       // 1000 sub rsp,0x38
 		[]byte{0x48, 0x8b, 0x41, 0x10},       // 1004 mov rax,[rcx+0x10]
 		[]byte{0x0f, 0xb6, 0x40, 0x04},       // 1008 movzx eax,byte [rax+4]

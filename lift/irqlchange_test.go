@@ -1,8 +1,9 @@
-package cfg
+package lift
 
 import (
 	"testing"
 
+	"github.com/drvhazard/drvhazard/cfg"
 	"github.com/drvhazard/drvhazard/loader"
 )
 
@@ -10,13 +11,13 @@ import (
 // cycle changes it too: f calls g and then KfRaiseIrql, g calls f back.
 // (Deciding f first once left g false for good.)
 func TestChangesIRQLThroughCycle(t *testing.T) {
-	f := &Func{Entry: 0x1000}
-	g := &Func{Entry: 0x2000}
-	h := &Func{Entry: 0x3000} // calls nothing
+	f := &cfg.Func{Entry: 0x1000}
+	g := &cfg.Func{Entry: 0x2000}
+	h := &cfg.Func{Entry: 0x3000} // calls nothing
 	raise := &loader.Import{Module: "ntoskrnl.exe", Name: "KfRaiseIrql"}
-	f.Calls = []*CallSite{{Site: 0x1010, Callees: []Callee{{Func: g.Entry}}}, {Site: 0x1020, Callees: []Callee{{Import: raise}}}}
-	g.Calls = []*CallSite{{Site: 0x2010, Callees: []Callee{{Func: f.Entry}}}}
-	p := &Program{Funcs: []*Func{f, g, h}, byEntry: map[uint32]*Func{f.Entry: f, g.Entry: g, h.Entry: h}}
+	f.Calls = []*cfg.CallSite{{Site: 0x1010, Callees: []cfg.Callee{{Func: g.Entry}}}, {Site: 0x1020, Callees: []cfg.Callee{{Import: raise}}}}
+	g.Calls = []*cfg.CallSite{{Site: 0x2010, Callees: []cfg.Callee{{Func: f.Entry}}}}
+	p := &Program{Program: cfg.NewProgram(nil, []*cfg.Func{f, g, h}), facts: map[*cfg.Func]*facts{}}
 	if !p.changesIRQL(f) || !p.changesIRQL(g) || p.changesIRQL(h) {
 		t.Errorf("changesIRQL f %v g %v h %v, want true true false", p.changesIRQL(f), p.changesIRQL(g), p.changesIRQL(h))
 	}

@@ -1,8 +1,7 @@
-package cfg
+package lift
 
 import (
-	"golang.org/x/arch/x86/x86asm"
-
+	"github.com/drvhazard/drvhazard/cfg"
 	"github.com/drvhazard/drvhazard/ir"
 )
 
@@ -12,9 +11,9 @@ import (
 // it stored. Build keeps only conditions, arguments and results; an
 // Evaluation keeps the state at every instruction.
 type Evaluation struct {
-	f     *Func
+	f     *cfg.Func
 	ps    pass
-	insts [][]inst // per block
+	insts [][]cfg.Inst // per block
 	fl    *symFlow
 }
 
@@ -22,35 +21,16 @@ type Evaluation struct {
 // reads f as code that runs at initialisation: writable data it does not
 // store holds the value the image gives it (the registration a DriverEntry
 // patches, `gOperations[2].Flags |= ...`, reads as the patched constant).
-func (p *Program) Evaluate(f *Func) *Evaluation {
-	e := &Evaluation{f: f, ps: newPass(p.Image, p.IR), insts: make([][]inst, len(f.Blocks))}
+func (p *Program) Evaluate(f *cfg.Func) *Evaluation {
+	e := &Evaluation{f: f, ps: newPass(p.Image, p.IR), insts: make([][]cfg.Inst, len(f.Blocks))}
 	e.ps.initial = true
 	e.ps.clobbers = p.clobbersAt
 	for i, blk := range f.Blocks {
-		e.insts[i] = p.decodeBlock(blk)
+		e.insts[i] = p.Decode(blk)
 	}
-	e.fl = e.ps.newSymFlow(f, func(i int) []inst { return e.insts[i] })
+	e.fl = e.ps.newSymFlow(f, func(i int) []cfg.Inst { return e.insts[i] })
 	e.fl.run()
 	return e
-}
-
-// decodeBlock decodes the instructions of a block again (Build keeps only
-// the blocks, not the instructions, to stay small).
-func (p *Program) decodeBlock(blk *Block) []inst {
-	code := p.Image.Bytes(blk.Start, blk.End-blk.Start)
-	out := make([]inst, 0, blk.Insts)
-	var prev uint32
-	for off := uint32(0); off < uint32(len(code)); {
-		in, err := x86asm.Decode(code[off:], 64)
-		if err != nil || in.Op == 0 {
-			break
-		}
-		rva := blk.Start + off
-		out = append(out, inst{Inst: in, rva: rva, prev: prev})
-		prev = rva
-		off += uint32(in.Len)
-	}
-	return out
 }
 
 // Snapshot is what the evaluation knows just before one instruction.
@@ -69,7 +49,7 @@ func (e *Evaluation) At(rva uint32) *Snapshot {
 		st := e.fl.in[i].clone()
 		for k := range e.insts[i] {
 			in := &e.insts[i][k]
-			if in.rva == rva {
+			if in.RVA == rva {
 				return &Snapshot{st: st, ps: &e.ps}
 			}
 			e.ps.symStep(in, &st)
@@ -108,13 +88,13 @@ func (s *Snapshot) Read(ptr *ir.Expr, off int64, size int) *ir.Expr {
 // instruction. Cheaper than lifting f when one block is all a question
 // needs: the constants a call's arguments are set to just before it, the
 // pointer a block stores.
-func (p *Program) blockState(f *Func, blk *Block, observe func(in *inst, st *symState)) {
+func (p *Program) blockState(f *cfg.Func, blk *cfg.Block, observe func(in *cfg.Inst, st *symState)) {
 	ps := p.lifterPass()
 	st := unknownState()
 	if blk.Start == f.Entry {
 		st = ps.symEntry()
 	}
-	for _, in := range p.decodeBlock(blk) {
+	for _, in := range p.Decode(blk) {
 		if observe != nil {
 			observe(&in, &st)
 		}
@@ -124,7 +104,7 @@ func (p *Program) blockState(f *Func, blk *Block, observe func(in *inst, st *sym
 
 // blockStores returns the 8-byte stores into writable data that block blk
 // of f makes, evaluated alone (blockState).
-func (p *Program) blockStores(f *Func, blk *Block) []globalStore {
+func (p *Program) blockStores(f *cfg.Func, blk *cfg.Block) []globalStore {
 	var out []globalStore
 	ps := p.lifterPass()
 	outer := ps.onStore
@@ -145,17 +125,17 @@ func (p *Program) blockStores(f *Func, blk *Block) []globalStore {
 // just before the call are known without lifting f. whole says the
 // arguments are what lifting f would say: f is lifted, or c is in f's
 // entry block, which nothing runs before.
-func (p *Program) ArgsAt(f *Func, c *CallSite) (args []*ir.Expr, whole bool) {
-	if f.lifted {
+func (p *Program) ArgsAt(f *cfg.Func, c *cfg.CallSite) (args []*ir.Expr, whole bool) {
+	if p.factsOf(f).lifted {
 		return c.Args, true
 	}
-	blk := blockAt(f, c.Site)
+	blk := f.BlockAt(c.Site)
 	if blk == nil {
 		return nil, false
 	}
 	whole = blk.Start == f.Entry && !p.entryReentered(f)
-	p.blockState(f, blk, func(in *inst, st *symState) {
-		if in.rva == c.Site {
+	p.blockState(f, blk, func(in *cfg.Inst, st *symState) {
+		if in.RVA == c.Site {
 			args = p.lifter.callArgs(in, st, c.Tail)
 		}
 	})
@@ -165,7 +145,7 @@ func (p *Program) ArgsAt(f *Func, c *CallSite) (args []*ir.Expr, whole bool) {
 // entryReentered reports whether an edge leads back into f's entry block
 // (a loop at the top of the function): then the block also runs with other
 // values than the entry state.
-func (p *Program) entryReentered(f *Func) bool {
+func (p *Program) entryReentered(f *cfg.Func) bool {
 	for _, b := range f.Blocks {
 		for _, e := range b.Succs {
 			if e.To == f.Entry {
@@ -179,15 +159,15 @@ func (p *Program) entryReentered(f *Func) bool {
 // MemoryAt returns the w bytes at address a just before call c of f, as
 // far as c's block alone says (blockState): what the block stored there,
 // or read-only data. nil when unknown (stored in another block, say).
-func (p *Program) MemoryAt(f *Func, c *CallSite, a *ir.Expr, w int) *ir.Expr {
-	blk := blockAt(f, c.Site)
+func (p *Program) MemoryAt(f *cfg.Func, c *cfg.CallSite, a *ir.Expr, w int) *ir.Expr {
+	blk := f.BlockAt(c.Site)
 	if blk == nil || a == nil {
 		return nil
 	}
 	var v *ir.Expr
 	ps := p.lifterPass()
-	p.blockState(f, blk, func(in *inst, st *symState) {
-		if in.rva == c.Site {
+	p.blockState(f, blk, func(in *cfg.Inst, st *symState) {
+		if in.RVA == c.Site {
 			base, off := p.IR.Base(a)
 			v, _ = st.mem.loadOver(p.IR, base, off, w, ps.background(base))
 		}

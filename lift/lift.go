@@ -1,10 +1,11 @@
-package cfg
+package lift
 
 import (
 	"encoding/binary"
 
 	"golang.org/x/arch/x86/x86asm"
 
+	"github.com/drvhazard/drvhazard/cfg"
 	"github.com/drvhazard/drvhazard/ir"
 	"github.com/drvhazard/drvhazard/loader"
 )
@@ -50,11 +51,13 @@ func (ps *pass) memLoc() *ir.Expr         { return ps.locs[locMemory] }
 
 // opaque is the value an instruction produces that the lifter does not
 // model, for the location loc.
-func (ps *pass) opaque(in *inst, loc *ir.Expr, w int) *ir.Expr { return ps.b.Opaque(in.rva, loc, w) }
+func (ps *pass) opaque(in *cfg.Inst, loc *ir.Expr, w int) *ir.Expr {
+	return ps.b.Opaque(in.RVA, loc, w)
+}
 
 // reg returns register i's value, an opaque value of this instruction when
 // nothing is known of it.
-func (ps *pass) reg(in *inst, st *symState, i int) *ir.Expr {
+func (ps *pass) reg(in *cfg.Inst, st *symState, i int) *ir.Expr {
 	if v := st.r[i]; v != nil {
 		return v
 	}
@@ -62,8 +65,8 @@ func (ps *pass) reg(in *inst, st *symState, i int) *ir.Expr {
 }
 
 // readReg reads a general-purpose register at its width.
-func (ps *pass) readReg(in *inst, st *symState, r x86asm.Reg) *ir.Expr {
-	i := regIndex(r)
+func (ps *pass) readReg(in *cfg.Inst, st *symState, r x86asm.Reg) *ir.Expr {
+	i := cfg.RegIndex(r)
 	if i < 0 {
 		return nil
 	}
@@ -76,9 +79,9 @@ func (ps *pass) readReg(in *inst, st *symState, r x86asm.Reg) *ir.Expr {
 // writeReg writes v to a general-purpose register: a 32-bit write zeroes the
 // upper half, a narrower one keeps the other bytes. A nil v (a value the
 // lifter cannot express) becomes an opaque value of this instruction.
-func (ps *pass) writeReg(in *inst, st *symState, r x86asm.Reg, v *ir.Expr) {
+func (ps *pass) writeReg(in *cfg.Inst, st *symState, r x86asm.Reg, v *ir.Expr) {
 	b := ps.b
-	i := regIndex(r)
+	i := cfg.RegIndex(r)
 	if i < 0 {
 		return
 	}
@@ -114,24 +117,24 @@ func mask(w int) uint64 {
 
 // address evaluates a memory operand's address; nil for segment-relative
 // (gs:, the processor control region) and unknowable ones.
-func (ps *pass) address(in *inst, st *symState, m x86asm.Mem) *ir.Expr {
+func (ps *pass) address(in *cfg.Inst, st *symState, m x86asm.Mem) *ir.Expr {
 	b := ps.b
 	if m.Segment == x86asm.FS || m.Segment == x86asm.GS {
 		return nil
 	}
 	if m.Base == x86asm.RIP {
-		return b.Addr(uint32(int64(in.next()) + disp(m)))
+		return b.Addr(uint32(int64(in.Next()) + cfg.Disp(m)))
 	}
 	var a *ir.Expr
 	if m.Base != 0 {
-		i := regIndex(m.Base)
+		i := cfg.RegIndex(m.Base)
 		if i < 0 {
 			return nil
 		}
 		a = b.Zext(ps.readReg(in, st, m.Base), 8)
 	}
 	if m.Index != 0 {
-		i := regIndex(m.Index)
+		i := cfg.RegIndex(m.Index)
 		if i < 0 {
 			return nil
 		}
@@ -142,10 +145,10 @@ func (ps *pass) address(in *inst, st *symState, m x86asm.Mem) *ir.Expr {
 			a = b.Bin(ir.OpAdd, a, idx)
 		}
 	}
-	d := b.Const(disp(m), 8)
+	d := b.Const(cfg.Disp(m), 8)
 	if a == nil {
 		// [disp32] alone: an absolute address, in the image if it falls there.
-		if rva, ok := ps.img.RVA(uint64(disp(m))); ok {
+		if rva, ok := ps.img.RVA(uint64(cfg.Disp(m))); ok {
 			return b.Addr(rva)
 		}
 		return d
@@ -156,7 +159,7 @@ func (ps *pass) address(in *inst, st *symState, m x86asm.Mem) *ir.Expr {
 // load reads w bytes at address a for instruction in: a cell the state
 // holds, a constant of a read-only section, a stack parameter, or the
 // symbolic load.
-func (ps *pass) load(in *inst, st *symState, a *ir.Expr, w int) *ir.Expr {
+func (ps *pass) load(in *cfg.Inst, st *symState, a *ir.Expr, w int) *ir.Expr {
 	b := ps.b
 	if a == nil {
 		return ps.opaque(in, ps.memLoc(), w)
@@ -250,12 +253,12 @@ func (ps *pass) store(st *symState, a *ir.Expr, w int, v *ir.Expr) {
 }
 
 // read evaluates a source operand of w bytes.
-func (ps *pass) read(in *inst, st *symState, arg x86asm.Arg, w int) *ir.Expr {
+func (ps *pass) read(in *cfg.Inst, st *symState, arg x86asm.Arg, w int) *ir.Expr {
 	b := ps.b
 	switch s := arg.(type) {
 	case x86asm.Imm:
 		// mov r64, imm64 carrying a base relocation is an address.
-		if in.Len >= 10 && ps.img.HasReloc(in.rva+uint32(in.Len)-8) {
+		if in.Len >= 10 && ps.img.HasReloc(in.RVA+uint32(in.Len)-8) {
 			if rva, ok := ps.img.RVA(uint64(s)); ok {
 				return b.Addr(rva)
 			}
@@ -279,7 +282,7 @@ func (ps *pass) read(in *inst, st *symState, arg x86asm.Arg, w int) *ir.Expr {
 }
 
 // write stores v to a destination operand.
-func (ps *pass) write(in *inst, st *symState, arg x86asm.Arg, v *ir.Expr) {
+func (ps *pass) write(in *cfg.Inst, st *symState, arg x86asm.Arg, v *ir.Expr) {
 	switch d := arg.(type) {
 	case x86asm.Reg:
 		if d == x86asm.CR8 {
@@ -301,8 +304,8 @@ func (ps *pass) write(in *inst, st *symState, arg x86asm.Arg, v *ir.Expr) {
 
 // opWidth is the width in bytes of an instruction's operation: its memory
 // operand's, else its first register's.
-func opWidth(in *inst) int {
-	if r, ok := in.Args[0].(x86asm.Reg); ok && regIndex(r) >= 0 {
+func opWidth(in *cfg.Inst) int {
+	if r, ok := in.Args[0].(x86asm.Reg); ok && cfg.RegIndex(r) >= 0 {
 		return regWidth(r) / 8
 	}
 	if in.MemBytes > 0 {
@@ -312,10 +315,10 @@ func opWidth(in *inst) int {
 }
 
 // argWidth is the width of operand i.
-func argWidth(in *inst, i int) int {
+func argWidth(in *cfg.Inst, i int) int {
 	switch a := in.Args[i].(type) {
 	case x86asm.Reg:
-		if regIndex(a) >= 0 {
+		if cfg.RegIndex(a) >= 0 {
 			return regWidth(a) / 8
 		}
 		return 8
@@ -332,7 +335,7 @@ var binOps = map[x86asm.Op]ir.Op{
 }
 
 // symStep applies one instruction to the state.
-func (ps *pass) symStep(in *inst, st *symState) {
+func (ps *pass) symStep(in *cfg.Inst, st *symState) {
 	b := ps.b
 	chk := st.chk
 	st.chk = -1
@@ -363,8 +366,8 @@ func (ps *pass) symStep(in *inst, st *symState) {
 			break
 		}
 		if isControlReg(in.Args[0]) || isControlReg(in.Args[1]) {
-			if r, ok := in.Args[0].(x86asm.Reg); ok && regIndex(r) >= 0 {
-				clobber(regIndex(r))
+			if r, ok := in.Args[0].(x86asm.Reg); ok && cfg.RegIndex(r) >= 0 {
+				clobber(cfg.RegIndex(r))
 			}
 			break
 		}
@@ -393,7 +396,7 @@ func (ps *pass) symStep(in *inst, st *symState) {
 			break
 		}
 		if in.Args[0] == x86asm.RSP && op == x86asm.SUB {
-			if r, ok := in.Args[1].(x86asm.Reg); ok && regIndex(r) == rRAX && chk >= 0 {
+			if r, ok := in.Args[1].(x86asm.Reg); ok && cfg.RegIndex(r) == rRAX && chk >= 0 {
 				y = b.Const(chk, 8) // mov eax,N ; call __chkstk ; sub rsp,rax
 			}
 		}
@@ -540,7 +543,7 @@ func (ps *pass) symStep(in *inst, st *symState) {
 			ps.write(in, st, in.Args[0], b.Select(c, ps.read(in, st, in.Args[1], w), ps.read(in, st, in.Args[0], w)))
 			break
 		}
-		if writesArg0(op) && len(in.Args) > 0 && in.Args[0] != nil {
+		if cfg.WritesArg0(op) && len(in.Args) > 0 && in.Args[0] != nil {
 			if r, ok := in.Args[0].(x86asm.Reg); ok && xmmIndex(r) >= 0 {
 				x := xmmIndex(r)
 				st.setLane(x, [2]*ir.Expr{})
@@ -576,7 +579,7 @@ func keepsFlags(op x86asm.Op) bool {
 	}
 	_, set := setcc[op]
 	_, cmov := cmovcc[op]
-	return set || cmov || isJcc(op)
+	return set || cmov || cfg.IsJcc(op)
 }
 
 func isControlReg(a x86asm.Arg) bool {
@@ -707,7 +710,7 @@ func (ps *pass) fill(st *symState, dst, c *ir.Expr, n int64) {
 // vector tracks the 64-bit lanes of xmm registers through the moves
 // compilers use to copy and store pairs of values (movq, punpcklqdq,
 // movups), and their zeroing (pxor, xorps).
-func (ps *pass) vector(in *inst, st *symState) {
+func (ps *pass) vector(in *cfg.Inst, st *symState) {
 	b := ps.b
 	zero := b.Const(0, 8)
 	switch dst := in.Args[0].(type) {
@@ -778,7 +781,7 @@ const maxStackArgs = 4
 // callArgs returns the values of the parameters a call passes: rcx, rdx,
 // r8, r9, then the first stack arguments (for a tail jump, rsp already
 // points at the return address, 8 bytes lower than for a call).
-func (ps *pass) callArgs(in *inst, st *symState, tail bool) []*ir.Expr {
+func (ps *pass) callArgs(in *cfg.Inst, st *symState, tail bool) []*ir.Expr {
 	b := ps.b
 	args := make([]*ir.Expr, 0, 4+maxStackArgs)
 	for _, r := range argRegs {
@@ -803,7 +806,7 @@ func (ps *pass) callArgs(in *inst, st *symState, tail bool) []*ir.Expr {
 // the pointer it loads; through Control Flow Guard's dispatch (call
 // [__guard_dispatch_icall_fptr], or the jmp rax it points at), the pointer
 // in rax.
-func (ps *pass) callTarget(in *inst, st *symState) *ir.Expr {
+func (ps *pass) callTarget(in *cfg.Inst, st *symState) *ir.Expr {
 	t := ps.rawTarget(in, st)
 	if t == nil || !ps.isDispatch(t) {
 		return t
@@ -824,16 +827,16 @@ func (ps *pass) isDispatch(t *ir.Expr) bool {
 	case ir.OpLoad:
 		return t.A.Op == ir.OpAddr && t.A.V != 0 && uint32(t.A.V) == ps.img.GuardCF.DispatchSlot
 	case ir.OpAddr:
-		return ps.isJmpRax(uint32(t.V))
+		return cfg.IsJmpRax(ps.img, uint32(t.V))
 	}
 	return false
 }
 
 // rawTarget is the operand of the call or jmp: an address, an import, or
 // the pointer it loads.
-func (ps *pass) rawTarget(in *inst, st *symState) *ir.Expr {
+func (ps *pass) rawTarget(in *cfg.Inst, st *symState) *ir.Expr {
 	b := ps.b
-	if t, ok := relTarget(in); ok {
+	if t, ok := cfg.RelTarget(in); ok {
 		if imp := ps.thunkImport(t); imp != nil {
 			return b.Import(imp.Slot)
 		}
@@ -864,9 +867,9 @@ func (ps *pass) rawTarget(in *inst, st *symState) *ir.Expr {
 // routines that return it), the volatile registers lost, the IRQL changed
 // by the routines that raise and lower it, and the frame's cells above a
 // local whose address is passed forgotten (the callee may write them).
-func (ps *pass) callEffect(in *inst, st *symState) {
+func (ps *pass) callEffect(in *cfg.Inst, st *symState) {
 	b := ps.b
-	if ps.probes[in.rva] {
+	if ps.probes[in.RVA] {
 		st.r[rR10] = ps.opaque(in, ps.regLoc(rR10), 8)
 		st.r[rR11] = ps.opaque(in, ps.regLoc(rR11), 8)
 		return
@@ -885,7 +888,7 @@ func (ps *pass) callEffect(in *inst, st *symState) {
 		result = st.r[rRAX]
 	}
 	if result == nil {
-		result = b.Call(in.rva, target, args[:4])
+		result = b.Call(in.RVA, target, args[:4])
 		// A function of the driver that returns with the IRQL changed (a
 		// helper that acquires a spin lock) leaves it so in its caller.
 		if target != nil && target.Op == ir.OpAddr && ps.callee != nil {
@@ -961,7 +964,7 @@ type copiedWord struct {
 // (up to maxFill) copies, before the call's effect forgets the source: a
 // registration copied from a const template to the stack (clang -O0) keeps
 // its values.
-func (ps *pass) copied(in *inst, st *symState, name string, args []*ir.Expr) []copiedWord {
+func (ps *pass) copied(in *cfg.Inst, st *symState, name string, args []*ir.Expr) []copiedWord {
 	if !copyImports[name] {
 		return nil
 	}
@@ -996,12 +999,12 @@ func (ps *pass) isCookieCheck(rva uint32) bool {
 }
 
 func (ps *pass) decodeCookieCheck(rva uint32) bool {
-	in, err := x86asm.Decode(ps.code(rva), 64)
+	in, err := x86asm.Decode(cfg.Code(ps.img, rva), 64)
 	if err != nil || in.Op != x86asm.CMP || in.Args[0] != x86asm.RCX {
 		return false
 	}
 	m, ok := in.Args[1].(x86asm.Mem)
-	return ok && m.Base == x86asm.RIP && m.Index == 0 && uint32(int64(rva)+int64(in.Len)+disp(m)) == ps.img.SecurityCookie
+	return ok && m.Base == x86asm.RIP && m.Index == 0 && uint32(int64(rva)+int64(in.Len)+cfg.Disp(m)) == ps.img.SecurityCookie
 }
 
 // fillImports are the memset-like imports: which argument holds the
@@ -1049,7 +1052,7 @@ func init() {
 // or a function it calls writes CR8 or calls a routine that raises or
 // lowers the IRQL. Only such a callee is lifted for its ExitIRQL when its
 // caller is.
-func (p *Program) changesIRQL(f *Func) bool {
+func (p *Program) changesIRQL(f *cfg.Func) bool {
 	if p.irqlChanging == nil {
 		p.irqlChanging = p.irqlChangers()
 	}
@@ -1060,12 +1063,12 @@ func (p *Program) changesIRQL(f *Func) bool {
 // those that change the IRQL themselves, then, up the call graph, every
 // caller of one. (Deciding one function at a time with recursion cut short
 // left a function in a call cycle marked false for good.)
-func (p *Program) irqlChangers() map[*Func]bool {
-	out := map[*Func]bool{}
-	callers := map[*Func][]*Func{}
-	var work []*Func
+func (p *Program) irqlChangers() map[*cfg.Func]bool {
+	out := map[*cfg.Func]bool{}
+	callers := map[*cfg.Func][]*cfg.Func{}
+	var work []*cfg.Func
 	for _, f := range p.Funcs {
-		direct := f.writesCR8
+		direct := p.factsOf(f).writesCR8
 		for _, c := range f.Calls {
 			for _, ce := range c.Callees {
 				if ce.Import != nil {
@@ -1096,8 +1099,8 @@ func (p *Program) irqlChangers() map[*Func]bool {
 // RaisesIRQL reports whether f itself raises the IRQL: it writes CR8
 // (KeRaiseIrql is inline on x64) or calls a routine that raises it. Whether
 // it still is raised at a call is what the symbolic pass says (CallSite.IRQL).
-func (f *Func) RaisesIRQL() bool {
-	if f.writesCR8 {
+func (p *Program) RaisesIRQL(f *cfg.Func) bool {
+	if p.factsOf(f).writesCR8 {
 		return true
 	}
 	for _, c := range f.Calls {
@@ -1114,7 +1117,7 @@ func (f *Func) RaisesIRQL() bool {
 // its result when that is the previous IRQL (nil otherwise). KeRaiseIrql
 // and KeLowerIrql are inline writes of CR8 on x64 (see symStep); these are
 // the routines that do it out of line, and the spin locks.
-func (ps *pass) irqlEffect(in *inst, name string, args []*ir.Expr, st *symState) *ir.Expr {
+func (ps *pass) irqlEffect(in *cfg.Inst, name string, args []*ir.Expr, st *symState) *ir.Expr {
 	b := ps.b
 	old := b.Zext(st.irql, 8)
 	dispatch := b.Const(dispatchLevel, 1)
@@ -1173,3 +1176,16 @@ const (
 
 // dispatchLevel is DISPATCH_LEVEL.
 const dispatchLevel = 2
+
+// hasREP reports a rep prefix.
+func hasREP(in *cfg.Inst) bool {
+	for _, p := range in.Prefix {
+		if p == 0 {
+			break
+		}
+		if p&0xff == x86asm.PrefixREP&0xff {
+			return true
+		}
+	}
+	return false
+}

@@ -1,6 +1,7 @@
-package cfg
+package lift
 
 import (
+	"github.com/drvhazard/drvhazard/cfg"
 	"github.com/drvhazard/drvhazard/ir"
 )
 
@@ -22,7 +23,7 @@ const maxCtorDepth = 3
 // A virtualCall is a call through slot k (a byte offset) of the vtable of
 // the object whose address is in slot (or, direct, the object at slot).
 type virtualCall struct {
-	site   *CallSite
+	site   *cfg.CallSite
 	slot   uint32
 	k      int64
 	direct bool
@@ -38,7 +39,7 @@ type objectStore struct {
 
 // virtualCall matches a call target load(load(O)+k):8 whose object O is
 // load(rva:slot):8 for a writable slot, or a writable rva:slot itself.
-func (p *Program) virtualCall(c *CallSite) (virtualCall, bool) {
+func (p *Program) virtualCall(c *cfg.CallSite) (virtualCall, bool) {
 	t := c.Target
 	if t == nil || t.Op != ir.OpLoad || t.W != 8 {
 		return virtualCall{}, false
@@ -74,11 +75,11 @@ func (ps *pass) isVtable(rva uint32) bool {
 // into their slots (stored holds the values of the slots the calls read).
 func (r *globalResolver) resolveVirtualCalls(calls []virtualCall, stored map[uint32][]storedValue) {
 	type object struct {
-		by *Func
+		by *cfg.Func
 		v  *ir.Expr
 	}
-	objects := map[*CallSite][]object{}
-	open := map[*CallSite]bool{}
+	objects := map[*cfg.CallSite][]object{}
+	open := map[*cfg.CallSite]bool{}
 	// Objects kept in writable data have their vtables stored into their
 	// own slots: read those too.
 	more := map[uint32]bool{}
@@ -110,8 +111,8 @@ func (r *globalResolver) resolveVirtualCalls(calls []virtualCall, stored map[uin
 		}
 	}
 	for _, vc := range calls {
-		seen := map[Callee]bool{}
-		var callees []Callee
+		seen := map[cfg.Callee]bool{}
+		var callees []cfg.Callee
 		isOpen := open[vc.site]
 		for _, o := range objects[vc.site] {
 			vts, unknown := r.vtablesOf(o.by, o.v, stored)
@@ -123,14 +124,14 @@ func (r *globalResolver) resolveVirtualCalls(calls []virtualCall, stored map[uin
 					isOpen = true
 					continue
 				}
-				if ce := (Callee{Func: f.Entry, Import: f.Thunk}); !seen[ce] {
+				if ce := (cfg.Callee{Func: f.Entry, Import: f.Thunk}); !seen[ce] {
 					seen[ce] = true
 					callees = append(callees, ce)
 				}
 			}
 		}
 		if len(callees) > 0 {
-			vc.site.Kind, vc.site.Callees, vc.site.Open = CallVirtual, callees, isOpen
+			vc.site.Kind, vc.site.Callees, vc.site.Open = cfg.CallVirtual, callees, isOpen
 		}
 	}
 }
@@ -138,7 +139,7 @@ func (r *globalResolver) resolveVirtualCalls(calls []virtualCall, stored map[uin
 // vtablesOf returns the vtables stored into the object at o, an expression
 // of function by (nil for an object in the image's data), and whether the
 // object may have others (none found, or a value unknown).
-func (r *globalResolver) vtablesOf(by *Func, o *ir.Expr, stored map[uint32][]storedValue) (vts []uint32, open bool) {
+func (r *globalResolver) vtablesOf(by *cfg.Func, o *ir.Expr, stored map[uint32][]storedValue) (vts []uint32, open bool) {
 	add := func(v *ir.Expr) {
 		if v != nil && v.Op == ir.OpAddr && v.V > 0 && v.V <= 0xffffffff && r.p.lifter.isVtable(uint32(v.V)) {
 			vts = append(vts, uint32(v.V))
@@ -162,11 +163,11 @@ func (r *globalResolver) vtablesOf(by *Func, o *ir.Expr, stored map[uint32][]sto
 
 // ctorVtables returns the vtables f stores into the object at o (off 0),
 // itself or through the constructors it calls with o as `this`.
-func (r *globalResolver) ctorVtables(f *Func, o *ir.Expr, depth int) []uint32 {
+func (r *globalResolver) ctorVtables(f *cfg.Func, o *ir.Expr, depth int) []uint32 {
 	r.p.Lift(f)
 	base, off := r.p.IR.Base(o)
 	var out []uint32
-	for _, s := range f.objStores {
+	for _, s := range r.p.factsOf(f).objStores {
 		if s.base == base && s.off == off {
 			out = append(out, s.vt)
 		}
@@ -176,7 +177,7 @@ func (r *globalResolver) ctorVtables(f *Func, o *ir.Expr, depth int) []uint32 {
 	}
 	this := r.p.IR.Param(0)
 	for _, c := range f.Calls {
-		if c.Kind != CallDirect || c.Arg(0) != o {
+		if c.Kind != cfg.CallDirect || c.Arg(0) != o {
 			continue
 		}
 		for _, ce := range c.Callees {

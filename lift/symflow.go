@@ -1,10 +1,11 @@
-package cfg
+package lift
 
 import (
 	"slices"
 
 	"golang.org/x/arch/x86/x86asm"
 
+	"github.com/drvhazard/drvhazard/cfg"
 	"github.com/drvhazard/drvhazard/ir"
 )
 
@@ -17,9 +18,9 @@ import (
 // reached when no block's output changes.
 type symFlow struct {
 	ps      *pass
-	f       *Func
-	insts   func(i int) []inst
-	dom     *DomTree
+	f       *cfg.Func
+	insts   func(i int) []cfg.Inst
+	dom     *cfg.DomTree
 	preds   [][]predEdge
 	in, out []symState
 	reached []bool
@@ -29,7 +30,7 @@ type symFlow struct {
 	visits []int
 	// observe, when set, sees every instruction of a block with the state
 	// before it, each time the block is computed.
-	observe func(bi int, in *inst, st *symState)
+	observe func(bi int, in *cfg.Inst, st *symState)
 	// phis holds the values that meet in each phi the pass made, one per
 	// predecessor (Func.Phis).
 	phis map[*ir.Expr][]*ir.Expr
@@ -42,7 +43,7 @@ type symFlow struct {
 
 type predEdge struct {
 	from int
-	kind EdgeKind
+	kind cfg.EdgeKind
 }
 
 // maxVisits bounds how often one block is recomputed before its joins stop
@@ -50,20 +51,20 @@ type predEdge struct {
 const maxVisits = 40
 
 // newSymFlow prepares the pass over f; insts(i) are block i's instructions.
-func (ps *pass) newSymFlow(f *Func, insts func(i int) []inst) *symFlow {
+func (ps *pass) newSymFlow(f *cfg.Func, insts func(i int) []cfg.Inst) *symFlow {
 	return ps.reuseSymFlow(new(symFlow), f, insts)
 }
 
 // reuseSymFlow prepares fl for f, reusing the memory of its slices (Build
 // runs one function at a time).
-func (ps *pass) reuseSymFlow(fl *symFlow, f *Func, insts func(i int) []inst) *symFlow {
+func (ps *pass) reuseSymFlow(fl *symFlow, f *cfg.Func, insts func(i int) []cfg.Inst) *symFlow {
 	n := len(f.Blocks)
 	grow := func(s []symState) []symState {
 		s = slices.Grow(s[:0], n)[:n]
 		clear(s)
 		return s
 	}
-	*fl = symFlow{ps: ps, f: f, insts: insts, dom: Dominators(f), phis: map[*ir.Expr][]*ir.Expr{},
+	*fl = symFlow{ps: ps, f: f, insts: insts, dom: cfg.Dominators(f), phis: map[*ir.Expr][]*ir.Expr{},
 		preds: slices.Grow(fl.preds[:0], n)[:n], in: grow(fl.in), out: grow(fl.out),
 		reached: slices.Grow(fl.reached[:0], n)[:n], cond: slices.Grow(fl.cond[:0], n)[:n],
 		visits: slices.Grow(fl.visits[:0], n)[:n]}
@@ -152,7 +153,7 @@ func (fl *symFlow) process(i int, isEntry bool) bool {
 		}
 		fl.ps.symStep(&code[k], &out)
 	}
-	if blk := fl.f.Blocks[i]; blk.Term == TermCond && len(code) > 0 {
+	if blk := fl.f.Blocks[i]; blk.Term == cfg.TermCond && len(code) > 0 {
 		fl.cond[i] = fl.ps.cond(code[len(code)-1].Op, out.flags)
 	}
 	changed := !fl.reached[i] || !out.equal(&fl.out[i])
@@ -265,15 +266,15 @@ func (fl *symFlow) loopPhis(i int, st symState) symState {
 
 // writtenRegs over-approximates the general registers an instruction
 // writes (bit r for register r).
-func writtenRegs(in *inst) uint16 {
+func writtenRegs(in *cfg.Inst) uint16 {
 	switch in.Op {
 	case x86asm.CALL:
 		return volatileRegs
 	case x86asm.PUSH, x86asm.POP, x86asm.LEAVE:
 		m := uint16(1 << rRSP)
 		if in.Op != x86asm.PUSH {
-			if r, ok := in.Args[0].(x86asm.Reg); ok && regIndex(r) >= 0 {
-				m |= 1 << uint(regIndex(r))
+			if r, ok := in.Args[0].(x86asm.Reg); ok && cfg.RegIndex(r) >= 0 {
+				m |= 1 << uint(cfg.RegIndex(r))
 			}
 			if in.Op == x86asm.LEAVE {
 				m |= 1 << rRBP
@@ -289,14 +290,14 @@ func writtenRegs(in *inst) uint16 {
 		return 1<<rRAX | 1<<rRCX | 1<<rRSI | 1<<rRDI
 	}
 	var m uint16
-	if len(in.Args) > 0 && writesArg0(in.Op) {
-		if r, ok := in.Args[0].(x86asm.Reg); ok && regIndex(r) >= 0 {
-			m |= 1 << uint(regIndex(r))
+	if len(in.Args) > 0 && cfg.WritesArg0(in.Op) {
+		if r, ok := in.Args[0].(x86asm.Reg); ok && cfg.RegIndex(r) >= 0 {
+			m |= 1 << uint(cfg.RegIndex(r))
 		}
 	}
 	if (in.Op == x86asm.XCHG || in.Op == x86asm.XADD) && len(in.Args) > 1 {
-		if r, ok := in.Args[1].(x86asm.Reg); ok && regIndex(r) >= 0 {
-			m |= 1 << uint(regIndex(r))
+		if r, ok := in.Args[1].(x86asm.Reg); ok && cfg.RegIndex(r) >= 0 {
+			m |= 1 << uint(cfg.RegIndex(r))
 		}
 	}
 	return m
@@ -490,16 +491,16 @@ func (fl *symFlow) gatingOf(all []predEdge, edges []int, depth int) *gating {
 	}
 	for ; d >= 0; d = fl.dom.IDom(d) {
 		blk := fl.f.Blocks[d]
-		if blk.Term != TermCond || fl.cond[d] == nil {
+		if blk.Term != cfg.TermCond || fl.cond[d] == nil {
 			continue
 		}
 		taken, other := -1, -1
 		for _, e := range blk.Succs {
 			if j, ok := fl.dom.Index(e.To); ok {
 				switch e.Kind {
-				case EdgeTaken:
+				case cfg.EdgeTaken:
 					taken = j
-				case EdgeNotTaken:
+				case cfg.EdgeNotTaken:
 					other = j
 				}
 			}
@@ -517,9 +518,9 @@ func (fl *symFlow) gatingOf(all []predEdge, edges []int, depth int) *gating {
 		for _, k := range edges {
 			e := all[k]
 			switch {
-			case e.from == d && e.kind == EdgeTaken, e.from != d && fl.dom.Dominates(taken, e.from):
+			case e.from == d && e.kind == cfg.EdgeTaken, e.from != d && fl.dom.Dominates(taken, e.from):
 				te = append(te, k)
-			case e.from == d && e.kind == EdgeNotTaken, e.from != d && fl.dom.Dominates(other, e.from):
+			case e.from == d && e.kind == cfg.EdgeNotTaken, e.from != d && fl.dom.Dominates(other, e.from):
 				oe = append(oe, k)
 			default:
 				return nil
@@ -584,8 +585,8 @@ func (fl *symFlow) exit() (result, irql *ir.Expr) {
 	var edges []predEdge
 	var states []*symState
 	for i, blk := range fl.f.Blocks {
-		if blk.Term == TermRet && fl.reached[i] && fl.dom.RPO(i) >= 0 {
-			edges = append(edges, predEdge{from: i, kind: EdgeFall})
+		if blk.Term == cfg.TermRet && fl.reached[i] && fl.dom.RPO(i) >= 0 {
+			edges = append(edges, predEdge{from: i, kind: cfg.EdgeFall})
 			states = append(states, &fl.out[i])
 		}
 	}
@@ -618,23 +619,23 @@ const (
 // each predecessor (Via), and where the value still depends on a phi of
 // that predecessor, through each of its predecessors in turn, up to
 // maxReturnSplit joins above the ret.
-func (fl *symFlow) returns() []Return {
-	var out []Return
+func (fl *symFlow) returns() []cfg.Return {
+	var out []cfg.Return
 	for i, blk := range fl.f.Blocks {
-		if blk.Term != TermRet || !fl.reached[i] {
+		if blk.Term != cfg.TermRet || !fl.reached[i] {
 			continue
 		}
 		v := fl.out[i].r[rRAX]
 		if !hasPhiOf(v, blk.Start) || fl.reachedPreds(i) > maxReturnPreds {
 			// A ret that many paths share (a switch's cases joining)
 			// keeps its phi, whose values Phis lists.
-			out = append(out, Return{Block: blk, Value: v})
+			out = append(out, cfg.Return{Block: blk, Value: v})
 			continue
 		}
 		for _, p := range fl.preds[i] {
 			if fl.reached[p.from] {
 				for _, v := range fl.valuesThrough([]int{p.from, i}, 0) {
-					out = append(out, Return{Block: blk, Via: fl.f.Blocks[p.from], Value: v})
+					out = append(out, cfg.Return{Block: blk, Via: fl.f.Blocks[p.from], Value: v})
 				}
 			}
 		}
@@ -735,16 +736,16 @@ func hasPhiOf(e *ir.Expr, start uint32) bool {
 func (fl *symFlow) edgeConds() {
 	b := fl.ps.b
 	for i, blk := range fl.f.Blocks {
-		if blk.Term != TermCond {
+		if blk.Term != cfg.TermCond {
 			continue
 		}
 		c := fl.cond[i]
 		for k := range blk.Succs {
 			e := &blk.Succs[k]
 			switch e.Kind {
-			case EdgeTaken:
+			case cfg.EdgeTaken:
 				e.Cond = c
-			case EdgeNotTaken:
+			case cfg.EdgeNotTaken:
 				e.Cond = b.LNot(c)
 			}
 		}

@@ -1,10 +1,11 @@
-package cfg
+package lift
 
 import (
 	"sort"
 
 	"golang.org/x/arch/x86/x86asm"
 
+	"github.com/drvhazard/drvhazard/cfg"
 	"github.com/drvhazard/drvhazard/ir"
 )
 
@@ -41,7 +42,7 @@ var routineLookups = map[string]bool{"MmGetSystemRoutineAddress": true, "FltGetR
 // routine lookup returned NULL: a block entered, through single-predecessor
 // blocks up to maxFallbackDepth, by an edge whose condition is
 // eq(lookup(...), 0).
-func (ps *pass) markFallbacks(f *Func, stores [][]globalStore) {
+func (ps *pass) markFallbacks(f *cfg.Func, stores [][]globalStore) {
 	type pred struct {
 		from int
 		cond *ir.Expr
@@ -111,10 +112,10 @@ type globalRef struct {
 
 // writableRefs lists the globalRefs of an analysed function. Build reads
 // these functions when a call loads a pointer there (storedInto).
-func (b *builder) writableRefs(a *analysis) []globalRef {
+func (ps *pass) writableRefs(insts []cfg.Inst) []globalRef {
 	var out []globalRef
-	for i := range a.insts {
-		in := &a.insts[i]
+	for i := range insts {
+		in := &insts[i]
 		taken := false
 		switch in.Op {
 		case x86asm.LEA:
@@ -127,14 +128,14 @@ func (b *builder) writableRefs(a *analysis) []globalRef {
 		default:
 			continue
 		}
-		t, ok := ripSlot(in)
+		t, ok := cfg.RIPSlot(in)
 		if !ok {
 			continue
 		}
-		if sec := b.img.Section(t); sec != nil && sec.Writable() {
-			out = append(out, globalRef{t, in.rva, taken})
+		if sec := ps.img.Section(t); sec != nil && sec.Writable() {
+			out = append(out, globalRef{t, in.RVA, taken})
 			if in.MemBytes == 16 {
-				out = append(out, globalRef{t + 8, in.rva, false}) // movups [g],xmm0 stores two pointers
+				out = append(out, globalRef{t + 8, in.RVA, false}) // movups [g],xmm0 stores two pointers
 			}
 		}
 	}
@@ -160,12 +161,12 @@ func (p *Program) globalSlot(t *ir.Expr) (uint32, bool) {
 // resolveGlobalCalls gives the unresolved calls through pointers in
 // writable data the targets the program stores there, and the virtual calls
 // through objects whose pointers it keeps there the methods of the vtables
-// their constructors store (see resolveVirtualCalls). refs are the writable
-// addresses each function names (writableRefs); stopped, polled between
+// their constructors store (see resolveVirtualCalls), from the writable
+// addresses each function names (writableRefs). stopped, polled between
 // the functions lifted, ends the work early (the file's time budget).
-func (p *Program) resolveGlobalCalls(refs map[*Func][]globalRef, stopped func() bool) {
+func (p *Program) resolveGlobalCalls(stopped func() bool) {
 	type pending struct {
-		site *CallSite
+		site *cfg.CallSite
 		slot uint32
 	}
 	var calls []pending
@@ -173,7 +174,7 @@ func (p *Program) resolveGlobalCalls(refs map[*Func][]globalRef, stopped func() 
 	slots := map[uint32]bool{}
 	for _, f := range p.Funcs {
 		for _, c := range f.Calls {
-			if c.Kind != CallUnresolved {
+			if c.Kind != cfg.CallUnresolved {
 				continue
 			}
 			if slot, ok := p.globalSlot(c.Target); ok {
@@ -188,14 +189,14 @@ func (p *Program) resolveGlobalCalls(refs map[*Func][]globalRef, stopped func() 
 	if len(slots) == 0 {
 		return
 	}
-	r := &globalResolver{p: p, refs: refs, stopped: stopped}
+	r := &globalResolver{p: p, stopped: stopped}
 	stored := r.storedInto(slots)
 	for _, pc := range calls {
 		callees, open := r.targets(pc.slot, stored[pc.slot])
 		if len(callees) == 0 {
 			continue
 		}
-		pc.site.Kind, pc.site.Callees, pc.site.Open = CallGlobal, callees, open
+		pc.site.Kind, pc.site.Callees, pc.site.Open = cfg.CallGlobal, callees, open
 	}
 	if len(vcalls) > 0 {
 		r.resolveVirtualCalls(vcalls, stored)
@@ -220,17 +221,17 @@ func (r *globalResolver) storedInto(slots map[uint32]bool) map[uint32][]storedVa
 		if r.stopped() {
 			break
 		}
-		sites := namingSites(r.refs[f], sorted)
+		sites := namingSites(r.p.factsOf(f).refs, sorted)
 		if len(sites) == 0 {
 			continue
 		}
 		stores, ok := []globalStore(nil), false
-		if !f.lifted {
+		if !r.p.factsOf(f).lifted {
 			stores, ok = r.localStores(f, sites, slots)
 		}
 		if !ok {
 			r.p.Lift(f)
-			stores = f.stores
+			stores = r.p.factsOf(f).stores
 		}
 		for _, s := range stores {
 			if slots[s.slot] {
@@ -257,11 +258,11 @@ func namingSites(refs []globalRef, sorted []uint32) []uint32 {
 // localStores evaluates alone each block of f holding one of the sites and
 // returns the stores they make into the slots; false when one of those
 // values is not a routine or NULL, so that f must be lifted.
-func (r *globalResolver) localStores(f *Func, sites []uint32, slots map[uint32]bool) ([]globalStore, bool) {
+func (r *globalResolver) localStores(f *cfg.Func, sites []uint32, slots map[uint32]bool) ([]globalStore, bool) {
 	var out []globalStore
-	done := map[*Block]bool{}
+	done := map[*cfg.Block]bool{}
 	for _, site := range sites {
-		blk := blockAt(f, site)
+		blk := f.BlockAt(site)
 		if blk == nil {
 			return nil, false
 		}
@@ -282,18 +283,9 @@ func (r *globalResolver) localStores(f *Func, sites []uint32, slots map[uint32]b
 	return out, true
 }
 
-// blockAt returns f's block holding rva, nil when none does.
-func blockAt(f *Func, rva uint32) *Block {
-	i := sort.Search(len(f.Blocks), func(i int) bool { return f.Blocks[i].End > rva })
-	if i < len(f.Blocks) && f.Blocks[i].Start <= rva {
-		return f.Blocks[i]
-	}
-	return nil
-}
-
 // storedValue is one value a function stores into a slot.
 type storedValue struct {
-	by       *Func
+	by       *cfg.Func
 	v        *ir.Expr
 	fallback bool
 }
@@ -301,23 +293,22 @@ type storedValue struct {
 // globalResolver names the routines stored values are.
 type globalResolver struct {
 	p       *Program
-	refs    map[*Func][]globalRef
 	stopped func() bool
 	// callers maps each function to the direct calls of it, built when a
 	// stored value is a parameter of its storer.
-	callers map[*Func][]callerSite
+	callers map[*cfg.Func][]callerSite
 }
 
 // callerSite is one call and the function making it.
 type callerSite struct {
-	in   *Func
-	site *CallSite
+	in   *cfg.Func
+	site *cfg.CallSite
 }
 
 // targets returns the callees a slot's stored values and initial value
 // name, and whether some value is not a routine the analysis can name.
-func (r *globalResolver) targets(slot uint32, values []storedValue) (callees []Callee, open bool) {
-	seen := map[Callee]bool{}
+func (r *globalResolver) targets(slot uint32, values []storedValue) (callees []cfg.Callee, open bool) {
+	seen := map[cfg.Callee]bool{}
 	add := func(v *ir.Expr) bool {
 		ce, ok, null := r.p.routineAt(v)
 		if null {
@@ -362,7 +353,7 @@ func (r *globalResolver) targets(slot uint32, values []storedValue) (callees []C
 // what a routine lookup returned, the others are its fallback (`p =
 // MmGetSystemRoutineAddress(&name); if (!p) p = Fallback;`, as a cmov or a
 // join) and are left out; the lookup's value is nil, unknown.
-func (p *Program) alternatives(f *Func, v *ir.Expr) []*ir.Expr {
+func (p *Program) alternatives(f *cfg.Func, v *ir.Expr) []*ir.Expr {
 	var arms []*ir.Expr
 	p.expand(f, v, 0, &arms)
 	for _, a := range arms {
@@ -378,7 +369,7 @@ const maxAlternatives = 4
 
 // expand appends the values v may be to out: the arms of selects (several
 // nested for several paths) and phis, each a value of its own.
-func (p *Program) expand(f *Func, v *ir.Expr, depth int, out *[]*ir.Expr) {
+func (p *Program) expand(f *cfg.Func, v *ir.Expr, depth int, out *[]*ir.Expr) {
 	switch {
 	case v == nil || depth >= maxAlternatives:
 		*out = append(*out, v)
@@ -403,12 +394,12 @@ func (p *Program) isLookup(v *ir.Expr) bool {
 }
 
 // callersOf returns the direct calls of f, their callers lifted.
-func (r *globalResolver) callersOf(f *Func) []*CallSite {
+func (r *globalResolver) callersOf(f *cfg.Func) []*cfg.CallSite {
 	if r.callers == nil {
-		r.callers = map[*Func][]callerSite{}
+		r.callers = map[*cfg.Func][]callerSite{}
 		for _, g := range r.p.Funcs {
 			for _, c := range g.Calls {
-				if c.Kind != CallDirect {
+				if c.Kind != cfg.CallDirect {
 					continue
 				}
 				for _, ce := range c.Callees {
@@ -419,7 +410,7 @@ func (r *globalResolver) callersOf(f *Func) []*CallSite {
 			}
 		}
 	}
-	var sites []*CallSite
+	var sites []*cfg.CallSite
 	for _, cs := range r.callers[f] {
 		r.p.Lift(cs.in)
 		sites = append(sites, cs.site)
@@ -430,28 +421,28 @@ func (r *globalResolver) callersOf(f *Func) []*CallSite {
 // routineAt names the routine a pointer value is: a function of the image
 // (a thunk as its import) or an import (its IAT slot's value). null is set
 // for the constant 0, which is no target.
-func (p *Program) routineAt(v *ir.Expr) (ce Callee, ok, null bool) {
+func (p *Program) routineAt(v *ir.Expr) (ce cfg.Callee, ok, null bool) {
 	if v == nil {
-		return Callee{}, false, false
+		return cfg.Callee{}, false, false
 	}
 	if c, isConst := v.IsConst(); isConst && c == 0 {
-		return Callee{}, false, true
+		return cfg.Callee{}, false, true
 	}
 	switch v.Op {
 	case ir.OpAddr:
 		if f := p.Func(uint32(v.V)); f != nil {
-			return Callee{Func: f.Entry, Import: f.Thunk}, true, false
+			return cfg.Callee{Func: f.Entry, Import: f.Thunk}, true, false
 		}
 	case ir.OpImport:
 		if imp, isSlot := p.Image.ImportAt(uint32(v.V)); isSlot {
-			return Callee{Import: imp}, true, false
+			return cfg.Callee{Import: imp}, true, false
 		}
 	case ir.OpLoad:
 		if v.A.Op == ir.OpAddr && v.W == 8 {
 			if imp, isSlot := p.Image.ImportAt(uint32(v.A.V)); isSlot {
-				return Callee{Import: imp}, true, false
+				return cfg.Callee{Import: imp}, true, false
 			}
 		}
 	}
-	return Callee{}, false, false
+	return cfg.Callee{}, false, false
 }
