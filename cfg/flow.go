@@ -161,7 +161,7 @@ func (b *builder) record(a *analysis, f *Func, bi int, in *Inst, s State, r *blo
 			newSite(kind, true, callees)
 		} else if in.Op == x86asm.JMP && a.term[in.RVA] == TermTail {
 			kind, callees := b.resolve(in, s)
-			if _, viaReg := in.Args[0].(x86asm.Reg); viaReg && kind == CallUnresolved {
+			if _, viaReg := in.Args[0].(x86asm.Reg); viaReg && kind == CallUnresolved && !loadedPointer(s.Target(in)) {
 				// jmp reg to an unknown target: a computed jump inside the
 				// function (MSVC memset's lea r11,[rip+6]; ...; jmp r11),
 				// not evidence of a tail call.
@@ -278,6 +278,18 @@ func (b *builder) guardDispatch(s State, depth int) (CallKind, []Callee) {
 		return CallGuard, c
 	}
 	return CallUnresolved, nil
+}
+
+// loadedPointer reports a jmp target that is a pointer read from memory
+// other than a jump table's entry: a tail call through a function pointer
+// or a vtable slot (mov rax,[rcx]; mov rax,[rax+8]; jmp rax, a virtual call
+// in tail position), not a jump inside the function.
+func loadedPointer(t *ir.Expr) bool {
+	if t == nil || t.Op != ir.OpLoad || t.W != 8 {
+		return false
+	}
+	_, isTable := matchSwitch(t)
+	return !isTable
 }
 
 // scaledIndex matches table + index*stride (stride > 1) and returns the
