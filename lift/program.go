@@ -27,6 +27,10 @@ type Program struct {
 	// changesIRQL is true of (irqlChangers), made on first use.
 	clobbered    map[*cfg.Func]uint16
 	irqlChanging map[*cfg.Func]bool
+	// takenData holds the read-only data addresses code takes with lea
+	// (a constructor's vtable, a constant table): where a vtable without a
+	// symbol may start (hierarchy.go).
+	takenData map[uint32]bool
 }
 
 // facts is what the lifter knows of one function beside what it writes
@@ -64,13 +68,14 @@ func Build(img *loader.Image) *Program {
 func BuildWithin(ctx context.Context, img *loader.Image, lim cfg.Limits) (*Program, error) {
 	// One ir.Builder for the whole program: the expressions of every
 	// function and what the rules make of them are interned together.
-	p := &Program{lifter: newPass(img, ir.NewBuilder()), facts: map[*cfg.Func]*facts{}}
+	p := &Program{lifter: newPass(img, ir.NewBuilder()), facts: map[*cfg.Func]*facts{}, takenData: map[uint32]bool{}}
 	prog, err := cfg.BuildWithin(ctx, img, lim, building{p})
 	if err != nil {
 		return nil, err
 	}
 	p.Program = prog
 	p.resolveGlobalCalls(func() bool { return ctx.Err() != nil })
+	p.resolveMethodCalls()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -107,6 +112,13 @@ func (v building) Decoded(f *cfg.Func, insts []cfg.Inst) {
 		}
 		if in.Probe {
 			ps.probes[in.RVA] = true
+		}
+		if in.Op == x86asm.LEA {
+			if t, ok := cfg.RIPSlot(in); ok {
+				if sec := ps.img.Section(t); sec != nil && !sec.Writable() && !ps.img.Executable(t) {
+					v.p.takenData[t] = true
+				}
+			}
 		}
 	}
 	fa.refs = ps.writableRefs(insts)

@@ -139,6 +139,12 @@ type RuntimeFunction struct {
 	Handler, HandlerData uint32
 }
 
+// A Vtable is a C++ class's virtual function table: Class's, or, in a
+// class with several bases, the one for its Base subobject.
+type Vtable struct {
+	Class, Base string
+}
+
 // A Symbol is a COFF symbol that names a location in a section.
 type Symbol struct {
 	Name     string
@@ -193,9 +199,15 @@ type Image struct {
 	Relocs             []uint32          // RVAs of IMAGE_REL_BASED_DIR64 fixups, sorted
 	OtherRelocs        int               // fixups of other types (not expected in x64 images)
 	RuntimeFunctions   []RuntimeFunction // .pdata, sorted by Begin
-	Symbols            []Symbol          // COFF symbols in sections, sorted by RVA
-	CodeView           *CodeView         // nil when the image has no RSDS record
-	GuardCF            GuardCF
+	Symbols            []Symbol          // COFF symbols in sections (and a PDB's functions), sorted by RVA
+	// Classes and Vtables are what a symbol file says of the image's C++
+	// classes (package pdb's File.AddTo): each class's direct bases, and
+	// the class of each virtual function table by its RVA. Empty without
+	// one: the image itself does not say.
+	Classes  map[string][]string
+	Vtables  map[uint32]Vtable
+	CodeView *CodeView // nil when the image has no RSDS record
+	GuardCF  GuardCF
 	// SecurityCookie is the RVA of the /GS cookie (__security_cookie) the
 	// load configuration names, 0 when it names none.
 	SecurityCookie uint32

@@ -692,7 +692,7 @@ func analyse(ctx context.Context, path string, opt rules.Options, sym symbolOpti
 		return &rules.Result{Path: path, SHA256: sum, Size: size, Err: err}
 	}
 	if symbols != nil {
-		addSymbols(img, symbols)
+		symbols.AddTo(img)
 	}
 	r := rules.AnalyzeContext(ctx, path, sum, img, opt)
 	r.Size = size

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/drvhazard/drvhazard/loader"
@@ -66,18 +65,6 @@ func loadSymbols(path string, img *loader.Image, opt symbolOptions) (*pdb.File, 
 		return nil, "", err
 	}
 	return f, found, nil
-}
-
-// addSymbols gives the image the PDB's functions as function symbols. They
-// come after the image's own symbols at the same address, so that the PDB
-// names the function.
-func addSymbols(img *loader.Image, f *pdb.File) {
-	for _, fn := range f.Functions() {
-		if img.Executable(fn.RVA) {
-			img.Symbols = append(img.Symbols, loader.Symbol{Name: fn.Name, RVA: fn.RVA, Function: true})
-		}
-	}
-	sort.SliceStable(img.Symbols, func(i, j int) bool { return img.Symbols[i].RVA < img.Symbols[j].RVA })
 }
 
 // pdbLines adapts a PDB's line tables to rules.SourceLines.

@@ -42,6 +42,7 @@ type File struct {
 	functions []Function
 	publics   []Public
 	variables []Variable
+	classes   map[string][]string
 	lines     []lineEntry
 	files     []string
 	contribs  []contribution
@@ -112,6 +113,7 @@ func Parse(r io.ReaderAt, size int64) (f *File, err error) {
 		p.readNames(s)
 	}
 	p.readSymbols(dbi)
+	p.readClasses()
 	p.finish(dbi)
 	return f, nil
 }
