@@ -238,8 +238,49 @@ func (r *globalResolver) storedInto(slots map[uint32]bool) map[uint32][]storedVa
 				stored[s.slot] = append(stored[s.slot], storedValue{f, s.v, s.fallback})
 			}
 		}
+		r.passedStores(f, sorted, slots, stored)
 	}
 	return stored
+}
+
+// passedStores adds to stored what f's direct callees store through the
+// address of a global structure f passes them (InitHooks(&gHooks), with
+// InitHooks in another source file): a callee's stores at parameter i +
+// off are stores at the address plus off.
+func (r *globalResolver) passedStores(f *cfg.Func, sorted []uint32, slots map[uint32]bool, stored map[uint32][]storedValue) {
+	addr0 := r.p.IR.Addr(0)
+	for _, c := range f.Calls {
+		if c.Kind != cfg.CallDirect {
+			continue
+		}
+		args, _ := r.p.ArgsAt(f, c)
+		for i, a := range args[:min(len(args), len(argRegs))] {
+			if a == nil {
+				continue
+			}
+			base, at := r.p.IR.Base(a)
+			if base != addr0 || at < 0 || at > 0xffffffff {
+				continue
+			}
+			// Only a structure that holds a slot: one at or up to
+			// maxStructReach above the address.
+			if k := sort.Search(len(sorted), func(k int) bool { return int64(sorted[k]) >= at }); k == len(sorted) || int64(sorted[k])-at > maxStructReach {
+				continue
+			}
+			for _, ce := range c.Callees {
+				g := r.p.Func(ce.Func)
+				if g == nil || ce.Import != nil {
+					continue
+				}
+				r.p.Lift(g)
+				for _, s := range r.p.factsOf(g).paramStores {
+					if slot := at + s.off; s.param == i && slot >= 0 && slot <= 0xffffffff && slots[uint32(slot)] {
+						stored[uint32(slot)] = append(stored[uint32(slot)], storedValue{g, s.v, false})
+					}
+				}
+			}
+		}
+	}
 }
 
 // namingSites returns the instructions among refs that store to one of the

@@ -69,10 +69,11 @@ func (p *Program) lift(fl *symFlow, f *cfg.Func, insts func(int) []cfg.Inst, obs
 	// pass computes it; the last time, from its final input, stands.
 	stores := make([][]globalStore, len(f.Blocks))
 	objStores := make([][]objectStore, len(f.Blocks))
+	paramStores := make([][]paramStore, len(f.Blocks))
 	cur := 0
 	fl.observe = func(bi int, in *cfg.Inst, st *symState) {
 		if in.RVA == f.Blocks[bi].Start {
-			stores[bi], objStores[bi] = stores[bi][:0], objStores[bi][:0]
+			stores[bi], objStores[bi], paramStores[bi] = stores[bi][:0], objStores[bi][:0], paramStores[bi][:0]
 		}
 		cur = bi
 		if observe != nil {
@@ -93,17 +94,21 @@ func (p *Program) lift(fl *symFlow, f *cfg.Func, insts func(int) []cfg.Inst, obs
 				objStores[cur] = append(objStores[cur], objectStore{base, off, vt})
 			}
 		}
+		if base.Op == ir.OpParam && base.V < int64(len(argRegs)) {
+			paramStores[cur] = append(paramStores[cur], paramStore{int(base.V), off, v})
+		}
 	}
 	fl.run()
 	ps.onStore = outer
 	fl.edgeConds()
 	ps.markFallbacks(f, stores)
 	fa := p.factsOf(f)
-	fa.stores, fa.objStores = fa.stores[:0], fa.objStores[:0]
+	fa.stores, fa.objStores, fa.paramStores = fa.stores[:0], fa.objStores[:0], fa.paramStores[:0]
 	for bi, s := range stores {
 		if fl.reached[bi] {
 			fa.stores = append(fa.stores, s...)
 			fa.objStores = append(fa.objStores, objStores[bi]...)
+			fa.paramStores = append(fa.paramStores, paramStores[bi]...)
 		}
 	}
 	// Jump tables need the conditions of the edges into their block (the

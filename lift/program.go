@@ -53,6 +53,17 @@ type facts struct {
 	// it is lifted (see resolveGlobalCalls and resolveVirtualCalls).
 	stores    []globalStore
 	objStores []objectStore
+	// paramStores are its 8-byte stores through the pointers its register
+	// parameters hold (InitHooks(HOOKS *Hooks) { Hooks->Pre = PreHook; }):
+	// stores into a global whose address a caller passes (storedInto).
+	paramStores []paramStore
+}
+
+// A paramStore is a store of v at parameter param + off.
+type paramStore struct {
+	param int
+	off   int64
+	v     *ir.Expr
 }
 
 // Build disassembles img and returns its program. It never fails: what it

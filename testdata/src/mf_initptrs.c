@@ -26,6 +26,10 @@
  *                    W2kTraceMessage): the fallback runs on no system the
  *                    driver supports, so its paged allocation is no finding
  *   gOpenHook      = OpenConfigHook, through SetOpenHook(fn) (a setter)
+ *   gStreamHooks.Classify / .Count = ClassifyHook / CountHook, stored by
+ *                    InitStreamHooks(&gStreamHooks), a helper kept out of
+ *                    line (as one in another source file is) that fills the
+ *                    structure whose address it gets
  *
  *   IRP_MJ_READ  PreReadI (flags 0):
  *     gLookupProcess(...)            PsLookupProcessByProcessId       MF2001
@@ -36,6 +40,7 @@
  *     gIsProtected(process)          an unresolved indirect call, no finding
  *     TraceRequest: gTraceMessage(...)  unresolved (the lookup), no finding
  *     gOpenHook(Data)                OpenConfigHook: ZwOpenKey         MF2002
+ *     gStreamHooks.Classify(Data)    ClassifyHook: SeLocateProcessImageName  MF2002
  *   IRP_MJ_WRITE PreWriteI (flags 0 in the image, SKIP_PAGING_IO at run time):
  *     gHooks.Notify(Data)            NotifyHook: FltGetFileNameInformation  -
  *     LookupRequestorThread          PsLookupThreadByThreadId         -
@@ -49,6 +54,11 @@ typedef LONG_PTR (*PFN_REQUEST_HOOK)(PFLT_CALLBACK_DATA Data);
 typedef NTSTATUS (NTAPI *PFN_TRACE_MESSAGE)(ULONG64 LoggerHandle, ULONG MessageFlags, const void *MessageGuid,
                                             USHORT MessageNumber, ...);
 
+typedef struct _STREAM_HOOKS {
+    PFN_REQUEST_HOOK Count;     /* 0x00 */
+    PFN_REQUEST_HOOK Classify;  /* 0x08 */
+} STREAM_HOOKS;
+
 typedef struct _REQUEST_HOOKS {
     PFN_REQUEST_HOOK Audit;     /* 0x00 */
     PFN_REQUEST_HOOK Describe;  /* 0x08 */
@@ -59,6 +69,7 @@ PFLT_FILTER gFilter;
 PFN_LOOKUP_PROCESS gLookupProcess;
 PFN_REQUEST_HOOK gQueryOwner;
 REQUEST_HOOKS gHooks;
+STREAM_HOOKS gStreamHooks;
 PFN_IS_PROTECTED_PROCESS gIsProtected;
 PFN_TRACE_MESSAGE gTraceMessage;
 PFN_REQUEST_HOOK gOpenHook;
@@ -169,6 +180,30 @@ FIXTURE_NOINLINE VOID SetOpenHook(PFN_REQUEST_HOOK Hook)
     gOpenHook = Hook;
 }
 
+FIXTURE_NOINLINE LONG_PTR ClassifyHook(PFLT_CALLBACK_DATA Data)
+{
+    PUNICODE_STRING image;
+    LONG_PTR length;
+
+    (void)Data;
+    if (!NT_SUCCESS(SeLocateProcessImageName(IoGetCurrentProcess(), &image)))
+        return 0;
+    length = image->Length;
+    ExFreePoolWithTag(image, 0);
+    return length;
+}
+
+FIXTURE_NOINLINE LONG_PTR CountHook(PFLT_CALLBACK_DATA Data)
+{
+    return Data->Iopb->Parameters.Read.Length;
+}
+
+FIXTURE_NOINLINE VOID InitStreamHooks(STREAM_HOOKS *Hooks)
+{
+    Hooks->Count = CountHook;
+    Hooks->Classify = ClassifyHook;
+}
+
 /* ---- the callbacks ---- */
 
 FIXTURE_NOINLINE FLT_PREOP_CALLBACK_STATUS FLTAPI
@@ -188,6 +223,7 @@ PreReadI(PFLT_CALLBACK_DATA Data, PCFLT_RELATED_OBJECTS FltObjects, PVOID *Compl
     TraceRequest(Data);
     gHookResult ^= gOpenHook(Data);
     gHookResult = gHooks.Describe(Data);
+    gHookResult += gStreamHooks.Classify(Data);
     if (!FlagOn(Data->Iopb->IrpFlags, IRP_PAGING_IO))
         gHookResult += gHooks.Audit(Data);
     return FLT_PREOP_SUCCESS_NO_CALLBACK;
@@ -257,6 +293,7 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
     if (gTraceMessage == NULL)
         gTraceMessage = LegacyTraceMessage;
     SetOpenHook(OpenConfigHook);
+    InitStreamHooks(&gStreamHooks);
 
     /* Paging writes are the lower filter's business. */
     gOperations[2].Flags |= FLTFL_OPERATION_REGISTRATION_SKIP_PAGING_IO;
