@@ -23,20 +23,6 @@ const (
 	exitError    = 2
 )
 
-// version is set at link time (-ldflags "-X main.version=v1.2.3"); otherwise
-// the module version from the build info is used.
-var version = ""
-
-func toolVersion() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "devel"
-}
-
 func main() {
 	tuneGC(os.Getenv)
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -113,7 +99,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if code, done := simpleArgs("version", versionUsage, rest, 0, stdout, stderr); done {
 			return code
 		}
-		fmt.Fprintf(stdout, "drvhazard %s\n", toolVersion())
+		fmt.Fprintf(stdout, "drvhazard %s\n", currentVersion())
 		return exitOK
 	case "help", "-h", "--help", "-help":
 		if len(rest) == 0 {
