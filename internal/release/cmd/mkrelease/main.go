@@ -1,7 +1,7 @@
-// Command release builds drvhazard's release archives and checks them:
+// Command mkrelease builds drvhazard's release archives and checks them:
 //
-//	go run ./internal/release/cmd/release --snapshot --out dist
-//	go run ./internal/release/cmd/release --verify dist
+//	go run ./internal/release/cmd/mkrelease --snapshot --out dist
+//	go run ./internal/release/cmd/mkrelease --verify dist
 //
 // Without --snapshot, HEAD must be a tagged commit in a clean checkout and
 // the tag is the version. See package release.
@@ -27,7 +27,7 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	fs := flag.NewFlagSet("release", flag.ContinueOnError)
+	fs := flag.NewFlagSet("mkrelease", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	snapshot := fs.Bool("snapshot", false, "build any commit, versioned <last tag>-SNAPSHOT-<commit>")
 	out := fs.String("out", "dist", "`DIR` for the archives and checksums.txt; must be absent or empty")
@@ -38,20 +38,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return 2
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "release: unexpected argument %q\n", fs.Arg(0))
+		fmt.Fprintf(stderr, "mkrelease: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
 	ts := release.Targets
 	if *targets != "" {
 		var err error
 		if ts, err = release.ParseTargets(*targets); err != nil {
-			fmt.Fprintf(stderr, "release: --targets: %v\n", err)
+			fmt.Fprintf(stderr, "mkrelease: --targets: %v\n", err)
 			return 2
 		}
 	}
 	if *verify != "" {
 		if err := release.Verify(*verify, ts); err != nil {
-			fmt.Fprintf(stderr, "release: %s: %v\n", *verify, err)
+			fmt.Fprintf(stderr, "mkrelease: %s: %v\n", *verify, err)
 			return 1
 		}
 		fmt.Fprintf(stdout, "%s: archives and %s check out\n", *verify, release.ChecksumsFile)
@@ -59,14 +59,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	stamp, err := release.ReadStamp(ctx, *module, *snapshot, getenv("SOURCE_DATE_EPOCH"))
 	if err != nil {
-		fmt.Fprintf(stderr, "release: %v\n", err)
+		fmt.Fprintf(stderr, "mkrelease: %v\n", err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "building %s (commit %.7s, %s)\n", stamp.Version, stamp.Commit, stamp.Time.Format(time.RFC3339))
 	start := time.Now()
 	names, err := release.Build(ctx, release.Options{ModuleDir: *module, Out: *out, Stamp: stamp, Targets: ts, Log: stdout})
 	if err != nil {
-		fmt.Fprintf(stderr, "release: %v\n", err)
+		fmt.Fprintf(stderr, "mkrelease: %v\n", err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "%d files in %s in %s\n", len(names), *out, time.Since(start).Round(time.Second))
