@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/drvhazard/drvhazard/report"
 )
 
 func runCLI(t *testing.T, args ...string) (int, string, string) {
@@ -407,6 +409,21 @@ func TestTerminalDecisions(t *testing.T) {
 	}
 }
 
+// TestNoANSIWithoutTerminal: output to a pipe or a file has no escape
+// sequence, in any format, on either stream.
+func TestNoANSIWithoutTerminal(t *testing.T) {
+	for _, f := range report.Formats {
+		format := string(f)
+		_, out, errs := runCLI(t, "scan", "--format", format, "../../testdata/bin/mf_rdata.gcc.sys", "missing.sys")
+		if strings.Contains(out, "\x1b") || strings.Contains(errs, "\x1b") {
+			t.Errorf("--format %s into a buffer: an escape sequence in stdout %q or stderr %q", format, out, errs)
+		}
+		if out == "" || !strings.Contains(errs, "missing.sys") {
+			t.Errorf("--format %s: want a report on stdout and the error for missing.sys on stderr; stdout %q, stderr %q", format, out, errs)
+		}
+	}
+}
+
 // TestProgressBar draws the bar into a buffer, as it would on a terminal:
 // counts, the current file shortened to fit, erased at the end.
 func TestProgressBar(t *testing.T) {
@@ -419,6 +436,9 @@ func TestProgressBar(t *testing.T) {
 	p.done()
 	p.end()
 	out := buf.String()
+	if strings.Contains(out, "\x1b") {
+		t.Errorf("progress output has an ANSI escape sequence: %q", out)
+	}
 	for _, want := range []string{"(0/2)", "(1/2)", "…", "fit/filter.sys"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("progress output lacks %q: %q", want, out)

@@ -38,10 +38,11 @@ func terminal(w io.Writer) (int, bool) {
 	return fd, term.IsTerminal(fd)
 }
 
-// useColor decides colour for output written to w.
+// useColor decides colour for output written to w, and on Windows turns
+// on the console's ANSI processing that colour needs.
 func useColor(w io.Writer, getenv func(string) string) bool {
-	_, tty := terminal(w)
-	return wantColor(tty, getenv)
+	fd, tty := terminal(w)
+	return wantColor(tty, getenv) && enableANSI(fd)
 }
 
 // wantColor: colour only on a terminal, and never when NO_COLOR is set to a
@@ -73,7 +74,9 @@ func newProgress(w io.Writer, getenv func(string) string) progress {
 }
 
 // barProgress draws "path  50% |██████      | (20/40) [2s:2s]" on one line,
-// redrawn at most ten times a second, and erased at the end so that what
+// redrawn with a carriage return, never an ANSI sequence (so it needs no
+// colour, obeys NO_COLOR as it is, and draws on any Windows console),
+// at most ten times a second, and erased at the end so that what
 // follows (the report, error lines) starts on a clean line. The bar locks
 // itself: start and done may be called from any worker.
 type barProgress struct {
