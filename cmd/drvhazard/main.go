@@ -70,7 +70,7 @@ Run 'drvhazard help scan' or 'drvhazard help correlate' for their flags.
 const (
 	rulesUsage   = "Usage: drvhazard rules\n\nLists the rules: id, default severity, name and summary.\n'drvhazard explain RULE' explains one.\n"
 	explainUsage = "Usage: drvhazard explain RULE\n\nExplains a rule, by id or name: why it matters, how to fix it, the sources.\nExample: drvhazard explain MF2001\n"
-	versionUsage = "Usage: drvhazard version\n\nPrints the version of drvhazard.\n"
+	versionUsage = "Usage: drvhazard version\n\nPrints the version of drvhazard, with the commit and date it was built from when\nthe build recorded them.\n"
 )
 
 func run(args []string, stdout, stderr io.Writer) int {
