@@ -202,13 +202,14 @@ func checkEntries(t Target, entries []archived) error {
 	return nil
 }
 
-// Machine and subsystem values of the PE format
-// (https://learn.microsoft.com/windows/win32/debug/pe-format).
-var peMachine = map[string]uint16{"amd64": pe.IMAGE_FILE_MACHINE_AMD64, "arm64": pe.IMAGE_FILE_MACHINE_ARM64}
-
-var elfMachine = map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64}
-
-var machoCPU = map[string]macho.Cpu{"amd64": macho.CpuAmd64, "arm64": macho.CpuArm64}
+// The machine each GOARCH is in the headers of PE
+// (https://learn.microsoft.com/windows/win32/debug/pe-format), ELF and
+// Mach-O files.
+var (
+	peMachine  = map[string]uint16{"amd64": pe.IMAGE_FILE_MACHINE_AMD64, "arm64": pe.IMAGE_FILE_MACHINE_ARM64}
+	elfMachine = map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64}
+	machoCPU   = map[string]macho.Cpu{"amd64": macho.CpuAmd64, "arm64": macho.CpuArm64}
+)
 
 // checkExecutable checks that data is an executable for t.
 func checkExecutable(t Target, data []byte) error {
