@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/drvhazard/drvhazard/cfg"
-	"github.com/drvhazard/drvhazard/internal/winpath"
 	"github.com/drvhazard/drvhazard/loader"
 	"github.com/drvhazard/drvhazard/loader/pdb"
 	"github.com/drvhazard/drvhazard/rules"
@@ -69,11 +68,11 @@ func TestPDBLinesMatchSources(t *testing.T) {
 					// pointer, and names no callee.
 					if !strings.Contains(text, "(") {
 						t.Errorf("%s: %s: the indirect call at %#x is at %s:%d, %q, which calls nothing",
-							p, f.Rule.ID, s.Call, winpath.Base(file), line, strings.TrimSpace(text))
+							p, f.Rule.ID, s.Call, sourceBase(file), line, strings.TrimSpace(text))
 					}
 				} else if !strings.Contains(text, callee) {
 					t.Errorf("%s: %s: the call at %#x in %s is at %s:%d, %q, which does not name %s",
-						p, f.Rule.ID, s.Call, s.Name, winpath.Base(file), line, strings.TrimSpace(text), callee)
+						p, f.Rule.ID, s.Call, s.Name, sourceBase(file), line, strings.TrimSpace(text), callee)
 				}
 				checked++
 			}
@@ -105,11 +104,13 @@ func callKind(r *rules.Result, s rules.Step) cfg.CallKind {
 	return cfg.CallUnresolved
 }
 
+func sourceBase(file string) string { return file[strings.LastIndexAny(file, `/\`)+1:] }
+
 // sourceLine reads a line of a fixture source, named by its path in the PDB
 // (C:\drvhazard\testdata\src\x.c).
 func sourceLine(t *testing.T, file string, line int) string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("../../testdata/src", winpath.Base(file)))
+	data, err := os.ReadFile(filepath.Join("../../testdata/src", sourceBase(file)))
 	if err != nil {
 		t.Fatal(err)
 	}
