@@ -1,11 +1,14 @@
 package config
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"unicode/utf16"
 )
 
 // LoadBaseline reads the fingerprints of an earlier run's findings and of
@@ -40,7 +43,7 @@ func LoadBaseline(path string) (map[string]bool, error) {
 			} `json:"results"`
 		} `json:"runs"`
 	}
-	if err := json.Unmarshal(data, &doc); err != nil {
+	if err := json.Unmarshal(windowsText(data), &doc); err != nil {
 		return nil, fmt.Errorf("%s: not a drvhazard JSON or SARIF file: %v", path, err)
 	}
 	if doc.Files == nil && doc.Runs == nil {
@@ -72,4 +75,27 @@ func LoadBaseline(path string) (map[string]bool, error) {
 		}
 	}
 	return fps, nil
+}
+
+// windowsText is data as UTF-8 without a byte order mark. Windows
+// PowerShell 5.1 writes what `drvhazard scan > baseline.json` prints as
+// UTF-16LE with a byte order mark, and Notepad may add a UTF-8 one;
+// encoding/json reads neither.
+func windowsText(data []byte) []byte {
+	var order binary.ByteOrder
+	switch {
+	case bytes.HasPrefix(data, []byte{0xef, 0xbb, 0xbf}):
+		return data[3:]
+	case bytes.HasPrefix(data, []byte{0xff, 0xfe}):
+		order = binary.LittleEndian
+	case bytes.HasPrefix(data, []byte{0xfe, 0xff}):
+		order = binary.BigEndian
+	default:
+		return data
+	}
+	units := make([]uint16, 0, len(data)/2-1)
+	for i := 2; i+1 < len(data); i += 2 {
+		units = append(units, order.Uint16(data[i:]))
+	}
+	return []byte(string(utf16.Decode(units)))
 }

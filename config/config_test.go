@@ -118,3 +118,27 @@ func TestPoolAllocWrapper(t *testing.T) {
 		t.Errorf("AllocUntagged: %+v, want no tag argument (-1)", a)
 	}
 }
+
+// TestWindowsText: a configuration saved on Windows (CRLF line ends, the
+// UTF-8 byte order mark Notepad once wrote) reads as the same one saved on
+// Linux.
+func TestWindowsText(t *testing.T) {
+	want, err := Parse([]byte(Example))
+	if err != nil {
+		t.Fatal(err)
+	}
+	crlf := strings.ReplaceAll(Example, "\n", "\r\n")
+	for name, doc := range map[string]string{"CRLF": crlf, "BOM and CRLF": "\ufeff" + crlf} {
+		got, err := Parse([]byte(doc))
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if got.Budget != want.Budget || len(got.Rules) != len(want.Rules) {
+			t.Errorf("%s: budget %d, %d rules; want %d, %d", name, got.Budget, len(got.Rules), want.Budget, len(want.Rules))
+		}
+		if api := got.Catalogue.LookupFunc("GetProcessKey"); api == nil || api.Class != rules.ClassPageable {
+			t.Errorf("%s: GetProcessKey: %+v", name, api)
+		}
+	}
+}

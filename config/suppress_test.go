@@ -2,10 +2,13 @@ package config
 
 import (
 	"bytes"
+	"encoding/binary"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf16"
 
 	"github.com/drvhazard/drvhazard/loader"
 	"github.com/drvhazard/drvhazard/report"
@@ -158,6 +161,53 @@ func TestBaselineOfGroupedFindings(t *testing.T) {
 		}
 		if back != grouped {
 			t.Errorf("%s baseline without a trace: %d findings count, want %d", format, back, grouped)
+		}
+	}
+}
+
+// TestBaselineSavedOnWindows: a baseline redirected to a file by Windows
+// PowerShell 5.1 (UTF-16LE with a byte order mark), PowerShell 7 (UTF-8) or
+// saved by Notepad (UTF-8 with a byte order mark, CRLF) gives the same
+// fingerprints as the bytes drvhazard wrote.
+func TestBaselineSavedOnWindows(t *testing.T) {
+	var b bytes.Buffer
+	if err := report.WriteJSON(&b, []*rules.Result{analyseSeed(t, rules.Options{})}, report.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	encodeUTF16 := func(s string, order binary.AppendByteOrder, bom []byte) []byte {
+		out := append([]byte(nil), bom...)
+		for _, u := range utf16.Encode([]rune(s)) {
+			out = order.AppendUint16(out, u)
+		}
+		return out
+	}
+	crlf := strings.ReplaceAll(b.String(), "\n", "\r\n")
+	dir := t.TempDir()
+	var want map[string]bool
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{
+		{"as written", b.Bytes()},
+		{"UTF-16LE with BOM", encodeUTF16(crlf, binary.LittleEndian, []byte{0xff, 0xfe})},
+		{"UTF-16BE with BOM", encodeUTF16(crlf, binary.BigEndian, []byte{0xfe, 0xff})},
+		{"UTF-8 with BOM and CRLF", append([]byte("\ufeff"), crlf...)},
+	} {
+		path := filepath.Join(dir, "baseline.json")
+		if err := os.WriteFile(path, tc.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fps, err := LoadBaseline(path)
+		switch {
+		case err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case want == nil:
+			if len(fps) == 0 {
+				t.Fatal("the seed's baseline has no fingerprint")
+			}
+			want = fps
+		case !maps.Equal(fps, want):
+			t.Errorf("%s: %d fingerprints, want %d", tc.name, len(fps), len(want))
 		}
 	}
 }

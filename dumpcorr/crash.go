@@ -13,7 +13,11 @@
 // an error that names the source and what is wrong.
 package dumpcorr
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/drvhazard/drvhazard/internal/winpath"
+)
 
 // Crash is one crash as far as the evidence tells: the bugcheck, the stack of
 // the crashing thread, the loaded modules and pool usage where the source has
@@ -103,7 +107,7 @@ type PoolUse struct {
 // the base name without its extension, other dots made underscores
 // ("mf_rdata.gcc.sys" is mf_rdata_gcc, "FLTMGR.SYS" is FLTMGR).
 func ModuleName(file string) string {
-	base := file[strings.LastIndexAny(file, `/\`)+1:]
+	base := winpath.Base(file)
 	if n, ok := kernelModules[strings.ToLower(base)]; ok {
 		return n
 	}

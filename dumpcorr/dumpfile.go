@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"io"
 	"math/bits"
-	"path"
 	"slices"
 	"sort"
 	"strings"
 	"unicode/utf16"
 
+	"github.com/drvhazard/drvhazard/internal/winpath"
 	"github.com/drvhazard/drvhazard/loader"
 )
 
@@ -515,7 +515,7 @@ func (f *dumpFile) triageDrivers(t dumpTriage) ([]Module, error) {
 		if err != nil {
 			return nil, f.errorf(ErrDumpMalformed, "triage dump: driver %d: %v", i, err)
 		}
-		file := dumpBaseName(name)
+		file := winpath.Base(name)
 		mods = append(mods, Module{
 			Name:      ModuleName(file),
 			Image:     file,
@@ -964,7 +964,7 @@ func dumpLdrModule(mem dumpMemory, b []byte) Module {
 	nameBuf := binary.LittleEndian.Uint64(b[dumpLdrBaseDllName+8:])
 	name := make([]byte, min(nameLen, dumpMaxNameBytes))
 	name = name[:mem.read(nameBuf, name)&^1]
-	m.Image = dumpBaseName(dumpUTF16(name))
+	m.Image = winpath.Base(dumpUTF16(name))
 	m.Name = ModuleName(m.Image)
 	m.Timestamp = dumpPETimestamp(mem, m.Base)
 	return m
@@ -1129,11 +1129,6 @@ func (img *dumpMemImage) executable(rva uint32) bool {
 	return false
 }
 
-// dumpBaseName is the file name at the end of a Windows path.
-func dumpBaseName(p string) string {
-	return path.Base(strings.ReplaceAll(p, `\`, "/"))
-}
-
 // dumpMatchImages pairs the dump's modules with the caller's images by file
 // name. An image whose SizeOfImage or TimeDateStamp differs from the loaded
 // module's is another build: it is not used, and a note says why.
@@ -1147,7 +1142,7 @@ func dumpMatchImages(mods []Module, images []ModuleImage) ([]dumpModuleRef, []st
 		if im.Image == nil {
 			continue
 		}
-		file := dumpBaseName(im.Name)
+		file := winpath.Base(im.Name)
 		found := false
 		for i := range refs {
 			m := &refs[i].mod

@@ -26,6 +26,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/drvhazard/drvhazard/internal/winpath"
 )
 
 // MaxTextSize is the largest crash text ParseText reads (64 MiB): a pasted
@@ -477,7 +479,7 @@ func (s textSite) key() textLocKey {
 // debugger's messages give it ("\SystemRoot\system32\DRIVERS\npcap.sys"):
 // WinDbg names such a module by the file's base name.
 func textImageModule(path string) (Module, bool) {
-	base := path[strings.LastIndexAny(path, `\/`)+1:]
+	base := winpath.Base(path)
 	dot := strings.LastIndexByte(base, '.')
 	if dot <= 0 {
 		return Module{}, false

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/url"
-	"path"
 	"path/filepath"
 	"strings"
 
@@ -649,31 +647,6 @@ func errorText(r *rules.Result) string {
 		return msg
 	}
 	return r.Path + ": " + msg
-}
-
-// artifactURI makes a file's URI relative to the source root (the
-// repository root, so that GitHub finds the file). A relative path outside
-// the root stays as it was given; an absolute one becomes a file: URI.
-// Either way separators are forward slashes and the URI is escaped.
-func artifactURI(root, p string) string {
-	if abs, err := filepath.Abs(p); err == nil {
-		if rel, err := filepath.Rel(root, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-			return relativeURI(filepath.ToSlash(rel))
-		}
-	}
-	if filepath.IsAbs(p) {
-		s := filepath.ToSlash(p)
-		if !strings.HasPrefix(s, "/") {
-			s = "/" + s // C:/x -> file:///C:/x
-		}
-		return (&url.URL{Scheme: "file", Path: s}).String()
-	}
-	return relativeURI(path.Clean(filepath.ToSlash(p)))
-}
-
-// relativeURI escapes a slash-separated relative path as a URI reference.
-func relativeURI(p string) string {
-	return (&url.URL{Path: p}).String()
 }
 
 // sarifStack is SARIF 2.1.0 §3.44, a call stack; frames innermost first.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/drvhazard/drvhazard/internal/winpath"
 	"github.com/drvhazard/drvhazard/rules"
 )
 
@@ -27,15 +28,7 @@ func shortSource(r *rules.Result, rva uint32) string {
 	if !ok {
 		return ""
 	}
-	return fmt.Sprintf("%s:%d", sourceBase(file), line)
-}
-
-// sourceBase is the last element of a path written with / or \.
-func sourceBase(file string) string {
-	if i := strings.LastIndexAny(file, `/\`); i >= 0 {
-		return file[i+1:]
-	}
-	return file
+	return fmt.Sprintf("%s:%d", winpath.Base(file), line)
 }
 
 // sourceFinder maps the source paths a PDB records (C:\src\drv\read.c) to

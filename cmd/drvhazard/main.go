@@ -23,20 +23,6 @@ const (
 	exitError    = 2
 )
 
-// version is set at link time (-ldflags "-X main.version=v1.2.3"); otherwise
-// the module version from the build info is used.
-var version = ""
-
-func toolVersion() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "devel"
-}
-
 func main() {
 	tuneGC(os.Getenv)
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -84,7 +70,7 @@ Run 'drvhazard help scan' or 'drvhazard help correlate' for their flags.
 const (
 	rulesUsage   = "Usage: drvhazard rules\n\nLists the rules: id, default severity, name and summary.\n'drvhazard explain RULE' explains one.\n"
 	explainUsage = "Usage: drvhazard explain RULE\n\nExplains a rule, by id or name: why it matters, how to fix it, the sources.\nExample: drvhazard explain MF2001\n"
-	versionUsage = "Usage: drvhazard version\n\nPrints the version of drvhazard.\n"
+	versionUsage = "Usage: drvhazard version\n\nPrints the version of drvhazard, with the commit and date it was built from when\nthe build recorded them.\n"
 )
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -113,7 +99,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if code, done := simpleArgs("version", versionUsage, rest, 0, stdout, stderr); done {
 			return code
 		}
-		fmt.Fprintf(stdout, "drvhazard %s\n", toolVersion())
+		fmt.Fprintf(stdout, "drvhazard %s\n", currentVersion())
 		return exitOK
 	case "help", "-h", "--help", "-help":
 		if len(rest) == 0 {

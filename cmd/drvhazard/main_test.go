@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/drvhazard/drvhazard/report"
 )
 
 func runCLI(t *testing.T, args ...string) (int, string, string) {
@@ -407,34 +410,69 @@ func TestTerminalDecisions(t *testing.T) {
 	}
 }
 
+// TestNoANSIWithoutTerminal: output to a pipe or a file has no escape
+// sequence, in any format, on either stream.
+func TestNoANSIWithoutTerminal(t *testing.T) {
+	for _, f := range report.Formats {
+		format := string(f)
+		_, out, errs := runCLI(t, "scan", "--format", format, "../../testdata/bin/mf_rdata.gcc.sys", "missing.sys")
+		if strings.Contains(out, "\x1b") || strings.Contains(errs, "\x1b") {
+			t.Errorf("--format %s into a buffer: an escape sequence in stdout %q or stderr %q", format, out, errs)
+		}
+		if out == "" || !strings.Contains(errs, "missing.sys") {
+			t.Errorf("--format %s: want a report on stdout and the error for missing.sys on stderr; stdout %q, stderr %q", format, out, errs)
+		}
+	}
+}
+
 // TestProgressBar draws the bar into a buffer, as it would on a terminal:
-// counts, the current file shortened to fit, erased at the end.
+// counts, the current file shortened to fit, erased at the end; with
+// spaces, or with ANSI erase sequences as on a Windows console; never in
+// colour.
 func TestProgressBar(t *testing.T) {
+	for _, eraseANSI := range []bool{false, true} {
+		var buf bytes.Buffer
+		p := &barProgress{w: &buf, width: 80, eraseANSI: eraseANSI} // no throttle: every step is drawn
+		p.begin(2)
+		p.start("drivers/some/very/long/directory/name/that/will/not/fit/filter.sys")
+		p.done()
+		p.start("b.sys")
+		p.done()
+		p.end()
+		out := buf.String()
+		for _, want := range []string{"(0/2)", "(1/2)", "…", "fit/filter.sys"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("ANSI %v: progress output lacks %q: %q", eraseANSI, want, out)
+			}
+		}
+		if regexp.MustCompile(`\x1b\[[0-9;]*m`).MatchString(out) {
+			t.Errorf("ANSI %v: progress output has colour: %q", eraseANSI, out)
+		}
+		plain := out
+		if eraseANSI {
+			if !strings.HasSuffix(out, "\x1b[2K\r") {
+				t.Errorf("the bar is not erased with ESC[2K at the end: %q", out)
+			}
+			plain = strings.NewReplacer("\x1b[0K", "", "\x1b[2K", "").Replace(out)
+		} else if !strings.HasSuffix(out, "\r") || strings.TrimSpace(out[strings.LastIndex(strings.TrimRight(out, "\r"), "\r"):]) != "" {
+			t.Errorf("the bar is not erased at the end: %q", out)
+		}
+		if strings.Contains(plain, "\x1b") {
+			t.Errorf("ANSI %v: an escape sequence other than erasing: %q", eraseANSI, out)
+		}
+		for _, line := range strings.Split(plain, "\r") {
+			if n := len([]rune(line)); n >= 80 {
+				t.Errorf("ANSI %v: a progress line of %d columns would wrap: %q", eraseANSI, n, line)
+			}
+		}
+	}
 	var buf bytes.Buffer
-	p := &barProgress{w: &buf, width: 80} // no throttle: every step is drawn
-	p.begin(2)
-	p.start("drivers/some/very/long/directory/name/that/will/not/fit/filter.sys")
-	p.done()
-	p.start("b.sys")
-	p.done()
-	p.end()
-	out := buf.String()
-	for _, want := range []string{"(0/2)", "(1/2)", "…", "fit/filter.sys"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("progress output lacks %q: %q", want, out)
-		}
-	}
-	for _, line := range strings.Split(out, "\r") {
-		if n := len([]rune(line)); n >= 80 {
-			t.Errorf("a progress line of %d columns would wrap: %q", n, line)
-		}
-	}
-	if !strings.HasSuffix(out, "\r") || strings.TrimSpace(out[strings.LastIndex(strings.TrimRight(out, "\r"), "\r"):]) != "" {
-		t.Errorf("the bar is not erased at the end: %q", out)
-	}
-	p = &barProgress{w: &buf, width: 80}
+	p := &barProgress{w: &buf, width: 80}
 	p.begin(0) // an empty scan draws nothing
 	p.end()
+	if buf.Len() != 0 {
+		t.Errorf("an empty scan drew %q", buf.String())
+	}
 	if fit("abcdefghij", 8) != "…defghij" || fit("abc", 8) != "abc" || fit("abcdefghij", 5) != "" {
 		t.Errorf("fit: %q %q %q", fit("abcdefghij", 8), fit("abc", 8), fit("abcdefghij", 5))
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"os"
+	"runtime"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -38,10 +39,11 @@ func terminal(w io.Writer) (int, bool) {
 	return fd, term.IsTerminal(fd)
 }
 
-// useColor decides colour for output written to w.
+// useColor decides colour for output written to w, and on Windows turns
+// on the console's ANSI processing that colour needs.
 func useColor(w io.Writer, getenv func(string) string) bool {
-	_, tty := terminal(w)
-	return wantColor(tty, getenv)
+	fd, tty := terminal(w)
+	return wantColor(tty, getenv) && enableANSI(fd)
 }
 
 // wantColor: colour only on a terminal, and never when NO_COLOR is set to a
@@ -69,19 +71,31 @@ func newProgress(w io.Writer, getenv func(string) string) progress {
 	if cols, _, err := term.GetSize(fd); err == nil && cols > 0 {
 		width = cols
 	}
-	return &barProgress{w: w, width: width, throttle: 100 * time.Millisecond}
+	return &barProgress{w: w, width: width, throttle: 100 * time.Millisecond, eraseANSI: eraseWithANSI(fd)}
+}
+
+// eraseWithANSI says whether the bar on the terminal fd erases lines with
+// ANSI sequences. progressbar erases a line on Windows with a carriage
+// return alone, which leaves the end of a longer line behind and the whole
+// bar on the screen when it is done: there, once the console interprets
+// ANSI sequences, it erases with them. Elsewhere it overwrites the line
+// with spaces, which every terminal understands.
+func eraseWithANSI(fd int) bool {
+	return runtime.GOOS == "windows" && enableANSI(fd)
 }
 
 // barProgress draws "path  50% |██████      | (20/40) [2s:2s]" on one line,
-// redrawn at most ten times a second, and erased at the end so that what
+// without colour (NO_COLOR has nothing to turn off), redrawn at most ten
+// times a second, and erased at the end so that what
 // follows (the report, error lines) starts on a clean line. The bar locks
 // itself: start and done may be called from any worker.
 type barProgress struct {
-	w        io.Writer
-	width    int                      // terminal columns
-	throttle time.Duration            // least time between redraws
-	room     int                      // columns for the file name
-	bar      *progressbar.ProgressBar // nil before begin and for an empty scan
+	w         io.Writer
+	width     int                      // terminal columns
+	throttle  time.Duration            // least time between redraws
+	room      int                      // columns for the file name
+	eraseANSI bool                     // erase lines with ANSI sequences, not spaces (eraseWithANSI)
+	bar       *progressbar.ProgressBar // nil before begin and for an empty scan
 }
 
 func (p *barProgress) begin(total int) {
@@ -100,6 +114,7 @@ func (p *barProgress) begin(total int) {
 		progressbar.OptionThrottle(p.throttle),
 		progressbar.OptionClearOnFinish(),
 		progressbar.OptionSetRenderBlankState(true),
+		progressbar.OptionUseANSICodes(p.eraseANSI),
 	)
 }
 

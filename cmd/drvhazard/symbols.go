@@ -17,24 +17,34 @@ type symbolOptions struct {
 	dirs []string // --pdb-dir, then the local directories of _NT_SYMBOL_PATH
 }
 
-// symbolPathDirs returns the local directories of an _NT_SYMBOL_PATH value:
-// plain directories, and the cache directories of srv*DIR*URL and
-// cache*DIR elements (remote stores are never contacted).
+// symbolPathDirs returns the local directories of an _NT_SYMBOL_PATH value,
+// in order, as the debuggers read it
+// (https://learn.microsoft.com/windows-hardware/drivers/debugger/advanced-symsrv-use):
+// elements separated by ";"; a plain element is a directory or a share;
+// srv*STORE*...*SERVER and symsrv*DLL*STORE*...*SERVER give their stores,
+// and a server that is a share, not a URL; cache*DIR gives DIR. Remote
+// servers (URLs) are never contacted, and an empty store (srv**URL, "the
+// default store") names no directory. Quotes around an element, which the
+// syntax does not have but cmd's set keeps, are dropped, around a store too.
 func symbolPathDirs(value string) []string {
 	var dirs []string
 	for _, elem := range strings.Split(value, ";") {
-		elem = strings.TrimSpace(elem)
-		lower := strings.ToLower(elem)
-		switch {
+		elem = strings.Trim(strings.TrimSpace(elem), `"`)
+		prefix, rest, starred := strings.Cut(elem, "*")
+		var parts []string
+		switch lower := strings.ToLower(prefix); {
 		case elem == "":
-		case strings.HasPrefix(lower, "srv*") || strings.HasPrefix(lower, "symsrv*") || strings.HasPrefix(lower, "cache*"):
-			for _, part := range strings.Split(elem, "*")[1:] {
-				if part != "" && !strings.Contains(part, "://") && !strings.EqualFold(part, "symsrv.dll") {
-					dirs = append(dirs, part)
-				}
+		case !starred:
+			parts = []string{elem}
+		case lower == "srv" || lower == "cache":
+			parts = strings.Split(rest, "*")
+		case lower == "symsrv":
+			parts = strings.Split(rest, "*")[1:] // after the DLL that serves them
+		}
+		for _, p := range parts {
+			if p = strings.Trim(strings.TrimSpace(p), `"`); p != "" && !strings.Contains(p, "://") {
+				dirs = append(dirs, p)
 			}
-		case !strings.Contains(elem, "://"):
-			dirs = append(dirs, elem)
 		}
 	}
 	return dirs

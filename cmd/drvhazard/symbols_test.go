@@ -221,9 +221,31 @@ func TestPDBOptions(t *testing.T) {
 }
 
 func TestSymbolPathDirs(t *testing.T) {
-	got := symbolPathDirs(`srv*C:\symbols*https://msdl.microsoft.com/download/symbols;D:\pdbs;cache*E:\cache;https://x/y;;SRV*F:\s`)
-	want := []string{`C:\symbols`, `D:\pdbs`, `E:\cache`, `F:\s`}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("%q, want %q", got, want)
+	for _, tc := range []struct {
+		value string
+		want  []string
+	}{
+		{`srv*C:\sym*https://msdl.microsoft.com/download/symbols`, []string{`C:\sym`}},
+		{`SRV*C:\sym*https://msdl.microsoft.com/download/symbols`, []string{`C:\sym`}},
+		{`srv*https://msdl.microsoft.com/download/symbols`, nil},
+		{`srv**https://msdl.microsoft.com/download/symbols`, nil}, // the default store: no directory named
+		{`srv*C:\local*\\corp\symbols*https://msdl.microsoft.com/download/symbols`, []string{`C:\local`, `\\corp\symbols`}},
+		{`srv*C:\sym*\\corp\symbols`, []string{`C:\sym`, `\\corp\symbols`}}, // the server is a share: read it
+		{`cache*C:\cache;srv*https://msdl.microsoft.com/download/symbols`, []string{`C:\cache`}},
+		{`cache*;srv*C:\sym*https://x/y`, []string{`C:\sym`}},
+		{`symsrv*symsrv.dll*C:\sym*https://msdl.microsoft.com/download/symbols`, []string{`C:\sym`}},
+		{`symsrv*corpsrv.dll*D:\store*http://sym.corp`, []string{`D:\store`}},
+		{`C:\sym;\\server\share\sym`, []string{`C:\sym`, `\\server\share\sym`}},
+		{`C:/sym;d:\pdbs/x64`, []string{`C:/sym`, `d:\pdbs/x64`}}, // mixed separators stay as written
+		{`;;C:\sym; ;`, []string{`C:\sym`}},
+		{` C:\sym ; D:\more `, []string{`C:\sym`, `D:\more`}},
+		{`"C:\Program Files\sym";srv*"D:\my sym"*https://x/y`, []string{`C:\Program Files\sym`, `D:\my sym`}},
+		{`/home/me/sym:/opt/sym`, []string{`/home/me/sym:/opt/sym`}}, // ";" separates, never ":"
+		{`https://msdl.microsoft.com/download/symbols`, nil},
+		{``, nil},
+	} {
+		if got := symbolPathDirs(tc.value); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("symbolPathDirs(%q) = %q, want %q", tc.value, got, tc.want)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/drvhazard/drvhazard/internal/winpath"
 	"github.com/drvhazard/drvhazard/loader"
 )
 
@@ -43,7 +44,7 @@ func Find(imagePath string, cv loader.CodeView, explicit string, dirs []string) 
 	if cv.GUID == ([16]byte{}) {
 		return "", fmt.Errorf("%w for %s: the image has no CodeView record to match a PDB with", ErrNotFound, imagePath)
 	}
-	pdbName := baseName(cv.Path)
+	pdbName := winpath.Base(cv.Path)
 	if pdbName == "" {
 		pdbName = strings.TrimSuffix(filepath.Base(imagePath), filepath.Ext(imagePath)) + ".pdb"
 	}
@@ -76,17 +77,6 @@ func Find(imagePath string, cv loader.CodeView, explicit string, dirs []string) 
 	}
 	return "", fmt.Errorf("%w for %s (GUID %s age %d, %s): tried %s", ErrNotFound, imagePath, cv.GUIDString(), cv.Age,
 		pdbName, strings.Join(tried, ", "))
-}
-
-// baseName returns the file name of a path written on Windows or Unix.
-func baseName(p string) string {
-	if i := strings.LastIndexAny(p, `\/`); i >= 0 {
-		p = p[i+1:]
-	}
-	if len(p) >= 2 && p[1] == ':' { // "C:name.pdb"
-		p = p[2:]
-	}
-	return p
 }
 
 // matchesFile reads the identity of the PDB at path (superblock, stream

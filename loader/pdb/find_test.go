@@ -137,3 +137,26 @@ func TestSymbolStoreKey(t *testing.T) {
 		t.Errorf("%v\nwant the symbol store path %s", err, want)
 	}
 }
+
+// TestCodeViewPathName: the PDB's file name is read from the CodeView
+// record's path by Windows rules on every system, so a driver built on
+// Windows finds drv.pdb in a symbol directory on Linux too.
+func TestCodeViewPathName(t *testing.T) {
+	for _, p := range []string{
+		`C:\build\x64\Release\drv.pdb`,
+		`c:/build/x64/Release/drv.pdb`,
+		`C:\build/x64\Release/drv.pdb`,
+		`\\buildsrv\drops\x64\drv.pdb`,
+		`\\?\C:\very\long\drv.pdb`,
+		`C:drv.pdb`,
+		`/home/ci/out/drv.pdb`,
+		`drv.pdb`,
+	} {
+		cv := loader.CodeView{Age: 1, Path: p, GUID: [16]byte{1}}
+		root := t.TempDir()
+		_, err := Find(filepath.Join(root, "other.sys"), cv, "", []string{root})
+		if want := filepath.Join(root, "drv.pdb") + " (absent)"; err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("CodeView path %s: %v\nwant %s tried", p, err, want)
+		}
+	}
+}
