@@ -246,11 +246,23 @@ func (r *globalResolver) storedInto(slots map[uint32]bool) map[uint32][]storedVa
 // passedStores adds to stored what f's direct callees store through the
 // address of a global structure f passes them (InitHooks(&gHooks), with
 // InitHooks in another source file): a callee's stores at parameter i +
-// off are stores at the address plus off.
+// off are stores at the address plus off. Unless f is lifted, only the
+// calls in the blocks that take such an address are read (each block
+// evaluated alone, as ArgsAt does): the others cannot be given it there.
 func (r *globalResolver) passedStores(f *cfg.Func, sorted []uint32, slots map[uint32]bool, stored map[uint32][]storedValue) {
 	addr0 := r.p.IR.Addr(0)
+	lifted := r.p.factsOf(f).lifted
+	var taking map[*cfg.Block]bool
+	if !lifted {
+		taking = map[*cfg.Block]bool{}
+		for _, ref := range r.p.factsOf(f).refs {
+			if ref.taken && len(namingSites([]globalRef{ref}, sorted)) > 0 {
+				taking[f.BlockAt(ref.at)] = true
+			}
+		}
+	}
 	for _, c := range f.Calls {
-		if c.Kind != cfg.CallDirect {
+		if c.Kind != cfg.CallDirect || !lifted && !taking[f.BlockAt(c.Site)] {
 			continue
 		}
 		args, _ := r.p.ArgsAt(f, c)
