@@ -51,6 +51,9 @@ analysed once. --group reads such JSON Lines back (files, or - for standard
 input) and counts the crashes of each group, so that many machines can
 correlate and one can group.
 
+--output FILE (-o) writes the report to FILE in UTF-8 instead of standard
+output.
+
 Exit status: 0 every crash input was read, 2 usage errors, crash files or
 drivers that could not be read.
 
@@ -79,7 +82,7 @@ var defaultCrashInclude = []string{"*.txt", "*.log", "*.dmp"}
 // place.
 const maxCrashText = 64 << 20
 
-func runCorrelate(args []string, stdout, stderr io.Writer) int {
+func runCorrelate(args []string, stdout, stderr io.Writer) (code int) {
 	fs := flag.NewFlagSet("correlate", flag.ContinueOnError)
 	format := &correlateFormat{formatValue: formatValue{report.Table}}
 	fs.Var(format, "format", "output format: "+formatNames()+"|jsonl (one JSON line per crash, as it is read)")
@@ -93,10 +96,16 @@ func runCorrelate(args []string, stdout, stderr io.Writer) int {
 	sym := symbolFlags(fs)
 	budget := budgetFlags(fs)
 	debugFlag := fs.Bool("debug", false, "print the Go stack of an internal error (for a bug report)")
+	outputPath := outputFlag(fs)
 	operands, code, done := parseCommand(fs, args, correlateUsage, correlateHint, "no CRASH file or DIR given", stdout, stderr)
 	if done {
 		return code
 	}
+	stdout, closeOutput, ok := openOutput(*outputPath, "correlate", stdout, stderr)
+	if !ok {
+		return exitError
+	}
+	defer func() { code = closeOutput(code) }()
 	if *groupLines {
 		return runGroups(operands, format.f, stdout, stderr)
 	}

@@ -49,6 +49,10 @@ with the RVA, the function and the call path. File URIs are relative to
 --source-root (the repository root; default the current directory). Files
 that cannot be analysed become error notifications.
 
+--output FILE (-o) writes the report to FILE in UTF-8 instead of standard
+output: in Windows PowerShell 5.1, > would write UTF-16, which SARIF
+readers refuse.
+
 Exit status: 0 no finding at or above --fail-on, 1 such findings, 2 usage
 errors or files that could not be analysed. In CI, the default fails the job
 on errors; --fail-on never reports without failing (a first look, or a job
@@ -198,7 +202,7 @@ func formatNames() string {
 	return strings.Join(names, "|")
 }
 
-func runScan(args []string, stdout, stderr io.Writer) int {
+func runScan(args []string, stdout, stderr io.Writer) (code int) {
 	fs := flag.NewFlagSet("scan", flag.ContinueOnError)
 	format := &formatValue{report.Table}
 	fs.Var(format, "format", "output format: "+formatNames())
@@ -215,10 +219,16 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 	sym := symbolFlags(fs)
 	budget := budgetFlags(fs)
 	debugFlag := fs.Bool("debug", false, "print the Go stack of an internal error (for a bug report)")
+	outputPath := outputFlag(fs)
 	operands, code, done := parseCommand(fs, args, scanUsage, scanHint, "no FILE or DIR given", stdout, stderr)
 	if done {
 		return code
 	}
+	stdout, closeOutput, ok := openOutput(*outputPath, "scan", stdout, stderr)
+	if !ok {
+		return exitError
+	}
+	defer func() { code = closeOutput(code) }()
 	if *jobs < 1 {
 		fmt.Fprintf(stderr, "drvhazard scan: -j must be at least 1, got %d\n", *jobs)
 		return exitError
