@@ -29,9 +29,9 @@ func (p *Program) resolveMethodCalls() {
 		return
 	}
 	derived := map[string][]string{}
-	for class, bases := range img.Classes {
-		for _, b := range bases {
-			derived[b] = append(derived[b], class)
+	for name, class := range img.Classes {
+		for _, b := range class.Bases {
+			derived[b] = append(derived[b], name)
 		}
 	}
 	vtables := p.classVtables()
@@ -45,8 +45,11 @@ func (p *Program) resolveMethodCalls() {
 	slices.Sort(starts)
 	this := p.IR.Param(0)
 	for _, f := range p.Funcs {
+		// Only a class whose objects start with a vtable pointer: in
+		// another, the first field is data (a table of routines of its
+		// own, ops->fn()).
 		class := methodClass(f.Name, img.Classes)
-		if class == "" {
+		if class == "" || !img.Classes[class].Polymorphic {
 			continue
 		}
 		for _, c := range f.Calls {
@@ -66,25 +69,30 @@ const maxVtableSlots = 512
 
 // classVtables returns the image's vtables by RVA with their classes: those
 // the symbols name (??_7Class@@6B@), and, where a link-time optimised build
-// kept no such symbol, the read-only tables code takes the address of whose
-// every slot is a method of one line of classes (or _purecall): the table
-// is the most derived one's. A second destructor ends a table (adjacent
-// tables without -fno-rtti's locators between them).
+// kept no such symbol at all, the read-only tables code takes the address
+// of whose every slot is a method of one line of classes (or _purecall):
+// the table is the most derived one's. A second destructor ends a table
+// (adjacent tables without -fno-rtti's locators between them). Where the
+// symbols name vtables, they name them all, and a table they do not name
+// is something else (a const array of static member functions).
 func (p *Program) classVtables() map[uint32]loader.Vtable {
 	img := p.Image
 	out := make(map[uint32]loader.Vtable, len(img.Vtables))
 	for rva, vt := range img.Vtables {
 		out[rva] = vt
 	}
+	if len(img.Vtables) > 0 {
+		return out
+	}
 	for t := range p.takenData {
-		if _, named := img.Vtables[t]; named || !p.lifter.isVtable(t) {
+		if !p.lifter.isVtable(t) {
 			continue
 		}
 		var classes []string
 		dtors := 0
 		for i := uint32(0); i < maxVtableSlots; i++ {
 			at := t + 8*i
-			if _, named := img.Vtables[at]; i > 0 && (named || p.takenData[at]) {
+			if i > 0 && p.takenData[at] {
 				break
 			}
 			fn, ok := img.PointerAt(at)
@@ -116,7 +124,7 @@ func (p *Program) classVtables() map[uint32]loader.Vtable {
 
 // mostDerived returns the class of classes every other one is an ancestor
 // of (or the same as); false when they are not one line.
-func mostDerived(classes []string, bases map[string][]string) (string, bool) {
+func mostDerived(classes []string, bases map[string]loader.Class) (string, bool) {
 	if len(classes) == 0 {
 		return "", false
 	}
@@ -134,7 +142,7 @@ func mostDerived(classes []string, bases map[string][]string) (string, bool) {
 }
 
 // isAncestor reports whether a is c or one of its (transitive) bases.
-func isAncestor(a, c string, bases map[string][]string) bool {
+func isAncestor(a, c string, bases map[string]loader.Class) bool {
 	seen := map[string]bool{}
 	for up := []string{c}; len(up) > 0; {
 		x := up[len(up)-1]
@@ -144,7 +152,7 @@ func isAncestor(a, c string, bases map[string][]string) bool {
 		}
 		if !seen[x] {
 			seen[x] = true
-			up = append(up, bases[x]...)
+			up = append(up, bases[x].Bases...)
 		}
 	}
 	return false
@@ -164,9 +172,11 @@ func vtableSlot(b *ir.Builder, t, this *ir.Expr) (int64, bool) {
 }
 
 // hierarchyCallees returns the functions in slot k of the vtables of class
-// and of every class derived from it. A table for another base's
-// subobject (a class with several bases) counts only when that base is
-// related to class. The slots of abstract classes (_purecall, the runtime's
+// and of every class derived from it. A class with several polymorphic
+// bases has a table for each base's subobject (??_7D@@6BBase@@@); `this` of
+// a method of class holds the one of class's subobject, whose vtable
+// pointer it shares with its first polymorphic base, and so on up: a
+// table counts when its base and class are on one such line. The slots of abstract classes (_purecall, the runtime's
 // handler of a call to a pure virtual function, which no correct program
 // makes) are not callees.
 func (p *Program) hierarchyCallees(class string, k int64, starts []uint32, vtables map[uint32]loader.Vtable, derived map[string][]string) []cfg.Callee {
@@ -182,9 +192,9 @@ func (p *Program) hierarchyCallees(class string, k int64, starts []uint32, vtabl
 		}
 	}
 	down(class)
-	// A base's subobject table counts when the base is in the family or
-	// above class.
-	related := func(base string) bool { return family[base] || isAncestor(base, class, p.Image.Classes) }
+	related := func(base string) bool {
+		return onPrimaryLine(base, class, p.Image.Classes) || onPrimaryLine(class, base, p.Image.Classes)
+	}
 	var out []cfg.Callee
 	seen := map[cfg.Callee]bool{}
 	for _, rva := range starts {
@@ -205,19 +215,45 @@ func (p *Program) hierarchyCallees(class string, k int64, starts []uint32, vtabl
 	return out
 }
 
+// onPrimaryLine reports whether a is c or lies up c's line of first
+// polymorphic bases, the classes whose vtable pointer c's objects share.
+func onPrimaryLine(a, c string, classes map[string]loader.Class) bool {
+	for seen := map[string]bool{}; !seen[c]; {
+		if c == a {
+			return true
+		}
+		seen[c] = true
+		next := ""
+		for _, b := range classes[c].Bases {
+			if classes[b].Polymorphic {
+				next = b
+				break
+			}
+		}
+		if next == "" {
+			return false
+		}
+		c = next
+	}
+	return false
+}
+
 // methodClass returns the class a function is a method of, from its name:
 // ns::Class::Method as a PDB's procedures name it, or the decorated
-// ?Method@Class@ns@@... of its publics; "" when the name is neither or the
-// class is not one classes describes.
-func methodClass(name string, classes map[string][]string) string {
+// ?Method@Class@ns@@... of its publics; "" when the name is neither, the
+// class is not one classes describes, or the decoration says the method
+// is static. (A PDB's undecorated name does not say: a static method of a
+// polymorphic class that calls a virtual method of its first argument is
+// taken for a call on `this`.)
+func methodClass(name string, classes map[string]loader.Class) string {
 	var class string
 	if rest, ok := strings.CutPrefix(name, "?"); ok {
 		if strings.HasPrefix(rest, "?") {
 			return "" // a special member (??0 constructor, ??_G deleting destructor) or operator
 		}
 		end := strings.Index(rest, "@@")
-		if end < 0 {
-			return ""
+		if end < 0 || end+2 < len(rest) && strings.IndexByte("CDKLST", rest[end+2]) >= 0 {
+			return "" // not decorated as a member, or a static one: rcx is no `this`
 		}
 		parts := strings.Split(rest[:end], "@")
 		if len(parts) < 2 {

@@ -139,6 +139,15 @@ type RuntimeFunction struct {
 	Handler, HandlerData uint32
 }
 
+// A Class is a C++ class, structure or interface a symbol file defines:
+// its direct base classes in declaration order, and whether its objects
+// start with a vtable pointer (it has virtual functions, its own or
+// inherited).
+type Class struct {
+	Bases       []string
+	Polymorphic bool
+}
+
 // A Vtable is a C++ class's virtual function table: Class's, or, in a
 // class with several bases, the one for its Base subobject.
 type Vtable struct {
@@ -201,10 +210,10 @@ type Image struct {
 	RuntimeFunctions   []RuntimeFunction // .pdata, sorted by Begin
 	Symbols            []Symbol          // COFF symbols in sections (and a PDB's functions), sorted by RVA
 	// Classes and Vtables are what a symbol file says of the image's C++
-	// classes (package pdb's File.AddTo): each class's direct bases, and
-	// the class of each virtual function table by its RVA. Empty without
-	// one: the image itself does not say.
-	Classes  map[string][]string
+	// classes (package pdb's File.AddTo): each class by its qualified name,
+	// and the class of each virtual function table by its RVA. Empty
+	// without one: the image itself does not say.
+	Classes  map[string]Class
 	Vtables  map[uint32]Vtable
 	CodeView *CodeView // nil when the image has no RSDS record
 	GuardCF  GuardCF

@@ -42,7 +42,7 @@ type File struct {
 	functions []Function
 	publics   []Public
 	variables []Variable
-	classes   map[string][]string
+	classes   map[string]loader.Class
 	lines     []lineEntry
 	files     []string
 	contribs  []contribution

@@ -54,7 +54,7 @@ func (p *parser) readClasses() {
 
 // parseClasses returns every class defined in a TPI stream (declarations
 // aside) by name, with the names of its direct base classes in order.
-func parseClasses(b []byte) (map[string][]string, error) {
+func parseClasses(b []byte) (map[string]loader.Class, error) {
 	le := binary.LittleEndian
 	if len(b) < tpiHeaderSize {
 		return nil, fmt.Errorf("%d bytes, shorter than its %d-byte header", len(b), tpiHeaderSize)
@@ -82,51 +82,52 @@ func parseClasses(b []byte) (map[string][]string, error) {
 		}
 		return recs[ti-first]
 	}
-	classes := map[string][]string{}
+	classes := map[string]loader.Class{}
 	for _, r := range recs {
-		name, fields, ok := classRecord(r)
+		name, fields, vshape, ok := classRecord(r)
 		if !ok || fields == 0 {
 			continue
 		}
-		var bases []string
+		c := loader.Class{Polymorphic: vshape != 0}
 		for _, ti := range baseClasses(rec(fields)) {
-			if base, _, ok := classRecord(rec(ti)); ok {
-				bases = append(bases, base)
+			if base, _, _, ok := classRecord(rec(ti)); ok {
+				c.Bases = append(c.Bases, base)
 			}
 		}
-		classes[name] = bases
+		classes[name] = c
 	}
 	return classes, nil
 }
 
 // classRecord reads an LF_CLASS, LF_STRUCTURE or LF_INTERFACE record: the
-// class's name and its field list's type index (0 for a declaration).
-func classRecord(r []byte) (name string, fields uint32, ok bool) {
+// class's name, its field list's type index (0 for a declaration) and its
+// vtable shape's (0 when its objects have no vtable pointer).
+func classRecord(r []byte) (name string, fields, vshape uint32, ok bool) {
 	le := binary.LittleEndian
 	if len(r) < 18 {
-		return "", 0, false
+		return "", 0, 0, false
 	}
 	switch le.Uint16(r) {
 	case lfClass, lfStructure, lfInterface:
 	default:
-		return "", 0, false
+		return "", 0, 0, false
 	}
 	// kind, count, property, field list, derivation list, vtable shape,
 	// then the size as a numeric leaf and the name.
-	prop, fields := le.Uint16(r[4:]), le.Uint32(r[6:])
+	prop, fields, vshape := le.Uint16(r[4:]), le.Uint32(r[6:]), le.Uint32(r[14:])
 	n, ok := numericLeaf(r[18:])
 	if !ok {
-		return "", 0, false
+		return "", 0, 0, false
 	}
 	rest := r[18+n:]
 	end := strings.IndexByte(string(rest), 0)
 	if end <= 0 {
-		return "", 0, false
+		return "", 0, 0, false
 	}
 	if prop&propFwdRef != 0 {
 		fields = 0
 	}
-	return string(rest[:end]), fields, true
+	return string(rest[:end]), fields, vshape, true
 }
 
 // baseClasses returns the type indices of the base classes an LF_FIELDLIST
@@ -201,9 +202,10 @@ func numericLeaf(b []byte) (int, bool) {
 
 // Classes returns the C++ classes, structures and interfaces the type
 // stream defines, by qualified name (ns::Class), each with the names of its
-// direct base classes, virtual ones too, in declaration order. Empty when
-// the PDB has no type stream (a stripped PDB) or it could not be read.
-func (f *File) Classes() map[string][]string { return f.classes }
+// direct base classes, virtual ones too, in declaration order, and whether
+// it is polymorphic. Empty when the PDB has no type stream (a stripped PDB)
+// or it could not be read.
+func (f *File) Classes() map[string]loader.Class { return f.classes }
 
 // VtableClass returns the class whose virtual function table an MSVC
 // public symbol names: ??_7Derived@ns@@6B@ is ns::Derived's; a class with

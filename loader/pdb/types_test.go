@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"reflect"
 	"testing"
+
+	"github.com/drvhazard/drvhazard/loader"
 )
 
 // The C++ fixture's classes come out of the type stream with their bases,
@@ -15,17 +17,17 @@ func TestClassesOfFixture(t *testing.T) {
 			t.Fatal(err)
 		}
 		c := f.Classes()
-		for class, want := range map[string][]string{
-			"OwnerProcessor":    {"RequestProcessor"},
-			"CountingProcessor": {"RequestProcessor"},
-			"RequestProcessor":  {"PoolAllocated"},
-			"FileEventSink":     {"EventSink"},
-			"EventSink":         {"PoolAllocated"},
-			"PoolAllocated":     nil,
+		for class, want := range map[string]loader.Class{
+			"OwnerProcessor":    {Bases: []string{"RequestProcessor"}, Polymorphic: true},
+			"CountingProcessor": {Bases: []string{"RequestProcessor"}, Polymorphic: true},
+			"RequestProcessor":  {Bases: []string{"PoolAllocated"}, Polymorphic: true},
+			"FileEventSink":     {Bases: []string{"EventSink"}, Polymorphic: true},
+			"EventSink":         {Bases: []string{"PoolAllocated"}, Polymorphic: true},
+			"PoolAllocated":     {},
 		} {
 			got, ok := c[class]
 			if !ok || !reflect.DeepEqual(got, want) {
-				t.Errorf("%s: %s has bases %q (defined %v), want %q", build, class, got, ok, want)
+				t.Errorf("%s: %s is %+v (defined %v), want %+v", build, class, got, ok, want)
 			}
 		}
 	}
@@ -72,14 +74,14 @@ func tpi(recs ...[]byte) []byte {
 	return append(hdr, body...)
 }
 
-func classRec(prop uint16, fields uint32, name string) []byte {
+func classRec(prop uint16, fields, vshape uint32, name string) []byte {
 	le := binary.LittleEndian
 	r := le.AppendUint16(nil, lfClass)
 	r = le.AppendUint16(r, 0) // count
 	r = le.AppendUint16(r, prop)
 	r = le.AppendUint32(r, fields)
 	r = le.AppendUint32(r, 0)
-	r = le.AppendUint32(r, 0)
+	r = le.AppendUint32(r, vshape)
 	r = le.AppendUint16(r, 0x8002) // size: LF_USHORT
 	r = le.AppendUint16(r, 0x10)
 	return append(append(r, name...), 0)
@@ -104,13 +106,13 @@ func TestParseClasses(t *testing.T) {
 	fl = le.AppendUint16(fl, 1)
 	fl = le.AppendUint16(fl, 0x150d) // LF_MEMBER: reading stops
 	fl = append(fl, 1, 2, 3, 4)
-	b := tpi(classRec(propFwdRef, 0, "Base"), classRec(0, 0, "Base"), fl, classRec(0, 0x1002, "Derived"))
+	b := tpi(classRec(propFwdRef, 0, 0, "Base"), classRec(0, 0, 0, "Base"), fl, classRec(0, 0x1002, 0x1004, "Derived"))
 	got, err := parseClasses(b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := map[string][]string{"Derived": {"Base", "Base"}}; !reflect.DeepEqual(got, want) {
-		t.Errorf("classes %q, want %q (a class without fields has none listed)", got, want)
+	if want := map[string]loader.Class{"Derived": {Bases: []string{"Base", "Base"}, Polymorphic: true}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("classes %+v, want %+v (a class without fields has none listed; a vtable shape makes it polymorphic)", got, want)
 	}
 
 	// Damage: every cut of the stream is an error or a smaller answer,
