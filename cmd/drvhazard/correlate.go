@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/drvhazard/drvhazard/config"
@@ -208,6 +209,7 @@ func runCorrelate(args []string, stdout, stderr io.Writer) (code int) {
 		}
 	}
 	files, failed := collect(operands, newMatcher(include.globs))
+	files = slices.DeleteFunc(files, func(f file) bool { return isOutput(f.path, *outputPath) })
 	for _, r := range failed {
 		fail(r.Path, r.Err)
 	}
