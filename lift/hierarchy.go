@@ -7,6 +7,7 @@ import (
 	"github.com/drvhazard/drvhazard/cfg"
 	"github.com/drvhazard/drvhazard/ir"
 	"github.com/drvhazard/drvhazard/loader"
+	"github.com/drvhazard/drvhazard/loader/pdb"
 )
 
 // A virtual call on `this` inside a method (`mov rax,[rcx]; call [rax+k]`
@@ -108,7 +109,7 @@ func (p *Program) classVtables() map[uint32]loader.Vtable {
 				classes = nil
 				break
 			}
-			if strings.Contains(g.Name, "::~") || strings.HasPrefix(g.Name, "??_G") || strings.HasPrefix(g.Name, "??1") {
+			if _, dtor, _, _ := pdb.MemberOf(g.Name); dtor || strings.Contains(g.Name, "::~") {
 				if dtors++; dtors > 1 {
 					break
 				}
@@ -239,29 +240,20 @@ func onPrimaryLine(a, c string, classes map[string]loader.Class) bool {
 }
 
 // methodClass returns the class a function is a method of, from its name:
-// ns::Class::Method as a PDB's procedures name it, or the decorated
-// ?Method@Class@ns@@... of its publics; "" when the name is neither, the
-// class is not one classes describes, or the decoration says the method
-// is static. (A PDB's undecorated name does not say: a static method of a
-// polymorphic class that calls a virtual method of its first argument is
-// taken for a call on `this`.)
+// ns::Class::Method as a PDB's procedures name it, or the decorated name of
+// its publics (pdb.MemberOf); "" when the name is neither, the class is not
+// one classes describes, or the decoration says the method is static. (A
+// PDB's undecorated name does not say: a static method of a polymorphic
+// class that calls a virtual method of its first argument is taken for a
+// call on `this`.)
 func methodClass(name string, classes map[string]loader.Class) string {
-	var class string
-	if rest, ok := strings.CutPrefix(name, "?"); ok {
-		if strings.HasPrefix(rest, "?") {
-			return "" // a special member (??0 constructor, ??_G deleting destructor) or operator
-		}
-		end := strings.Index(rest, "@@")
-		if end < 0 || end+2 < len(rest) && strings.IndexByte("CDKLST", rest[end+2]) >= 0 {
-			return "" // not decorated as a member, or a static one: rcx is no `this`
-		}
-		parts := strings.Split(rest[:end], "@")
-		if len(parts) < 2 {
+	class := ""
+	if strings.HasPrefix(name, "?") {
+		c, _, static, ok := pdb.MemberOf(name)
+		if !ok || static {
 			return ""
 		}
-		parts = parts[1:]
-		slices.Reverse(parts)
-		class = strings.Join(parts, "::")
+		class = c
 	} else if i := strings.LastIndex(name, "::"); i > 0 {
 		class = name[:i]
 	}

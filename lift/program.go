@@ -29,7 +29,7 @@ type Program struct {
 	irqlChanging map[*cfg.Func]bool
 	// takenData holds the read-only data addresses code takes with lea
 	// (a constructor's vtable, a constant table): where a vtable without a
-	// symbol may start (hierarchy.go).
+	// symbol may start (hierarchy.go). Kept only when it may be needed.
 	takenData map[uint32]bool
 }
 
@@ -113,6 +113,9 @@ func (v building) Decoded(f *cfg.Func, insts []cfg.Inst) {
 	ps := &v.p.lifter
 	fa := v.p.factsOf(f)
 	*fa = facts{}
+	// Vtables are found by the addresses code takes only where symbols
+	// describe classes but name no vtable (classVtables).
+	inferVtables := len(ps.img.Classes) > 0 && len(ps.img.Vtables) == 0
 	for i := range insts {
 		in := &insts[i]
 		if in.Op == x86asm.MOV && in.Args[0] == x86asm.CR8 {
@@ -124,7 +127,7 @@ func (v building) Decoded(f *cfg.Func, insts []cfg.Inst) {
 		if in.Probe {
 			ps.probes[in.RVA] = true
 		}
-		if in.Op == x86asm.LEA {
+		if inferVtables && in.Op == x86asm.LEA {
 			if t, ok := cfg.RIPSlot(in); ok {
 				if sec := ps.img.Section(t); sec != nil && !sec.Writable() && !ps.img.Executable(t) {
 					v.p.takenData[t] = true

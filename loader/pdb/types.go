@@ -235,6 +235,39 @@ func VtableClass(symbol string) (class, base string, ok bool) {
 	return class, base, true
 }
 
+// MemberOf reads the MSVC-decorated name of a member function: the class
+// (ns::Class) of ?Method@Class@ns@@..., of a destructor ??1Class@@... and of
+// a scalar deleting destructor ??_GClass@@...; dtor is set for the last two,
+// static when the access code after the name marks a static member (C, D,
+// K, L, S, T), which has no this. false for other names (a free function
+// ?F@@YA..., a constructor, an operator, templates, back-references).
+func MemberOf(symbol string) (class string, dtor, static, ok bool) {
+	rest, dtor := "", true
+	switch {
+	case strings.HasPrefix(symbol, "??1"):
+		rest = symbol[3:]
+	case strings.HasPrefix(symbol, "??_G"):
+		rest = symbol[4:]
+	case strings.HasPrefix(symbol, "?") && !strings.HasPrefix(symbol, "??"):
+		rest, dtor = symbol[1:], false
+	default:
+		return "", false, false, false
+	}
+	name, after, ok := qualifiedName(rest)
+	if !ok || after == "" {
+		return "", false, false, false
+	}
+	if !dtor {
+		// The method's own name is the innermost part.
+		i := strings.LastIndex(name, "::")
+		if i < 0 {
+			return "", false, false, false
+		}
+		name = name[:i]
+	}
+	return name, dtor, strings.IndexByte("CDKLST", after[0]) >= 0, true
+}
+
 // qualifiedName reads a decorated name's parts up to the @ that ends them
 // (Name@Scope@@): innermost first, as ns::Name. Templates (?$) and
 // back-references (digits) are not read.

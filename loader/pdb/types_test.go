@@ -130,3 +130,27 @@ func TestParseClasses(t *testing.T) {
 		t.Error("records past the stream were accepted")
 	}
 }
+
+func TestMemberOf(t *testing.T) {
+	for _, tc := range []struct {
+		sym, class       string
+		dtor, static, ok bool
+	}{
+		{"?Process@OwnerProcessor@@UEAA_JPEAU_FLT_CALLBACK_DATA@@@Z", "OwnerProcessor", false, false, true},
+		{"?Run@Inner@ns@@QEAAXXZ", "ns::Inner", false, false, true},
+		{"?Drop@Helper@@SAXPEAVIFoo@@@Z", "Helper", false, true, true},
+		{"??_GOwnerProcessor@@UEAAPEAXI@Z", "OwnerProcessor", true, false, true},
+		{"??1FileEventSink@@UEAA@XZ", "FileEventSink", true, false, true},
+		{"??0OwnerProcessor@@QEAA@XZ", "", false, false, false}, // a constructor
+		{"?Free@@YAXPEAX@Z", "", false, false, false},           // a free function
+		{"?Run@?$Box@H@@QEAAXXZ", "", false, false, false},      // a template
+		{"PreReadV", "", false, false, false},
+		{"?", "", false, false, false},
+		{"?A@B@@", "", false, false, false},
+	} {
+		class, dtor, static, ok := MemberOf(tc.sym)
+		if class != tc.class || dtor != tc.dtor || static != tc.static || ok != tc.ok {
+			t.Errorf("MemberOf(%q) = %q, %v, %v, %v; want %q, %v, %v, %v", tc.sym, class, dtor, static, ok, tc.class, tc.dtor, tc.static, tc.ok)
+		}
+	}
+}
