@@ -8,10 +8,14 @@ const MaxDepth = 24
 // A Builder interns and simplifies expressions. Expressions of different
 // Builders must not be mixed. A Builder is not safe for concurrent use.
 type Builder struct {
-	// table holds every expression by its structural hash, in buckets of
-	// len(table) (a power of two) chained through Expr.next: cheaper than
-	// a map, whose own hashing and probing were a seventh of the analysis.
-	table []*Expr
+	// table holds every expression by its structural hash, open addressed
+	// with linear probing, at most half full; len(table) is a power of
+	// two. A slot keeps the low half of the hash beside the expression's
+	// id, so that a probe compares without reading the expression (a cache
+	// miss each) and the table grows without reading any: cheaper than a
+	// map, whose own hashing and probing were a seventh of the analysis,
+	// and than buckets chained through the expressions.
+	table []slot
 	n     uint32
 	// small caches the constants -16..47 of each width.
 	small [9][64]*Expr
@@ -27,11 +31,22 @@ type Builder struct {
 
 const recentSize = 4096
 
-// NewBuilder returns an empty Builder.
-func NewBuilder() *Builder { return &Builder{table: make([]*Expr, initialTable)} }
+// A slot of the table: an expression's id (0 when empty) and the low 32
+// bits of its hash, of which the slot's index is the low bits.
+type slot struct{ tag, id uint32 }
 
-// initialTable is the first size of the table; it doubles whenever it holds
-// as many expressions as buckets.
+// slabSize is the number of expressions in a slab.
+const slabSize = 1024
+
+// expr is the expression numbered id: they are carved from the slabs in
+// the order they are numbered, from 1.
+func (b *Builder) expr(id uint32) *Expr { return &b.slabs[(id-1)/slabSize][(id-1)%slabSize] }
+
+// NewBuilder returns an empty Builder.
+func NewBuilder() *Builder { return &Builder{table: make([]slot, initialTable)} }
+
+// initialTable is the first size of the table; it doubles whenever it is
+// half full.
 const initialTable = 1 << 12
 
 // Len is the number of distinct expressions made so far.
@@ -66,9 +81,14 @@ func (b *Builder) intern(op Op, w int, v int64, x, y, z *Expr) *Expr {
 
 // lookup finds or makes the expression in the table.
 func (b *Builder) lookup(h uint64, op Op, w int, v int64, x, y, z *Expr) *Expr {
-	bucket := &b.table[h&uint64(len(b.table)-1)]
-	for e := *bucket; e != nil; e = e.next {
-		if e.hash == h && e.Op == op && int(e.W) == w && e.V == v && e.A == x && e.B == y && e.C == z {
+	tag := uint32(h)
+	mask := uint32(len(b.table) - 1)
+	i := tag & mask
+	for ; b.table[i].id != 0; i = (i + 1) & mask {
+		if b.table[i].tag != tag {
+			continue
+		}
+		if e := b.expr(b.table[i].id); e.hash == h && e.Op == op && int(e.W) == w && e.V == v && e.A == x && e.B == y && e.C == z {
 			return e
 		}
 	}
@@ -83,32 +103,34 @@ func (b *Builder) lookup(h uint64, op Op, w int, v int64, x, y, z *Expr) *Expr {
 	}
 	b.n++
 	if b.cur == len(b.slabs) {
-		b.slabs = append(b.slabs, make([]Expr, 1024))
+		b.slabs = append(b.slabs, make([]Expr, slabSize))
 	}
 	e := &b.slabs[b.cur][b.pos]
-	if b.pos++; b.pos == len(b.slabs[b.cur]) {
+	if b.pos++; b.pos == slabSize {
 		b.cur, b.pos = b.cur+1, 0
 	}
-	*e = Expr{Op: op, W: uint8(w), V: v, A: x, B: y, C: z, depth: d + 1, id: b.n, hash: h, next: *bucket,
+	*e = Expr{Op: op, W: uint8(w), V: v, A: x, B: y, C: z, depth: d + 1, id: b.n, hash: h,
 		uses: usesOf(op, v, x, y, z)}
-	*bucket = e
-	if int(b.n) > len(b.table) {
+	b.table[i] = slot{tag, b.n}
+	if 2*int(b.n) > len(b.table) {
 		b.grow()
 	}
 	return e
 }
 
-// grow doubles the table and chains every expression into its new bucket.
+// grow doubles the table, placing every slot again by its tag.
 func (b *Builder) grow() {
-	table := make([]*Expr, 2*len(b.table))
-	m := uint64(len(table) - 1)
-	for _, old := range b.table {
-		for e := old; e != nil; {
-			next := e.next
-			e.next = table[e.hash&m]
-			table[e.hash&m] = e
-			e = next
+	table := make([]slot, 2*len(b.table))
+	mask := uint32(len(table) - 1)
+	for _, s := range b.table {
+		if s.id == 0 {
+			continue
 		}
+		i := s.tag & mask
+		for table[i].id != 0 {
+			i = (i + 1) & mask
+		}
+		table[i] = s
 	}
 	b.table = table
 }

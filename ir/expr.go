@@ -100,7 +100,6 @@ type Expr struct {
 	id    uint32 // order of interning, unique in its Builder
 	uses  Uses
 	hash  uint64 // of the structure: the same in every Builder
-	next  *Expr  // the next expression in its Builder's table bucket
 }
 
 // before orders the operands of commutative operators: by the structure's
