@@ -48,6 +48,7 @@ type builder struct {
 	ctx          context.Context
 	limits       Limits
 	instructions int // decoded, counting functions decoded again
+	packed       int // kept packed in blocks (packBlocks), counting blocks since replaced
 	blocks       int // in the program now
 	err          error
 }

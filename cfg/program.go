@@ -125,6 +125,9 @@ type Block struct {
 	Term Term
 	// Insts is the number of instructions.
 	Insts int
+	// code holds the instructions packed, kept by the descent (packed.go);
+	// nil when they are decoded again.
+	code []packedInst
 }
 
 // Term is a block terminator kind.
@@ -259,9 +262,24 @@ func hex32(v uint32) string {
 	return string(b[i:])
 }
 
-// Decode decodes the instructions of a block again (a Program keeps only
-// the blocks, not the instructions, to stay small).
+// Decode returns the instructions of a block: those the descent kept
+// packed (packed.go), else decoded again. Either way they are what decoding
+// the block's bytes gives.
 func (p *Program) Decode(blk *Block) []Inst {
+	if blk.code != nil {
+		out := make([]Inst, len(blk.code))
+		var prev uint32
+		for k := range blk.code {
+			out[k] = blk.code[k].unpack(prev)
+			prev = out[k].RVA
+		}
+		return out
+	}
+	return p.decode(blk)
+}
+
+// decode decodes blk's bytes.
+func (p *Program) decode(blk *Block) []Inst {
 	code := p.Image.Bytes(blk.Start, blk.End-blk.Start)
 	out := make([]Inst, 0, blk.Insts)
 	var prev uint32
