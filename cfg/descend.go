@@ -545,53 +545,48 @@ func (b *builder) buildBlocks(f *Func, a *analysis) {
 			}
 		}
 	}
-	var cur *Block
-	// end closes an unterminated block: it falls into the code decoded at
-	// its end, or it ends in bytes that were not decoded.
-	end := func() {
-		if cur == nil {
-			return
-		}
-		if a.index.has(cur.End) {
-			cur.Term = TermFall
-			cur.Succs = []Edge{{To: cur.End, Kind: EdgeFall}}
-		} else {
-			cur.Term = TermInvalid
-		}
-		cur = nil
-	}
+	// The blocks' runs of instructions first, then the blocks, in one
+	// allocation: a new block starts at a leader, after a terminator, and
+	// where the next instruction does not follow the last.
+	open, at := false, uint32(0)
 	for i := range a.insts {
 		in := &a.insts[i]
 		f.Size += uint32(in.Len)
-		if cur == nil || a.leaders[in.RVA] || cur.End != in.RVA {
-			end()
-			cur = &Block{Start: in.RVA}
-			f.Blocks = append(f.Blocks, cur)
+		if !open || a.leaders[in.RVA] || at != in.RVA {
 			a.runs = append(a.runs, [2]int{i, i})
+			open = true
 		}
-		cur.End = in.Next()
-		cur.Insts++
+		at = in.Next()
 		a.runs[len(a.runs)-1][1] = i + 1
-		if t, ok := a.term[in.RVA]; ok {
-			cur.Term = t
-			cur.Succs = a.succ[in.RVA]
-			cur = nil
+		if _, ok := a.term[in.RVA]; ok {
+			open = false
 		}
 	}
-	end()
+	slab := make([]Block, len(a.runs))
+	for k, r := range a.runs {
+		blk, last := &slab[k], &a.insts[r[1]-1]
+		blk.Start, blk.End, blk.Insts = a.insts[r[0]].RVA, last.Next(), r[1]-r[0]
+		switch t, ok := a.term[last.RVA]; {
+		case ok:
+			blk.Term, blk.Succs = t, a.succ[last.RVA]
+		case a.index.has(blk.End):
+			// Unterminated, it falls into the code decoded at its end...
+			blk.Term, blk.Succs = TermFall, []Edge{{To: blk.End, Kind: EdgeFall}}
+		default:
+			blk.Term = TermInvalid // ...or ends in bytes that were not decoded.
+		}
+		f.Blocks = append(f.Blocks, blk)
+	}
 	// A branch whose target or fall-through could not be decoded (past the
 	// section's data, bad bytes) keeps no edge to it.
 	starts := make(map[uint32]bool, len(f.Blocks))
 	for _, blk := range f.Blocks {
 		starts[blk.Start] = true
 	}
+	lost := func(e Edge) bool { return !starts[e.To] }
 	for _, blk := range f.Blocks {
-		kept := blk.Succs[:0:0]
-		for _, e := range blk.Succs {
-			if starts[e.To] {
-				kept = append(kept, e)
-			}
+		if slices.ContainsFunc(blk.Succs, lost) {
+			blk.Succs = slices.DeleteFunc(slices.Clone(blk.Succs), lost)
 		}
-		blk.Succs = kept
 	}
 }

@@ -2,6 +2,7 @@ package lift
 
 import (
 	"encoding/binary"
+	"slices"
 
 	"golang.org/x/arch/x86/x86asm"
 
@@ -249,7 +250,7 @@ func (ps *pass) store(st *symState, a *ir.Expr, w int, v *ir.Expr) {
 	if ps.onStore != nil && w == 8 {
 		ps.onStore(base, off, v)
 	}
-	st.mem = st.mem.store(ps.b, base, off, w, v)
+	st.storeMem(ps.b, base, off, w, v)
 }
 
 // read evaluates a source operand of w bytes.
@@ -782,8 +783,12 @@ const maxStackArgs = 4
 // r8, r9, then the first stack arguments (for a tail jump, rsp already
 // points at the return address, 8 bytes lower than for a call).
 func (ps *pass) callArgs(in *cfg.Inst, st *symState, tail bool) []*ir.Expr {
+	return ps.appendArgs(make([]*ir.Expr, 0, 4+maxStackArgs), in, st, tail)
+}
+
+// appendArgs appends the arguments of call in to args (see callArgs).
+func (ps *pass) appendArgs(args []*ir.Expr, in *cfg.Inst, st *symState, tail bool) []*ir.Expr {
 	b := ps.b
-	args := make([]*ir.Expr, 0, 4+maxStackArgs)
 	for _, r := range argRegs {
 		args = append(args, st.r[r])
 	}
@@ -874,7 +879,10 @@ func (ps *pass) callEffect(in *cfg.Inst, st *symState) {
 		st.r[rR11] = ps.opaque(in, ps.regLoc(rR11), 8)
 		return
 	}
-	args := ps.callArgs(in, st, false)
+	// The arguments stay on the stack: every call computes them, few keep
+	// them (a callee's substitution copies them).
+	var buf [4 + maxStackArgs]*ir.Expr
+	args := ps.appendArgs(buf[:0], in, st, false)
 	target := ps.callTarget(in, st)
 	var result *ir.Expr
 	if target != nil && target.Op == ir.OpImport {
@@ -893,7 +901,7 @@ func (ps *pass) callEffect(in *cfg.Inst, st *symState) {
 		// helper that acquires a spin lock) leaves it so in its caller.
 		if target != nil && target.Op == ir.OpAddr && ps.callee != nil {
 			if g := ps.callee(uint32(target.V)); g != nil && g.ExitIRQL != nil && g.ExitIRQL.Op != ir.OpIRQL {
-				sub := b.NewSubstituter(ir.Binding{Params: args, IRQL: st.irql})
+				sub := b.NewSubstituter(ir.Binding{Params: slices.Clone(args), IRQL: st.irql})
 				if v := sub.Subst(g.ExitIRQL); v != nil {
 					st.irql = v
 				}

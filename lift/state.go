@@ -20,6 +20,11 @@ type symState struct {
 	irql  *ir.Expr
 	mem   cells
 	chk   int64 // rax before the call just executed, for __chkstk probes; -1 if none
+	// memOwner is the state that alone holds mem's array, the one that
+	// copied it last: it may write the array in place. A copy of the state
+	// (clone, or any assignment) is not its owner, so it copies the cells
+	// before its first write, as every state sharing them must.
+	memOwner *symState
 }
 
 // xmmLanes holds the 64-bit lanes of xmm0-15, low then high qword.
@@ -149,6 +154,35 @@ func (m cells) store(b *ir.Builder, base *ir.Expr, off int64, w int, v *ir.Expr)
 	out = append(out, m[:lo]...)
 	out = append(out, mid...)
 	return append(out, m[hi:]...)
+}
+
+// storeMem sets w bytes at base+off of s's memory to v (nil: forgotten),
+// as cells.store does. A state stores into its own copy of the cells in
+// place when the new cell overlaps no other: a store replacing a cell of
+// the same place and width, or one into free bytes (the frame a function
+// fills). Copying every set of cells on every store was most of the
+// memory the lifter asked for.
+func (s *symState) storeMem(b *ir.Builder, base *ir.Expr, off int64, w int, v *ir.Expr) {
+	if m := s.mem; s.memOwner == s && base != nil && v != nil {
+		i := m.find(base, off)
+		end := off + int64(w)
+		freeBefore := i == 0 || m[i-1].base != base || m[i-1].off+int64(m[i-1].w) <= off
+		nextFree := func(j int) bool { return j == len(m) || m[j].base != base || m[j].off >= end }
+		switch {
+		case !freeBefore:
+		case i < len(m) && m[i].base == base && m[i].off == off && int(m[i].w) == w && nextFree(i+1):
+			m[i].v = v
+			return
+		case nextFree(i) && len(m) < maxCells:
+			s.mem = slices.Insert(m, i, cell{base: base, off: off, w: uint8(w), v: v})
+			return
+		}
+	}
+	m := s.mem.store(b, base, off, w, v)
+	if !sameCells(m, s.mem) {
+		s.memOwner = s // store made m
+	}
+	s.mem = m
 }
 
 // extract is the part [from, to) of cell c.
