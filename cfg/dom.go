@@ -1,9 +1,19 @@
 package cfg
 
+import (
+	"slices"
+	"sort"
+)
+
 // DomTree holds the immediate dominators of a function's blocks (Cooper,
 // Harvey and Kennedy, "A Simple, Fast Dominance Algorithm", 2001).
 type DomTree struct {
-	index map[uint32]int // block start -> index
+	// starts holds the blocks' starts in ascending order; byStart maps a
+	// position in it to the block's index, nil when the blocks are in
+	// address order already (the descent makes them so). A search, not a
+	// map: the tree is made for every function lifted.
+	starts  []uint32
+	byStart []int
 	idom  []int          // -1 for the entry and unreachable blocks
 	preds [][]int
 	rpo   []int // reverse-postorder number of each block; -1 when unreachable
@@ -22,28 +32,44 @@ func (t *DomTree) RPO(i int) int { return t.rpo[i] }
 
 // Index returns the index of the block starting at start.
 func (t *DomTree) Index(start uint32) (int, bool) {
-	i, ok := t.index[start]
-	return i, ok
+	i, ok := slices.BinarySearch(t.starts, start)
+	if !ok {
+		return 0, false
+	}
+	if t.byStart != nil {
+		return t.byStart[i], true
+	}
+	return i, true
 }
 
 // Dominators computes f's dominator tree.
 func Dominators(f *Func) *DomTree {
 	n := len(f.Blocks)
-	t := &DomTree{index: make(map[uint32]int, n), idom: make([]int, n), preds: make([][]int, n), rpo: make([]int, n)}
+	t := &DomTree{starts: make([]uint32, n), idom: make([]int, n), preds: make([][]int, n), rpo: make([]int, n)}
 	for i := range t.rpo {
 		t.rpo[i] = -1
 	}
 	for i, b := range f.Blocks {
-		t.index[b.Start] = i
+		t.starts[i] = b.Start
+	}
+	if !slices.IsSorted(t.starts) {
+		t.byStart = make([]int, n)
+		for i := range t.byStart {
+			t.byStart[i] = i
+		}
+		sort.SliceStable(t.byStart, func(i, j int) bool { return f.Blocks[t.byStart[i]].Start < f.Blocks[t.byStart[j]].Start })
+		for k, i := range t.byStart {
+			t.starts[k] = f.Blocks[i].Start
+		}
 	}
 	for i, b := range f.Blocks {
 		for _, e := range b.Succs {
-			if j, ok := t.index[e.To]; ok {
+			if j, ok := t.Index(e.To); ok {
 				t.preds[j] = append(t.preds[j], i)
 			}
 		}
 	}
-	entry, ok := t.index[f.Entry]
+	entry, ok := t.Index(f.Entry)
 	for i := range t.idom {
 		t.idom[i] = -1
 	}
@@ -58,7 +84,7 @@ func Dominators(f *Func) *DomTree {
 	visit = func(i int) {
 		seen[i] = true
 		for _, e := range f.Blocks[i].Succs {
-			if j, ok := t.index[e.To]; ok && !seen[j] {
+			if j, ok := t.Index(e.To); ok && !seen[j] {
 				visit(j)
 			}
 		}

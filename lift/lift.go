@@ -329,10 +329,28 @@ func argWidth(in *cfg.Inst, i int) int {
 	return opWidth(in)
 }
 
-// binOps maps x86 arithmetic to ir operators.
-var binOps = map[x86asm.Op]ir.Op{
-	x86asm.ADD: ir.OpAdd, x86asm.AND: ir.OpAnd, x86asm.OR: ir.OpOr, x86asm.XOR: ir.OpXor,
-	x86asm.SHL: ir.OpShl, x86asm.SHR: ir.OpShr, x86asm.SAR: ir.OpSar, x86asm.IMUL: ir.OpMul,
+// binOp is the ir operator of an x86 arithmetic instruction (ADD, AND, OR,
+// XOR, the shifts, IMUL): a switch, not a map, on the lifter's hot path.
+func binOp(op x86asm.Op) ir.Op {
+	switch op {
+	case x86asm.ADD:
+		return ir.OpAdd
+	case x86asm.AND:
+		return ir.OpAnd
+	case x86asm.OR:
+		return ir.OpOr
+	case x86asm.XOR:
+		return ir.OpXor
+	case x86asm.SHL:
+		return ir.OpShl
+	case x86asm.SHR:
+		return ir.OpShr
+	case x86asm.SAR:
+		return ir.OpSar
+	case x86asm.IMUL:
+		return ir.OpMul
+	}
+	panic("lift: no ir operator for " + op.String())
 }
 
 // symStep applies one instruction to the state.
@@ -407,7 +425,7 @@ func (ps *pass) symStep(in *cfg.Inst, st *symState) {
 			r = b.Sub(x, y)
 			st.flags = symFlags{kind: flagsSub, a: x, b: y}
 		default:
-			r = b.Bin(binOps[op], x, y)
+			r = b.Bin(binOp(op), x, y)
 			if op == x86asm.ADD {
 				st.flags = symFlags{kind: flagsResult, a: r}
 			} else {
@@ -438,7 +456,7 @@ func (ps *pass) symStep(in *cfg.Inst, st *symState) {
 		if in.Args[1] != nil {
 			n = ps.read(in, st, in.Args[1], 1)
 		}
-		r := b.Bin(binOps[op], x, b.Bin(ir.OpAnd, b.Zext(n, w), b.Const(63, w)))
+		r := b.Bin(binOp(op), x, b.Bin(ir.OpAnd, b.Zext(n, w), b.Const(63, w)))
 		st.flags = symFlags{kind: flagsResult, a: r}
 		ps.write(in, st, in.Args[0], r)
 	case x86asm.IMUL:
@@ -535,11 +553,11 @@ func (ps *pass) symStep(in *cfg.Inst, st *symState) {
 		x86asm.LDDQU, x86asm.PUNPCKLQDQ, x86asm.PXOR, x86asm.XORPS, x86asm.XORPD:
 		ps.vector(in, st)
 	default:
-		if cc, ok := setcc[op]; ok {
+		if cc, ok := setcc(op); ok {
 			ps.write(in, st, in.Args[0], ps.cond(cc, st.flags))
 			break
 		}
-		if cc, ok := cmovcc[op]; ok {
+		if cc, ok := cmovcc(op); ok {
 			c := ps.cond(cc, st.flags)
 			ps.write(in, st, in.Args[0], b.Select(c, ps.read(in, st, in.Args[1], w), ps.read(in, st, in.Args[0], w)))
 			break
@@ -578,8 +596,8 @@ func keepsFlags(op x86asm.Op) bool {
 		x86asm.CWDE, x86asm.CDQ, x86asm.CQO:
 		return true
 	}
-	_, set := setcc[op]
-	_, cmov := cmovcc[op]
+	_, set := setcc(op)
+	_, cmov := cmovcc(op)
 	return set || cmov || cfg.IsJcc(op)
 }
 
@@ -588,20 +606,68 @@ func isControlReg(a x86asm.Arg) bool {
 	return ok && (r >= x86asm.CR0 && r <= x86asm.CR15 || r >= x86asm.DR0 && r <= x86asm.DR15)
 }
 
-// setcc and cmovcc give the condition code each instruction reads, as the
-// jcc that tests it.
-var (
-	setcc = map[x86asm.Op]x86asm.Op{
-		x86asm.SETE: x86asm.JE, x86asm.SETNE: x86asm.JNE, x86asm.SETB: x86asm.JB, x86asm.SETAE: x86asm.JAE,
-		x86asm.SETBE: x86asm.JBE, x86asm.SETA: x86asm.JA, x86asm.SETL: x86asm.JL, x86asm.SETGE: x86asm.JGE,
-		x86asm.SETLE: x86asm.JLE, x86asm.SETG: x86asm.JG, x86asm.SETS: x86asm.JS, x86asm.SETNS: x86asm.JNS,
+// setcc and cmovcc return the jcc that tests the condition code a setcc
+// or cmovcc reads; false for another instruction. Switches, not maps:
+// every instruction the lifter does not model otherwise asks them.
+func setcc(op x86asm.Op) (x86asm.Op, bool) {
+	switch op {
+	case x86asm.SETE:
+		return x86asm.JE, true
+	case x86asm.SETNE:
+		return x86asm.JNE, true
+	case x86asm.SETB:
+		return x86asm.JB, true
+	case x86asm.SETAE:
+		return x86asm.JAE, true
+	case x86asm.SETBE:
+		return x86asm.JBE, true
+	case x86asm.SETA:
+		return x86asm.JA, true
+	case x86asm.SETL:
+		return x86asm.JL, true
+	case x86asm.SETGE:
+		return x86asm.JGE, true
+	case x86asm.SETLE:
+		return x86asm.JLE, true
+	case x86asm.SETG:
+		return x86asm.JG, true
+	case x86asm.SETS:
+		return x86asm.JS, true
+	case x86asm.SETNS:
+		return x86asm.JNS, true
 	}
-	cmovcc = map[x86asm.Op]x86asm.Op{
-		x86asm.CMOVE: x86asm.JE, x86asm.CMOVNE: x86asm.JNE, x86asm.CMOVB: x86asm.JB, x86asm.CMOVAE: x86asm.JAE,
-		x86asm.CMOVBE: x86asm.JBE, x86asm.CMOVA: x86asm.JA, x86asm.CMOVL: x86asm.JL, x86asm.CMOVGE: x86asm.JGE,
-		x86asm.CMOVLE: x86asm.JLE, x86asm.CMOVG: x86asm.JG, x86asm.CMOVS: x86asm.JS, x86asm.CMOVNS: x86asm.JNS,
+	return 0, false
+}
+
+func cmovcc(op x86asm.Op) (x86asm.Op, bool) {
+	switch op {
+	case x86asm.CMOVE:
+		return x86asm.JE, true
+	case x86asm.CMOVNE:
+		return x86asm.JNE, true
+	case x86asm.CMOVB:
+		return x86asm.JB, true
+	case x86asm.CMOVAE:
+		return x86asm.JAE, true
+	case x86asm.CMOVBE:
+		return x86asm.JBE, true
+	case x86asm.CMOVA:
+		return x86asm.JA, true
+	case x86asm.CMOVL:
+		return x86asm.JL, true
+	case x86asm.CMOVGE:
+		return x86asm.JGE, true
+	case x86asm.CMOVLE:
+		return x86asm.JLE, true
+	case x86asm.CMOVG:
+		return x86asm.JG, true
+	case x86asm.CMOVS:
+		return x86asm.JS, true
+	case x86asm.CMOVNS:
+		return x86asm.JNS, true
 	}
-)
+	return 0, false
+}
 
 // cond is the condition a jcc (or the setcc/cmovcc reading the same code)
 // tests, as a boolean expression; nil when the flags are not known.

@@ -165,7 +165,10 @@ func (p *Program) Lift(f *cfg.Func) {
 	}
 	ps := p.lifterPass()
 	observe := func(bi int, in *cfg.Inst, st *symState) {
-		if c := sites[in.RVA]; c != nil && (in.Op == x86asm.CALL || in.Op == x86asm.JMP || cfg.IsJcc(in.Op)) {
+		if in.Op != x86asm.CALL && in.Op != x86asm.JMP && !cfg.IsJcc(in.Op) {
+			return
+		}
+		if c := sites[in.RVA]; c != nil {
 			c.Args, c.IRQL, c.Target = ps.callArgs(in, st, c.Tail), st.irql, ps.callTarget(in, st)
 		}
 	}
