@@ -14,9 +14,9 @@ type DomTree struct {
 	// map: the tree is made for every function lifted.
 	starts  []uint32
 	byStart []int
-	idom  []int          // -1 for the entry and unreachable blocks
-	preds [][]int
-	rpo   []int // reverse-postorder number of each block; -1 when unreachable
+	idom    []int // -1 for the entry and unreachable blocks
+	preds   [][]int
+	rpo     []int // reverse-postorder number of each block; -1 when unreachable
 }
 
 // IDom returns the immediate dominator of block i, -1 for the entry and

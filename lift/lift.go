@@ -606,65 +606,34 @@ func isControlReg(a x86asm.Arg) bool {
 	return ok && (r >= x86asm.CR0 && r <= x86asm.CR15 || r >= x86asm.DR0 && r <= x86asm.DR15)
 }
 
+// condCodes lists the condition codes the lifter reads: the jcc that tests
+// each, and the setcc and cmovcc that read it.
+var condCodes = [...]struct{ jcc, set, cmov x86asm.Op }{
+	{x86asm.JE, x86asm.SETE, x86asm.CMOVE}, {x86asm.JNE, x86asm.SETNE, x86asm.CMOVNE},
+	{x86asm.JB, x86asm.SETB, x86asm.CMOVB}, {x86asm.JAE, x86asm.SETAE, x86asm.CMOVAE},
+	{x86asm.JBE, x86asm.SETBE, x86asm.CMOVBE}, {x86asm.JA, x86asm.SETA, x86asm.CMOVA},
+	{x86asm.JL, x86asm.SETL, x86asm.CMOVL}, {x86asm.JGE, x86asm.SETGE, x86asm.CMOVGE},
+	{x86asm.JLE, x86asm.SETLE, x86asm.CMOVLE}, {x86asm.JG, x86asm.SETG, x86asm.CMOVG},
+	{x86asm.JS, x86asm.SETS, x86asm.CMOVS}, {x86asm.JNS, x86asm.SETNS, x86asm.CMOVNS},
+}
+
 // setcc and cmovcc return the jcc that tests the condition code a setcc
-// or cmovcc reads; false for another instruction. Switches, not maps:
-// every instruction the lifter does not model otherwise asks them.
+// or cmovcc reads; false for another instruction. A scan of condCodes, not
+// a map: every instruction the lifter does not model otherwise asks.
 func setcc(op x86asm.Op) (x86asm.Op, bool) {
-	switch op {
-	case x86asm.SETE:
-		return x86asm.JE, true
-	case x86asm.SETNE:
-		return x86asm.JNE, true
-	case x86asm.SETB:
-		return x86asm.JB, true
-	case x86asm.SETAE:
-		return x86asm.JAE, true
-	case x86asm.SETBE:
-		return x86asm.JBE, true
-	case x86asm.SETA:
-		return x86asm.JA, true
-	case x86asm.SETL:
-		return x86asm.JL, true
-	case x86asm.SETGE:
-		return x86asm.JGE, true
-	case x86asm.SETLE:
-		return x86asm.JLE, true
-	case x86asm.SETG:
-		return x86asm.JG, true
-	case x86asm.SETS:
-		return x86asm.JS, true
-	case x86asm.SETNS:
-		return x86asm.JNS, true
+	for _, c := range condCodes {
+		if c.set == op {
+			return c.jcc, true
+		}
 	}
 	return 0, false
 }
 
 func cmovcc(op x86asm.Op) (x86asm.Op, bool) {
-	switch op {
-	case x86asm.CMOVE:
-		return x86asm.JE, true
-	case x86asm.CMOVNE:
-		return x86asm.JNE, true
-	case x86asm.CMOVB:
-		return x86asm.JB, true
-	case x86asm.CMOVAE:
-		return x86asm.JAE, true
-	case x86asm.CMOVBE:
-		return x86asm.JBE, true
-	case x86asm.CMOVA:
-		return x86asm.JA, true
-	case x86asm.CMOVL:
-		return x86asm.JL, true
-	case x86asm.CMOVGE:
-		return x86asm.JGE, true
-	case x86asm.CMOVLE:
-		return x86asm.JLE, true
-	case x86asm.CMOVG:
-		return x86asm.JG, true
-	case x86asm.CMOVS:
-		return x86asm.JS, true
-	case x86asm.CMOVNS:
-		return x86asm.JNS, true
+	for _, c := range condCodes {
+		if c.cmov == op {
+			return c.jcc, true
+		}
 	}
 	return 0, false
 }
