@@ -158,31 +158,48 @@ func (m cells) store(b *ir.Builder, base *ir.Expr, off int64, w int, v *ir.Expr)
 
 // storeMem sets w bytes at base+off of s's memory to v (nil: forgotten),
 // as cells.store does. A state stores into its own copy of the cells in
-// place when the new cell overlaps no other: a store replacing a cell of
-// the same place and width, or one into free bytes (the frame a function
-// fills). Copying every set of cells on every store was most of the
-// memory the lifter asked for.
+// place where it can (storeInPlace): copying every set of cells on every
+// store was most of the memory the lifter asked for.
 func (s *symState) storeMem(b *ir.Builder, base *ir.Expr, off int64, w int, v *ir.Expr) {
-	if m := s.mem; s.memOwner == s && base != nil && v != nil {
-		i := m.find(base, off)
-		end := off + int64(w)
-		freeBefore := i == 0 || m[i-1].base != base || m[i-1].off+int64(m[i-1].w) <= off
-		nextFree := func(j int) bool { return j == len(m) || m[j].base != base || m[j].off >= end }
-		switch {
-		case !freeBefore:
-		case i < len(m) && m[i].base == base && m[i].off == off && int(m[i].w) == w && nextFree(i+1):
-			m[i].v = v
-			return
-		case nextFree(i) && len(m) < maxCells:
-			s.mem = slices.Insert(m, i, cell{base: base, off: off, w: uint8(w), v: v})
-			return
-		}
+	if s.memOwner == s && s.storeInPlace(base, off, w, v) {
+		return
 	}
 	m := s.mem.store(b, base, off, w, v)
 	if !sameCells(m, s.mem) {
 		s.memOwner = s // store made m
 	}
 	s.mem = m
+}
+
+// storeInPlace writes the new cell into s's cells, which s alone holds,
+// when it overlaps no other cell (it replaces one of the same place and
+// width, or goes into free bytes: the frame a function fills) and store
+// would keep it; false, with nothing written, otherwise.
+func (s *symState) storeInPlace(base *ir.Expr, off int64, w int, v *ir.Expr) bool {
+	m := s.mem
+	if base == nil || v == nil {
+		return false
+	}
+	i := m.find(base, off)
+	// store keeps a new cell while len(m), plus one, plus the cells of the
+	// 16 bytes below off, is under maxCells: the same test.
+	if len(m)+1+(i-m.find(base, off-16)) >= maxCells {
+		return false
+	}
+	if i > 0 && m[i-1].base == base && m[i-1].off+int64(m[i-1].w) > off {
+		return false // the cell below runs into the new one
+	}
+	end := off + int64(w)
+	free := func(j int) bool { return j == len(m) || m[j].base != base || m[j].off >= end }
+	switch {
+	case i < len(m) && m[i].base == base && m[i].off == off && int(m[i].w) == w && free(i+1):
+		m[i].v = v
+	case free(i):
+		s.mem = slices.Insert(m, i, cell{base: base, off: off, w: uint8(w), v: v})
+	default:
+		return false
+	}
+	return true
 }
 
 // extract is the part [from, to) of cell c.
