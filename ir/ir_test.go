@@ -115,3 +115,26 @@ func TestEval(t *testing.T) {
 		}
 	}
 }
+
+// Interning finds every expression again, the same pointer, however far the
+// table has grown since it was made, and keeps the table at most half full.
+func TestInternAcrossGrowth(t *testing.T) {
+	b := NewBuilder()
+	const n = 200000 // the table doubles many times from initialTable
+	made := make([]*Expr, n)
+	for i := range made {
+		made[i] = b.Load(b.Bin(OpAdd, b.Param(i%4), b.Const(int64(i), 8)), 1+i%8)
+	}
+	count := b.Len()
+	for i := range made {
+		if again := b.Load(b.Bin(OpAdd, b.Param(i%4), b.Const(int64(i), 8)), 1+i%8); again != made[i] {
+			t.Fatalf("expression %d made again is another: %v, first %v", i, again, made[i])
+		}
+	}
+	if b.Len() != count {
+		t.Errorf("making the same expressions again grew the builder from %d to %d", count, b.Len())
+	}
+	if len(b.table) < 2*b.Len() {
+		t.Errorf("table of %d slots holds %d expressions: more than half full", len(b.table), b.Len())
+	}
+}
