@@ -51,25 +51,23 @@ const (
 func pack(in *Inst) (packedInst, bool) {
 	x := &in.Inst
 	p := packedInst{op: x.Op, opcode: x.Opcode, rva: in.RVA}
-	for i, pre := range x.Prefix {
-		if i >= maxPrefixes && pre != 0 {
+	for _, pre := range x.Prefix[maxPrefixes:] {
+		if pre != 0 {
 			return p, false
-		}
-		if i < maxPrefixes {
-			p.prefix[i] = pre
 		}
 	}
-	small := [...]int{x.Mode, x.AddrSize, x.DataSize, x.MemBytes, x.Len, x.PCRel, x.PCRelOff}
-	for _, v := range small {
-		if v < 0 || v > 0xff {
-			return p, false
-		}
+	copy(p.prefix[:], x.Prefix[:maxPrefixes])
+	// Each of the sizes fits a byte (a negative one would set high bits).
+	if (x.Mode|x.AddrSize|x.DataSize|x.MemBytes|x.Len|x.PCRel|x.PCRelOff)&^0xff != 0 {
+		return p, false
 	}
 	p.mode, p.addrSize, p.dataSize, p.memBytes = uint8(x.Mode), uint8(x.AddrSize), uint8(x.DataSize), uint8(x.MemBytes)
 	p.len, p.pcRel, p.pcRo = uint8(x.Len), uint8(x.PCRel), uint8(x.PCRelOff)
 	for i, a := range x.Args {
-		if _, isReg := a.(x86asm.Reg); i >= maxValues && a != nil && !isReg {
-			return p, false
+		if i >= maxValues && a != nil {
+			if _, isReg := a.(x86asm.Reg); !isReg {
+				return p, false
+			}
 		}
 		switch a := a.(type) {
 		case nil:
