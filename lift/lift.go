@@ -621,6 +621,9 @@ var condCodes = [...]struct{ jcc, set, cmov x86asm.Op }{
 // or cmovcc reads; false for another instruction. A scan of condCodes, not
 // a map: every instruction the lifter does not model otherwise asks.
 func setcc(op x86asm.Op) (x86asm.Op, bool) {
+	if op < x86asm.SETA || op > x86asm.SETS { // x86asm numbers them in one run
+		return 0, false
+	}
 	for _, c := range condCodes {
 		if c.set == op {
 			return c.jcc, true
@@ -630,6 +633,9 @@ func setcc(op x86asm.Op) (x86asm.Op, bool) {
 }
 
 func cmovcc(op x86asm.Op) (x86asm.Op, bool) {
+	if op < x86asm.CMOVA || op > x86asm.CMOVS {
+		return 0, false
+	}
 	for _, c := range condCodes {
 		if c.cmov == op {
 			return c.jcc, true

@@ -70,3 +70,17 @@ func callsOf(p *Program, entry uint32) map[uint32]*cfg.CallSite {
 	}
 	return out
 }
+
+// setcc and cmovcc skip what lies outside the runs SETA..SETS and
+// CMOVA..CMOVS of x86asm's numbering: every condition code they know must
+// lie inside, or it would never be read.
+func TestConditionCodesInTheirRuns(t *testing.T) {
+	for _, c := range condCodes {
+		if jcc, ok := setcc(c.set); !ok || jcc != c.jcc {
+			t.Errorf("setcc(%v) = %v, %v; want %v", c.set, jcc, ok, c.jcc)
+		}
+		if jcc, ok := cmovcc(c.cmov); !ok || jcc != c.jcc {
+			t.Errorf("cmovcc(%v) = %v, %v; want %v", c.cmov, jcc, ok, c.jcc)
+		}
+	}
+}
