@@ -329,12 +329,10 @@ func argWidth(in *cfg.Inst, i int) int {
 	return opWidth(in)
 }
 
-// binOp is the ir operator of an x86 arithmetic instruction (ADD, AND, OR,
-// XOR, the shifts, IMUL): a switch, not a map, on the lifter's hot path.
+// binOp is the ir operator of each x86 arithmetic instruction symStep
+// makes a binary operation of (a switch, not a map: the hot path).
 func binOp(op x86asm.Op) ir.Op {
 	switch op {
-	case x86asm.ADD:
-		return ir.OpAdd
 	case x86asm.AND:
 		return ir.OpAnd
 	case x86asm.OR:
@@ -347,10 +345,8 @@ func binOp(op x86asm.Op) ir.Op {
 		return ir.OpShr
 	case x86asm.SAR:
 		return ir.OpSar
-	case x86asm.IMUL:
-		return ir.OpMul
 	}
-	panic("lift: no ir operator for " + op.String())
+	return ir.OpAdd // ADD, the only other one its callers ask for
 }
 
 // symStep applies one instruction to the state.
@@ -943,8 +939,10 @@ func (ps *pass) callEffect(in *cfg.Inst, st *symState) {
 		if target != nil && target.Op == ir.OpAddr && ps.callee != nil {
 			if g := ps.callee(uint32(target.V)); g != nil && g.ExitIRQL != nil && g.ExitIRQL.Op != ir.OpIRQL {
 				sub := b.NewSubstituter(ir.Binding{Params: slices.Clone(args), IRQL: st.irql})
-				if v := sub.Subst(g.ExitIRQL); v != nil {
-					st.irql = v
+				// In the caller's terms; unknown when what it depends on is
+				// (an argument register an earlier call clobbered).
+				if st.irql = sub.Subst(g.ExitIRQL); st.irql == nil {
+					st.irql = ps.opaque(in, ps.irqlLoc(), 1)
 				}
 			}
 		}

@@ -84,3 +84,22 @@ func TestConditionCodesInTheirRuns(t *testing.T) {
 		}
 	}
 }
+
+// A callee that sets the IRQL from an argument its caller left unknown (a
+// register an earlier call clobbered) returns at an unknown IRQL, not at
+// the one its caller was entered at.
+func TestIRQLFromAClobberedArgument(t *testing.T) {
+	code := synth.Cat(
+		[]byte{0xe8}, synth.LE32(0x1040-0x1005), // 1000 call 1040 (writes rdx)
+		[]byte{0xe8}, synth.LE32(0x1050-0x100a), // 1005 call 1050 (mov cr8,rdx)
+		[]byte{0xc3}, // 100a ret
+	)
+	code = synth.At(code, 0x40, 0x31, 0xd2, 0xc3)             // 1040 xor edx,edx; ret
+	code = synth.At(code, 0x50, 0x44, 0x0f, 0x22, 0xc2, 0xc3) // 1050 mov cr8,rdx; ret
+	p := buildCode(t, code, nil, nil)
+	f := p.Func(0x1000)
+	p.Lift(f)
+	if f.ExitIRQL == nil || f.ExitIRQL == p.IR.IRQL() {
+		t.Errorf("exit IRQL %v, want an unknown value (the callee set it from a clobbered rdx)", f.ExitIRQL)
+	}
+}

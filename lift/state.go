@@ -11,7 +11,9 @@ import (
 // register, xmm lane, the flags, the IRQL and the memory cells written so
 // far, as expressions of the ir package. A value nothing is known of is an
 // ir.Opaque named by the instruction that made it, so that copies of it
-// (spilled, reloaded, moved to a callee-saved register) stay equal.
+// (spilled, reloaded, moved to a callee-saved register) stay equal; a
+// register nil is unknown too, named where it is read (what calls leave in
+// volatile registers, which code does not read).
 type symState struct {
 	r     [nRegs]*ir.Expr
 	x     *xmmLanes // nil while no xmm register is known; shared until written
