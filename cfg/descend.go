@@ -298,7 +298,7 @@ func (b *builder) analyse(f *Func) {
 	f.Result, f.ExitIRQL, f.Returns, f.Phis = nil, nil, nil, nil
 	b.values.Decoded(f, a.insts)
 	if b.needsValues(a) {
-		b.flow(f, a) // lifted now: kept packed, they would seldom be asked for again
+		b.flow(f, a) // lifted now: not kept, they would seldom be decoded again
 	} else {
 		b.packBlocks(f, blockRuns(f, a))
 		b.recordOnly(f, a)

@@ -1,8 +1,8 @@
 package cfg
 
 import (
+	"cmp"
 	"slices"
-	"sort"
 )
 
 // DomTree holds the immediate dominators of a function's blocks (Cooper,
@@ -57,7 +57,7 @@ func Dominators(f *Func) *DomTree {
 		for i := range t.byStart {
 			t.byStart[i] = i
 		}
-		sort.SliceStable(t.byStart, func(i, j int) bool { return f.Blocks[t.byStart[i]].Start < f.Blocks[t.byStart[j]].Start })
+		slices.SortStableFunc(t.byStart, func(i, j int) int { return cmp.Compare(f.Blocks[i].Start, f.Blocks[j].Start) })
 		for k, i := range t.byStart {
 			t.starts[k] = f.Blocks[i].Start
 		}

@@ -23,6 +23,7 @@ type packedInst struct {
 	op                                                   x86asm.Op
 	opcode, rva                                          uint32
 	mode, addrSize, dataSize, memBytes, len, pcRel, pcRo uint8
+	evex                                                 evexFlags
 	kind                                                 [4]argKind
 	reg                                                  [4][4]uint8      // Reg; Mem: segment, base, index, scale
 	val                                                  [maxValues]int64 // Imm, Rel, Mem's displacement
@@ -36,6 +37,17 @@ const (
 	maxValues   = 3
 )
 
+// evexFlags holds the AVX-512 fields of an Inst: Broadcast, Zeroing and
+// SAE as bits, Rounding (0-3) above them.
+type evexFlags uint8
+
+const (
+	evexBroadcast evexFlags = 1 << iota
+	evexZeroing
+	evexSAE
+	evexRoundingShift = 3
+)
+
 type argKind uint8
 
 const (
@@ -46,8 +58,9 @@ const (
 	argRel
 )
 
-// pack returns in packed; false when a field does not fit (none of
-// x86asm's does) or an operand is of a kind it does not know.
+// pack returns in packed; false when it does not fit: a prefix past the
+// fourth, a fourth operand that is not a register, a size past a byte, a
+// rounding mode past 3, an operand of a kind it does not know.
 func pack(in *Inst) (packedInst, bool) {
 	x := &in.Inst
 	p := packedInst{op: x.Op, opcode: x.Opcode, rva: in.RVA}
@@ -63,6 +76,18 @@ func pack(in *Inst) (packedInst, bool) {
 	}
 	p.mode, p.addrSize, p.dataSize, p.memBytes = uint8(x.Mode), uint8(x.AddrSize), uint8(x.DataSize), uint8(x.MemBytes)
 	p.len, p.pcRel, p.pcRo = uint8(x.Len), uint8(x.PCRel), uint8(x.PCRelOff)
+	if x.Rounding < 0 || x.Rounding > 3 {
+		return p, false
+	}
+	p.evex = evexFlags(x.Rounding) << evexRoundingShift
+	for _, f := range [...]struct {
+		set  bool
+		flag evexFlags
+	}{{x.Broadcast, evexBroadcast}, {x.Zeroing, evexZeroing}, {x.SAE, evexSAE}} {
+		if f.set {
+			p.evex |= f.flag
+		}
+	}
 	for i, a := range x.Args {
 		if i >= maxValues && a != nil {
 			if _, isReg := a.(x86asm.Reg); !isReg {
@@ -90,7 +115,9 @@ func pack(in *Inst) (packedInst, bool) {
 func (p *packedInst) unpack(prev uint32) Inst {
 	x := x86asm.Inst{Op: p.op, Opcode: p.opcode,
 		Mode: int(p.mode), AddrSize: int(p.addrSize), DataSize: int(p.dataSize), MemBytes: int(p.memBytes),
-		Len: int(p.len), PCRel: int(p.pcRel), PCRelOff: int(p.pcRo)}
+		Len: int(p.len), PCRel: int(p.pcRel), PCRelOff: int(p.pcRo),
+		Broadcast: p.evex&evexBroadcast != 0, Zeroing: p.evex&evexZeroing != 0, SAE: p.evex&evexSAE != 0,
+		Rounding: int8(p.evex >> evexRoundingShift)}
 	copy(x.Prefix[:], p.prefix[:])
 	for i, k := range p.kind {
 		r := p.reg[i]
@@ -123,7 +150,12 @@ func (b *builder) packBlocks(f *Func, runs [][]Inst) {
 	arena := make([]packedInst, 0, n)
 	for i, blk := range f.Blocks {
 		run := runs[i]
-		if !wholeRun(blk, run) {
+		// Decoding again reads the block's bytes from its start's section
+		// (Image.Bytes): a block that runs on into the next section (code
+		// the descent followed there) is left to be decoded again, which
+		// stops where the section does, so that Decode says the same
+		// whether the block was kept or not.
+		if !wholeRun(blk, run) || len(b.img.Bytes(blk.Start, blk.End-blk.Start)) != int(blk.End-blk.Start) {
 			continue
 		}
 		start := len(arena)
