@@ -158,7 +158,9 @@ func (m cells) store(b *ir.Builder, base *ir.Expr, off int64, w int, v *ir.Expr)
 			mid = append(mid, c)
 		}
 	}
-	if v != nil && len(m)+len(mid) < maxCells {
+	// The new cell is kept while the result stays under maxCells (the
+	// kept parts of split cells are kept in any case).
+	if v != nil && len(m)-(hi-lo)+len(mid)+1 < maxCells {
 		mid = append(mid, cell{base: base, off: off, w: uint8(w), v: v})
 	}
 	slices.SortFunc(mid, func(a, b cell) int { return cmp.Compare(a.off, b.off) })
@@ -193,20 +195,17 @@ func (s *symState) storeInPlace(base *ir.Expr, off int64, w int, v *ir.Expr) boo
 		return false
 	}
 	i := m.find(base, off)
-	// store keeps a new cell while len(m), plus one, plus the cells of the
-	// 16 bytes below off, is under maxCells: the same test.
-	if len(m)+1+(i-m.find(base, off-16)) >= maxCells {
-		return false
-	}
 	if i > 0 && m[i-1].base == base && m[i-1].off+int64(m[i-1].w) > off {
 		return false // the cell below runs into the new one
 	}
 	end := off + int64(w)
 	free := func(j int) bool { return j == len(m) || m[j].base != base || m[j].off >= end }
+	// As store does, a new value is kept while the cells stay under
+	// maxCells (extracts of split cells may have taken them to it).
 	switch {
-	case i < len(m) && m[i].base == base && m[i].off == off && int(m[i].w) == w && free(i+1):
+	case i < len(m) && m[i].base == base && m[i].off == off && int(m[i].w) == w && free(i+1) && len(m) < maxCells:
 		m[i].v = v
-	case free(i):
+	case free(i) && len(m)+1 < maxCells:
 		s.mem = slices.Insert(m, i, cell{base: base, off: off, w: uint8(w), v: v})
 	default:
 		return false
