@@ -300,8 +300,9 @@ func (b *builder) analyse(f *Func) {
 	if b.needsValues(a) {
 		b.flow(f, a) // lifted now: not kept, they would seldom be decoded again
 	} else {
-		b.packBlocks(f, blockRuns(f, a))
-		b.recordOnly(f, a)
+		runs := blockRuns(f, a)
+		b.packBlocks(f, runs)
+		b.recordOnly(f, a, runs)
 	}
 	b.addHandlerCalls(f, handlers)
 	for _, t := range promoted {

@@ -46,13 +46,13 @@ func (b *builder) flow(f *Func, a *analysis) {
 }
 
 // recordOnly records f's call sites and code references from its
-// instructions alone: every call and jump of f resolves without values
+// instructions alone (runs, each block's): every call and jump of f resolves without values
 // (direct, through the import table or a pointer in read-only data). The
 // value analysis runs when a rule asks for it (lift.Program.Lift).
-func (b *builder) recordOnly(f *Func, a *analysis) {
+func (b *builder) recordOnly(f *Func, a *analysis, runs [][]Inst) {
 	recs := make([]blockRecord, len(f.Blocks))
 	s := b.values.Operands()
-	for bi, run := range blockRuns(f, a) {
+	for bi, run := range runs {
 		for k := range run {
 			b.record(a, f, bi, &run[k], s, &recs[bi])
 		}
