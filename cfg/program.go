@@ -1,6 +1,7 @@
 package cfg
 
 import (
+	"slices"
 	"sort"
 
 	"golang.org/x/arch/x86/x86asm"
@@ -265,23 +266,27 @@ func hex32(v uint32) string {
 // Decode returns the instructions of a block: those the descent kept
 // packed (packed.go), else decoded again. Either way they are what decoding
 // the block's bytes gives.
-func (p *Program) Decode(blk *Block) []Inst {
+func (p *Program) Decode(blk *Block) []Inst { return p.AppendDecoded(nil, blk) }
+
+// AppendDecoded appends the instructions of blk (Decode) to dst, so that a
+// caller can reuse one buffer for many blocks.
+func (p *Program) AppendDecoded(dst []Inst, blk *Block) []Inst {
 	if blk.code != nil {
-		out := make([]Inst, len(blk.code))
+		dst = slices.Grow(dst, len(blk.code))
 		var prev uint32
 		for k := range blk.code {
-			out[k] = blk.code[k].unpack(prev)
-			prev = out[k].RVA
+			dst = append(dst, blk.code[k].unpack(prev))
+			prev = dst[len(dst)-1].RVA
 		}
-		return out
+		return dst
 	}
-	return p.decode(blk)
+	return p.appendDecode(dst, blk)
 }
 
-// decode decodes blk's bytes.
-func (p *Program) decode(blk *Block) []Inst {
+// appendDecode appends what decoding blk's bytes again gives to dst.
+func (p *Program) appendDecode(dst []Inst, blk *Block) []Inst {
 	code := p.Image.Bytes(blk.Start, blk.End-blk.Start)
-	out := make([]Inst, 0, blk.Insts)
+	dst = slices.Grow(dst, blk.Insts)
 	var prev uint32
 	for off := uint32(0); off < uint32(len(code)); {
 		in, err := x86asm.Decode(code[off:], 64)
@@ -289,11 +294,11 @@ func (p *Program) decode(blk *Block) []Inst {
 			break
 		}
 		rva := blk.Start + off
-		out = append(out, Inst{Inst: in, RVA: rva, prev: prev})
+		dst = append(dst, Inst{Inst: in, RVA: rva, prev: prev})
 		prev = rva
 		off += uint32(in.Len)
 	}
-	return out
+	return dst
 }
 
 // BlockAt returns the block of f that holds the instruction at rva, nil

@@ -94,12 +94,16 @@ func (p *Program) blockState(f *cfg.Func, blk *cfg.Block, observe func(in *cfg.I
 	if blk.Start == f.Entry {
 		st = ps.symEntry()
 	}
-	for _, in := range p.Decode(blk) {
+	mem := p.takeLiftMemory()
+	mem.buf = p.AppendDecoded(mem.buf[:0], blk)
+	for k := range mem.buf {
+		in := &mem.buf[k]
 		if observe != nil {
-			observe(&in, &st)
+			observe(in, &st)
 		}
-		ps.symStep(&in, &st)
+		ps.symStep(in, &st)
 	}
+	p.spare = append(p.spare, mem)
 }
 
 // blockStores returns the 8-byte stores into writable data that block blk

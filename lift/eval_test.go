@@ -204,3 +204,55 @@ func TestEvaluateSpilledCompare(t *testing.T) {
 		t.Errorf("edge conditions %s, want %s", got, want)
 	}
 }
+
+// Each lift decodes into and works in memory an earlier lift finished with
+// (liftMemory). What a lift leaves on its function must not point into it:
+// lifting every other function afterwards, reusing that memory many times
+// over, leaves what each lift said as it was.
+func TestLiftsLeaveNothingInReusedMemory(t *testing.T) {
+	for _, name := range []string{"mf_stack.gcc.sys", "mf_majors.gcc-O0.sys", "mf_guards.gcc-O0.sys", "mf_vthis.clang-lto.sys"} {
+		t.Run(name, func(t *testing.T) {
+			img, err := loader.Load("../testdata/bin/" + name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := Build(img)
+			said := map[*cfg.Func]string{}
+			for _, f := range p.Funcs {
+				p.Lift(f)
+				// An Evaluation and a block's state alone take memory too.
+				for _, c := range f.Calls {
+					p.ArgsAt(f, c)
+				}
+				said[f] = liftedFacts(f)
+			}
+			if len(said) < 5 {
+				t.Fatalf("%d functions lifted, want a program to lift", len(said))
+			}
+			for _, f := range p.Funcs {
+				if now := liftedFacts(f); now != said[f] {
+					t.Errorf("function %#x: after the other lifts\n%s\nwas\n%s", f.Entry, now, said[f])
+				}
+			}
+		})
+	}
+}
+
+// liftedFacts prints what a lift sets on f.
+func liftedFacts(f *cfg.Func) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "result %v irql %v\n", f.Result, f.ExitIRQL)
+	for _, r := range f.Returns {
+		fmt.Fprintf(&b, "return %#x %v\n", r.Block.Start, r.Value)
+	}
+	for _, c := range f.Calls {
+		fmt.Fprintf(&b, "call %#x %v %v %v\n", c.Site, c.Args, c.IRQL, c.Target)
+	}
+	for _, blk := range f.Blocks {
+		for _, e := range blk.Succs {
+			fmt.Fprintf(&b, "edge %#x->%#x %v\n", blk.Start, e.To, e.Cond)
+		}
+	}
+	fmt.Fprintf(&b, "%d phis\n", len(f.Phis))
+	return b.String()
+}

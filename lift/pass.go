@@ -1,6 +1,8 @@
 package lift
 
 import (
+	"slices"
+
 	"github.com/drvhazard/drvhazard/cfg"
 	"github.com/drvhazard/drvhazard/ir"
 	"github.com/drvhazard/drvhazard/loader"
@@ -153,10 +155,20 @@ func (p *Program) Lift(f *cfg.Func) {
 		return
 	}
 	fa.lifted = true // a recursive call sees what is known so far: nothing
+	mem := p.takeLiftMemory()
+	n := 0
+	for _, blk := range f.Blocks {
+		n += blk.Insts
+	}
+	// One buffer for every block, grown once: a block's run stays where
+	// it was put.
+	mem.buf = slices.Grow(mem.buf[:0], n)
 	insts := make([][]cfg.Inst, len(f.Blocks))
 	limit := f.Entry
 	for i, blk := range f.Blocks {
-		insts[i] = p.Decode(blk)
+		start := len(mem.buf)
+		mem.buf = p.AppendDecoded(mem.buf, blk)
+		insts[i] = mem.buf[start:len(mem.buf):len(mem.buf)]
 		limit = max(limit, blk.End)
 	}
 	sites := make(map[uint32]*cfg.CallSite, len(f.Calls))
@@ -172,8 +184,27 @@ func (p *Program) Lift(f *cfg.Func) {
 			c.Args, c.IRQL, c.Target = ps.callArgs(in, st, c.Tail), st.irql, ps.callTarget(in, st)
 		}
 	}
-	var fl symFlow
-	p.lift(&fl, f, func(i int) []cfg.Inst { return insts[i] }, observe, limit, nil)
+	p.lift(&mem.flow, f, func(i int) []cfg.Inst { return insts[i] }, observe, limit, nil)
+	p.spare = append(p.spare, mem)
+}
+
+// liftMemory is what a lift decodes into and works in: its function's
+// instructions and the pass's states. A lift takes one the lifts before it
+// have finished with (growing memory afresh for each was a tenth of the
+// bytes a scan allocated); a lift within a lift (a callee whose IRQL effect
+// it needs) takes another. Nothing a lift leaves points into it.
+type liftMemory struct {
+	buf  []cfg.Inst
+	flow symFlow
+}
+
+func (p *Program) takeLiftMemory() *liftMemory {
+	if n := len(p.spare); n > 0 {
+		mem := p.spare[n-1]
+		p.spare = p.spare[:n-1]
+		return mem
+	}
+	return &liftMemory{}
 }
 
 // lifterPass returns the pass that lifts the program's functions after

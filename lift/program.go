@@ -22,7 +22,9 @@ type Program struct {
 	// flowScratch is the memory of the pass during the build, reused for
 	// every function.
 	flowScratch symFlow
-	facts       map[*cfg.Func]*facts
+	// spare holds the memory of finished lifts for the next ones (Lift).
+	spare []*liftMemory
+	facts map[*cfg.Func]*facts
 	// clobbered memoizes clobbers; irqlChanging holds the functions
 	// changesIRQL is true of (irqlChangers), made on first use.
 	clobbered    map[*cfg.Func]uint16
