@@ -420,10 +420,19 @@ func (img *Image) checkTail(coff int64) error {
 
 // Section returns the section holding rva, or nil.
 func (img *Image) Section(rva uint32) *Section {
+	// The first section ending past rva, searched by hand: the descent
+	// asks at every instruction it decodes.
 	s := img.Sections
-	i := sort.Search(len(s), func(i int) bool { return s[i].End() > rva })
-	if i < len(s) && s[i].Contains(rva) {
-		return &s[i]
+	lo, hi := 0, len(s)
+	for lo < hi {
+		if m := int(uint(lo+hi) >> 1); s[m].End() > rva {
+			hi = m
+		} else {
+			lo = m + 1
+		}
+	}
+	if lo < len(s) && s[lo].Contains(rva) {
+		return &s[lo]
 	}
 	return nil
 }
