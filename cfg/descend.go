@@ -31,6 +31,9 @@ type analysis struct {
 	// order and sorted are scratch space for sortInsts.
 	order  []uint64
 	sorted []Inst
+	// decoded remembers what builds decoded, by bytes: it stays with the
+	// scratch from one build to the next.
+	decoded decodeCache
 }
 
 // midInstruction reports whether t falls inside (not at the start of) an
@@ -160,7 +163,8 @@ func (b *builder) analyse(f *Func) {
 			}
 			// A fragment may lie in another section: decode from the bytes
 			// of the section that holds pc, and only if it holds code.
-			in, err := x86asm.Decode(Code(b.img, pc), 64)
+			var in x86asm.Inst
+			err := a.decoded.decode(Code(b.img, pc), &in)
 			if err != nil || in.Op == 0 { // x86asm reports some undecodable bytes as Op 0
 				a.invalid = append(a.invalid, pc)
 				if prev != 0 {
