@@ -58,66 +58,73 @@ const (
 	argRel
 )
 
-// pack returns in packed; false when it does not fit: a prefix past the
+// pack packs in into p; false when it does not fit: a prefix past the
 // fourth, a fourth operand that is not a register, a size past a byte, a
-// rounding mode past 3, an operand of a kind it does not know.
-func pack(in *Inst) (packedInst, bool) {
+// rounding mode past 3, an operand of a kind it does not know. It writes
+// in place (the descent packs every instruction it does not lift).
+func pack(in *Inst, p *packedInst) bool {
 	x := &in.Inst
-	p := packedInst{op: x.Op, opcode: x.Opcode, rva: in.RVA}
-	for _, pre := range x.Prefix[maxPrefixes:] {
-		if pre != 0 {
-			return p, false
-		}
+	*p = packedInst{op: x.Op, opcode: x.Opcode, rva: in.RVA}
+	if [len(x.Prefix) - maxPrefixes]x86asm.Prefix(x.Prefix[maxPrefixes:]) != [len(x.Prefix) - maxPrefixes]x86asm.Prefix{} {
+		return false
 	}
-	copy(p.prefix[:], x.Prefix[:maxPrefixes])
+	p.prefix = [maxPrefixes]x86asm.Prefix(x.Prefix[:maxPrefixes])
 	// Each of the sizes fits a byte (a negative one would set high bits).
 	if (x.Mode|x.AddrSize|x.DataSize|x.MemBytes|x.Len|x.PCRel|x.PCRelOff)&^0xff != 0 {
-		return p, false
+		return false
 	}
 	p.mode, p.addrSize, p.dataSize, p.memBytes = uint8(x.Mode), uint8(x.AddrSize), uint8(x.DataSize), uint8(x.MemBytes)
 	p.len, p.pcRel, p.pcRo = uint8(x.Len), uint8(x.PCRel), uint8(x.PCRelOff)
 	if x.Rounding < 0 || x.Rounding > 3 {
-		return p, false
+		return false
 	}
 	p.evex = evexFlags(x.Rounding) << evexRoundingShift
-	for _, f := range [...]struct {
-		set  bool
-		flag evexFlags
-	}{{x.Broadcast, evexBroadcast}, {x.Zeroing, evexZeroing}, {x.SAE, evexSAE}} {
-		if f.set {
-			p.evex |= f.flag
-		}
+	if x.Broadcast {
+		p.evex |= evexBroadcast
+	}
+	if x.Zeroing {
+		p.evex |= evexZeroing
+	}
+	if x.SAE {
+		p.evex |= evexSAE
 	}
 	for i, a := range x.Args {
-		if i >= maxValues && a != nil {
-			if _, isReg := a.(x86asm.Reg); !isReg {
-				return p, false
-			}
-		}
 		switch a := a.(type) {
 		case nil:
 		case x86asm.Reg:
 			p.kind[i], p.reg[i][0] = argReg, uint8(a)
 		case x86asm.Mem:
+			if i >= maxValues {
+				return false
+			}
 			p.kind[i], p.reg[i], p.val[i] = argMem, [4]uint8{uint8(a.Segment), uint8(a.Base), uint8(a.Index), a.Scale}, a.Disp
 		case x86asm.Imm:
+			if i >= maxValues {
+				return false
+			}
 			p.kind[i], p.val[i] = argImm, int64(a)
 		case x86asm.Rel:
+			if i >= maxValues {
+				return false
+			}
 			p.kind[i], p.val[i] = argRel, int64(a)
 		default:
-			return p, false
+			return false
 		}
 	}
-	return p, true
+	return true
 }
 
-// unpack is the Inst p packs, prev the instruction before it in its block.
-func (p *packedInst) unpack(prev uint32) Inst {
-	x := x86asm.Inst{Op: p.op, Opcode: p.opcode,
-		Mode: int(p.mode), AddrSize: int(p.addrSize), DataSize: int(p.dataSize), MemBytes: int(p.memBytes),
-		Len: int(p.len), PCRel: int(p.pcRel), PCRelOff: int(p.pcRo),
-		Broadcast: p.evex&evexBroadcast != 0, Zeroing: p.evex&evexZeroing != 0, SAE: p.evex&evexSAE != 0,
-		Rounding: int8(p.evex >> evexRoundingShift)}
+// unpack writes the Inst p packs to dst, prev the instruction before it in
+// its block.
+func (p *packedInst) unpack(dst *Inst, prev uint32) {
+	*dst = Inst{RVA: p.rva, prev: prev}
+	x := &dst.Inst
+	x.Op, x.Opcode = p.op, p.opcode
+	x.Mode, x.AddrSize, x.DataSize, x.MemBytes = int(p.mode), int(p.addrSize), int(p.dataSize), int(p.memBytes)
+	x.Len, x.PCRel, x.PCRelOff = int(p.len), int(p.pcRel), int(p.pcRo)
+	x.Broadcast, x.Zeroing, x.SAE = p.evex&evexBroadcast != 0, p.evex&evexZeroing != 0, p.evex&evexSAE != 0
+	x.Rounding = int8(p.evex >> evexRoundingShift)
 	copy(x.Prefix[:], p.prefix[:])
 	for i, k := range p.kind {
 		r := p.reg[i]
@@ -132,7 +139,6 @@ func (p *packedInst) unpack(prev uint32) Inst {
 			x.Args[i] = x86asm.Rel(p.val[i])
 		}
 	}
-	return Inst{Inst: x, RVA: p.rva, prev: prev}
 }
 
 // packBlocks keeps f's blocks' instructions packed (run i is block i's),
@@ -160,12 +166,11 @@ func (b *builder) packBlocks(f *Func, runs [][]Inst) {
 		}
 		start := len(arena)
 		for k := range run {
-			p, ok := pack(&run[k])
-			if !ok {
+			arena = arena[:len(arena)+1]
+			if !pack(&run[k], &arena[len(arena)-1]) {
 				arena = arena[:start]
 				break
 			}
-			arena = append(arena, p)
 		}
 		if len(arena) > start {
 			blk.code = arena[start:len(arena):len(arena)]

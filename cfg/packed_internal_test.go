@@ -31,12 +31,14 @@ func TestPackRoundTrip(t *testing.T) {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
 		want := Inst{Inst: in, RVA: 0x1000}
-		p, ok := pack(&want)
+		var p packedInst
+		ok := pack(&want, &p)
 		if ok != tc.fits {
 			t.Errorf("%s: packed %v, want %v", tc.name, ok, tc.fits)
 			continue
 		}
-		if got := p.unpack(0); ok && !reflect.DeepEqual(got, want) {
+		var got Inst
+		if p.unpack(&got, 0); ok && !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: unpacked\n%+v\nwant\n%+v", tc.name, got, want)
 		}
 	}

@@ -272,11 +272,12 @@ func (p *Program) Decode(blk *Block) []Inst { return p.AppendDecoded(nil, blk) }
 // caller can reuse one buffer for many blocks.
 func (p *Program) AppendDecoded(dst []Inst, blk *Block) []Inst {
 	if blk.code != nil {
-		dst = slices.Grow(dst, len(blk.code))
+		n := len(dst)
+		dst = slices.Grow(dst, len(blk.code))[:n+len(blk.code)]
 		var prev uint32
 		for k := range blk.code {
-			dst = append(dst, blk.code[k].unpack(prev))
-			prev = dst[len(dst)-1].RVA
+			blk.code[k].unpack(&dst[n+k], prev)
+			prev = dst[n+k].RVA
 		}
 		return dst
 	}
