@@ -163,9 +163,13 @@ func (b *builder) analyse(f *Func) {
 			}
 			// A fragment may lie in another section: decode from the bytes
 			// of the section that holds pc, and only if it holds code.
-			var in x86asm.Inst
-			err := a.decoded.decode(Code(b.img, pc), &in)
-			if err != nil || in.Op == 0 { // x86asm reports some undecodable bytes as Op 0
+			// Decoded in place: an Inst is 200 bytes, and every
+			// instruction of the image passes here.
+			a.insts = append(a.insts, Inst{RVA: pc, prev: prev})
+			cur := &a.insts[len(a.insts)-1]
+			in := &cur.Inst
+			if err := a.decoded.decode(Code(b.img, pc), in); err != nil || in.Op == 0 { // x86asm reports some undecodable bytes as Op 0
+				a.insts = a.insts[:len(a.insts)-1]
 				a.invalid = append(a.invalid, pc)
 				if prev != 0 {
 					a.term[prev] = TermInvalid
@@ -179,9 +183,7 @@ func (b *builder) analyse(f *Func) {
 				break
 			}
 			b.instructions++
-			a.index.put(pc, len(a.insts))
-			a.insts = append(a.insts, Inst{Inst: in, RVA: pc, prev: prev})
-			cur := &a.insts[len(a.insts)-1]
+			a.index.put(pc, len(a.insts)-1)
 			if e := cur.Next(); e > a.maxEnd {
 				a.maxEnd = e
 			}
