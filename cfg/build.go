@@ -113,6 +113,13 @@ func BuildWithin(ctx context.Context, img *loader.Image, lim Limits, vals Values
 		scratch:       scratchAnalyses.Get().(*analysis),
 		entries:       newEntrySet(img),
 	}
+	code := 0
+	for i := range img.Sections {
+		if s := &img.Sections[i]; s.Executable() {
+			code += int(s.Size())
+		}
+	}
+	b.scratch.decoded.fit(code)
 	b.seed()
 	b.drain()
 	// Thunks nothing calls are found last, and only where no decoded block

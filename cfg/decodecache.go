@@ -26,9 +26,11 @@ import (
 // nothing): the instructions drivers repeat most keep their entries.
 type decodeCache struct {
 	// tags[i] names the bytes whose decoding insts[i] holds, apart: a
-	// look-up that misses reads only the tags.
-	tags  *[decodeCacheSize]cacheTag
-	insts *[decodeCacheSize]x86asm.Inst
+	// look-up that misses reads only the tags. bits is log2 of their
+	// length.
+	tags  []cacheTag
+	insts []x86asm.Inst
+	bits  int
 }
 
 // cacheTag is an instruction's bytes, n of them zero-padded; n is 0 in an
@@ -38,25 +40,38 @@ type cacheTag struct {
 	n      int
 }
 
-// decodeCacheBits sets the number of entries (224 bytes each).
+// The cache holds between 1<<minCacheBits and 1<<maxCacheBits entries
+// (224 bytes each), one for every cacheCodePerEntry bytes of code: a
+// small driver, scanned alone, must not pay for a table its code would not
+// fill (a large one made a third more of a small driver's page faults).
 const (
-	decodeCacheBits = 13
-	decodeCacheSize = 1 << decodeCacheBits
+	minCacheBits      = 9
+	maxCacheBits      = 13
+	cacheCodePerEntry = 16
 )
+
+// fit makes the cache large enough for code bytes of code; it keeps what
+// it holds when it already is.
+func (c *decodeCache) fit(code int) {
+	bits := minCacheBits
+	for bits < maxCacheBits && 1<<bits*cacheCodePerEntry < code {
+		bits++
+	}
+	if bits > c.bits {
+		c.tags, c.insts, c.bits = make([]cacheTag, 1<<bits), make([]x86asm.Inst, 1<<bits), bits
+	}
+}
 
 // decode decodes the instruction at the start of src into out, as
 // x86asm.Decode(src, 64) does.
 func (c *decodeCache) decode(src []byte, out *x86asm.Inst) (err error) {
 	n := instLength(src)
-	if n == 0 {
+	if n == 0 || c.bits == 0 {
 		*out, err = x86asm.Decode(src, 64)
 		return err
 	}
-	if c.tags == nil {
-		c.tags, c.insts = new([decodeCacheSize]cacheTag), new([decodeCacheSize]x86asm.Inst)
-	}
 	lo, hi := instBytes(src, n)
-	i := ((lo ^ hi*0x2545F4914F6CDD1D ^ uint64(n)) * 0x9E3779B97F4A7C15) >> (64 - decodeCacheBits)
+	i := ((lo ^ hi*0x2545F4914F6CDD1D ^ uint64(n)) * 0x9E3779B97F4A7C15) >> (64 - c.bits)
 	if t := &c.tags[i]; t.n == n && t.lo == lo && t.hi == hi {
 		*out = c.insts[i]
 		return nil

@@ -40,6 +40,7 @@ func sweep(t *testing.T, visit func(code []byte) int) {
 // instructions are found in it, decoding gives what x86asm gives.
 func TestDecodeCacheDecodesAsX86asm(t *testing.T) {
 	var c decodeCache
+	c.fit(1 << 20)
 	n := 0
 	sweep(t, func(code []byte) int {
 		want, wantErr := x86asm.Decode(code, 64)
@@ -87,6 +88,7 @@ func FuzzDecodeCache(f *testing.F) {
 	f.Add([]byte{0x66, 0x0f, 0x1f, 0x44, 0, 0, 0xf7, 0x05, 1, 2, 3, 4, 5, 6, 7, 8})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var c decodeCache
+		c.fit(len(data))
 		for pass := 0; pass < 2; pass++ {
 			for off := range data {
 				want, wantErr := x86asm.Decode(data[off:], 64)
@@ -102,11 +104,9 @@ func FuzzDecodeCache(f *testing.F) {
 
 func cachedEntries(c *decodeCache) int {
 	n := 0
-	if c.tags != nil {
-		for i := range c.tags {
-			if c.tags[i].n != 0 {
-				n++
-			}
+	for i := range c.tags {
+		if c.tags[i].n != 0 {
+			n++
 		}
 	}
 	return n
