@@ -57,42 +57,81 @@ func (d *Documented) URL() string {
 	return "https://learn.microsoft.com/windows-hardware/drivers/ddi/" + strings.TrimSuffix(strings.TrimPrefix(d.Page, "content/"), ".md")
 }
 
-// documented parses the two tables once; overrides replace generated rows.
+// documented parses the two tables whole; overrides replace generated
+// rows.
 func documented() (map[string]*Documented, error) {
 	out := map[string]*Documented{}
-	for _, row := range tsvRows(ddiIRQL) {
-		if len(row) != 6 {
-			return nil, fmt.Errorf("ddi_irql.tsv: a row of %d columns: %q", len(row), strings.Join(row, "\t"))
+	for name, e := range indexDocs(ddiIRQL, ddiOverrides) {
+		d, err := parseDoc(e.row, e.override)
+		if err != nil {
+			return nil, err
 		}
-		out[row[0]] = &Documented{Name: row[0], Module: row[1], Level: row[2], Text: row[3], Page: row[4], Paged: row[5]}
-	}
-	for _, row := range tsvRows(ddiOverrides) {
-		if len(row) != 3 {
-			return nil, fmt.Errorf("ddi_overrides.tsv: want routine, level (passive|apc|dispatch|any), reason: %q", strings.Join(row, "\t"))
-		}
-		if _, ok := irqlOf(row[1]); !ok {
-			return nil, fmt.Errorf("ddi_overrides.tsv: want routine, level (passive|apc|dispatch|any), reason: %q", strings.Join(row, "\t"))
-		}
-		d := &Documented{Name: row[0], Module: "*", Level: row[1], Text: "override: " + row[2]}
-		if old := out[row[0]]; old != nil {
-			d.Module, d.Page, d.Paged = old.Module, old.Page, old.Paged
-		}
-		out[row[0]] = d
+		out[name] = d
 	}
 	return out, nil
 }
 
-func tsvRows(text string) [][]string {
-	rows := make([][]string, 0, strings.Count(text, "\n"))
+// indexDocs indexes the tables' rows by routine, unparsed.
+func indexDocs(table, overrides string) map[string]*docEntry {
+	out := make(map[string]*docEntry, strings.Count(table, "\n"))
+	eachRow(table, func(name, row string) { out[name] = &docEntry{row: row} })
+	eachRow(overrides, func(name, row string) {
+		e := out[name]
+		if e == nil {
+			e = &docEntry{}
+			out[name] = e
+		}
+		e.override = row
+	})
+	return out
+}
+
+// eachRow calls row with each row of a table and the name in its first
+// column; empty lines and comments are no rows.
+func eachRow(text string, row func(name, line string)) {
 	for text != "" {
 		var line string
 		line, text, _ = strings.Cut(text, "\n")
 		if line == "" || line[0] == '#' {
 			continue
 		}
-		rows = append(rows, strings.Split(line, "\t"))
+		name, _, _ := strings.Cut(line, "\t")
+		row(name, line)
 	}
-	return rows
+}
+
+// parseDoc parses a routine's row of the generated table and its
+// override's ("" for none): the override replaces the row but keeps where
+// the routine is documented and how pageable.
+func parseDoc(row, override string) (*Documented, error) {
+	var d *Documented
+	if row != "" {
+		f := strings.Split(row, "\t")
+		if len(f) != 6 {
+			return nil, fmt.Errorf("ddi_irql.tsv: a row of %d columns: %q", len(f), row)
+		}
+		d = &Documented{Name: f[0], Module: f[1], Level: f[2], Text: f[3], Page: f[4], Paged: f[5]}
+	}
+	if override != "" {
+		f := strings.Split(override, "\t")
+		if _, ok := irqlOf(at(f, 1)); len(f) != 3 || !ok {
+			return nil, fmt.Errorf("ddi_overrides.tsv: want routine, level (passive|apc|dispatch|any), reason: %q", override)
+		}
+		o := &Documented{Name: f[0], Module: "*", Level: f[1], Text: "override: " + f[2]}
+		if d != nil {
+			o.Module, o.Page, o.Paged = d.Module, d.Page, d.Paged
+		}
+		d = o
+	}
+	return d, nil
+}
+
+// at is f[i], "" past its end.
+func at(f []string, i int) string {
+	if i < len(f) {
+		return f[i]
+	}
+	return ""
 }
 
 // irqlOf maps a level to the IRQL the rules compare with.
@@ -153,40 +192,44 @@ func (d *Documented) matches(imp *loader.Import) bool {
 	return d.Module == "*" || strings.EqualFold(d.Module, imp.Module)
 }
 
-// docs is the documented routines by name, parsed once: the tables are part
-// of the binary, so an error in them is a bug of the build.
-var docs = sync.OnceValue(func() map[string]*docEntry {
-	d, err := documented()
-	if err != nil {
-		panic(err)
-	}
-	out := make(map[string]*docEntry, len(d))
-	for name, doc := range d {
-		out[name] = &docEntry{doc: doc}
-	}
-	return out
-})
+// docs is the documented routines by name: the tables' rows indexed once,
+// each parsed when first asked for (a driver imports a hundred of the
+// 1,800 routines, and parsing every row was a fifth of the scan of a small
+// driver). The tables are part of the binary, so an error in them is a bug
+// of the build (TestDocumentedTables parses every row).
+var docs = sync.OnceValue(func() map[string]*docEntry { return indexDocs(ddiIRQL, ddiOverrides) })
 
-// docEntry is a documented routine and the catalogue entry it stands for,
-// made when first asked for (most of the table is never looked up).
+// docEntry is a documented routine's rows, parsed with the catalogue entry
+// it stands for when first asked for; safe for concurrent use.
 type docEntry struct {
-	doc  *Documented
-	once sync.Once
-	a    *API
+	row, override string
+	once          sync.Once
+	doc           *Documented
+	a             *API // nil when no hazard class
 }
+
+func (e *docEntry) parse() {
+	e.once.Do(func() {
+		d, err := parseDoc(e.row, e.override)
+		if err != nil {
+			panic(err)
+		}
+		e.doc, e.a = d, d.api()
+	})
+}
+
+// document is what the reference (or an override) says of the routine.
+func (e *docEntry) document() *Documented { e.parse(); return e.doc }
 
 // api is the catalogue entry the routine stands for (nil when no hazard
-// class); safe for concurrent use.
-func (e *docEntry) api() *API {
-	e.once.Do(func() { e.a = e.doc.api() })
-	return e.a
-}
+// class).
+func (e *docEntry) api() *API { e.parse(); return e.a }
 
 // lookupDocumented is the catalogue entry the documented routine an import
 // is stands for (nil when it is none, or of no hazard class).
 func lookupDocumented(imp *loader.Import) *API {
 	e := docs()[imp.Name]
-	if e == nil || !e.doc.matches(imp) {
+	if e == nil || !e.document().matches(imp) {
 		return nil
 	}
 	return e.api()
@@ -235,7 +278,7 @@ func (c *Catalogue) APIs(match func(name string) bool) []APIInfo {
 			continue
 		}
 		seen[strings.ToLower(name)] = true
-		mod := e.doc.Module
+		mod := e.document().Module
 		if mod == "*" {
 			mod = "ntoskrnl.exe"
 		}
@@ -246,23 +289,23 @@ func (c *Catalogue) APIs(match func(name string) bool) []APIInfo {
 			if slices.Contains(c.user, a) {
 				origin = "configuration " + a.Name
 			}
-			out = append(out, APIInfo{Name: name, Module: e.doc.Module, Class: a.Class, IRQL: irqlName(a.IRQL), Origin: origin, Source: a.Source})
+			out = append(out, APIInfo{Name: name, Module: e.document().Module, Class: a.Class, IRQL: irqlName(a.IRQL), Origin: origin, Source: a.Source})
 			continue
 		}
-		info := APIInfo{Name: name, Module: e.doc.Module, IRQL: e.doc.Level, Origin: "documented", Source: e.doc.URL()}
-		if irql, ok := irqlOf(e.doc.Level); ok {
+		info := APIInfo{Name: name, Module: e.document().Module, IRQL: e.document().Level, Origin: "documented", Source: e.document().URL()}
+		if irql, ok := irqlOf(e.document().Level); ok {
 			info.IRQL = irqlName(irql)
 		}
 		if a := e.api(); a != nil {
 			info.Class = a.Class
 		}
-		if strings.HasPrefix(e.doc.Text, "override: ") {
+		if strings.HasPrefix(e.document().Text, "override: ") {
 			info.Origin = "override"
-			info.Source = strings.TrimPrefix(e.doc.Text, "override: ")
+			info.Source = strings.TrimPrefix(e.document().Text, "override: ")
 		} else if a := e.api(); a != nil {
 			info.Source = a.Source
 		} else {
-			text := e.doc.Text
+			text := e.document().Text
 			if text == "" {
 				text = "no IRQL stated"
 			}
