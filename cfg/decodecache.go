@@ -202,7 +202,7 @@ prefixes:
 	}
 	i++
 	immZ := 4
-	if opsize {
+	if opsize && !rexW { // REX.W overrides 0x66
 		immZ = 2
 	}
 	imm := 0

@@ -81,6 +81,29 @@ func TestInstLengthOfCompiledCode(t *testing.T) {
 	}
 }
 
+// Lengths of encodings whose operand size prefixes interact: 0x66 makes
+// an immediate 16-bit, unless REX.W makes the operation 64-bit.
+func TestInstLengthOperandSize(t *testing.T) {
+	for _, code := range [][]byte{
+		{0x66, 0x81, 0xc1, 0x34, 0x12},          // add cx, 0x1234
+		{0x66, 0x49, 0x81, 0xeb, 8, 0, 0, 0},    // (66 ignored) sub r11, 8
+		{0x66, 0x48, 0x35, 1, 2, 3, 4},          // (66 ignored) xor rax, imm32
+		{0x66, 0xb8, 0x34, 0x12},                // mov ax, 0x1234
+		{0x48, 0xb8, 1, 2, 3, 4, 5, 6, 7, 8},    // mov rax, imm64
+		{0xf6, 0x05, 1, 2, 3, 4, 0x80},          // test byte [rip+x], 0x80
+		{0xf7, 0xd8},                            // neg eax: /3 takes no immediate
+		{0x42, 0x8b, 0x04, 0x25, 0x10, 0, 0, 0}, // mov eax, [0x10] (SIB, no base)
+	} {
+		in, err := x86asm.Decode(code, 64)
+		if err != nil {
+			t.Fatalf("% x: %v", code, err)
+		}
+		if n := instLength(code); n != in.Len {
+			t.Errorf("% x (%v): length %d, x86asm %d", code, in, n, in.Len)
+		}
+	}
+}
+
 // Any bytes: what the cache returns, for the bytes at every offset, hit or
 // miss, is what x86asm returns.
 func FuzzDecodeCache(f *testing.F) {
