@@ -114,7 +114,11 @@ func parseDoc(row, override string) (*Documented, error) {
 	}
 	if override != "" {
 		f := strings.Split(override, "\t")
-		if _, ok := irqlOf(at(f, 1)); len(f) != 3 || !ok {
+		ok := len(f) == 3
+		if ok {
+			_, ok = irqlOf(f[1])
+		}
+		if !ok {
 			return nil, fmt.Errorf("ddi_overrides.tsv: want routine, level (passive|apc|dispatch|any), reason: %q", override)
 		}
 		o := &Documented{Name: f[0], Module: "*", Level: f[1], Text: "override: " + f[2]}
@@ -124,14 +128,6 @@ func parseDoc(row, override string) (*Documented, error) {
 		d = o
 	}
 	return d, nil
-}
-
-// at is f[i], "" past its end.
-func at(f []string, i int) string {
-	if i < len(f) {
-		return f[i]
-	}
-	return ""
 }
 
 // irqlOf maps a level to the IRQL the rules compare with.
